@@ -1,0 +1,17 @@
+"""The project's own exception types: every bad input is reported through one of these."""
+
+
+class ToolkitError(Exception):
+    """Base class: a problem with the user's data, settings or folders, explained in the message."""
+
+
+class DataLayoutError(ToolkitError):
+    """A data folder or file name does not follow the DCASE 2020 Task 2 layout."""
+
+
+class ClipError(ToolkitError):
+    """One audio clip cannot be used (unreadable, empty, too short); callers skip it and go on."""
+
+
+class ConfigError(ToolkitError):
+    """A setting is unknown, misspelt or of the wrong type or value."""

@@ -1,0 +1,75 @@
+"""Log-mel features and frame stacking, exactly as the DCASE 2020 Task 2 baseline computes them.
+
+log_mel = 20/power * log10(melspectrogram(y, sr, n_fft, hop_length, n_mels, power) + eps),
+eps = sys.float_info.epsilon; vectors are `frames` consecutive log-mel frames concatenated
+frame-major: vector[i][n_mels*t + m] = log_mel[m, i + t].
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+
+import librosa
+import numpy as np
+
+from helpers.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """The log-mel settings of the baseline (its defaults)."""
+
+    n_mels: int = 128
+    frames: int = 5
+    n_fft: int = 1024
+    hop_length: int = 512
+    power: float = 2.0
+    sample_rate: int = 16_000
+
+    def __post_init__(self):
+        for name in ("n_mels", "frames", "n_fft", "hop_length", "sample_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"feature setting {name!r} must be a positive integer, got {value!r}")
+        if not isinstance(self.power, (int, float)) or self.power <= 0:
+            raise ConfigError(f"feature setting 'power' must be a positive number, got {self.power!r}")
+
+    @property
+    def dims(self) -> int:
+        """Length of one stacked vector (n_mels * frames)."""
+        return self.n_mels * self.frames
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def log_mel(y: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> np.ndarray:
+    """Log-mel spectrogram in dB, float32. [shape=(n_mels, frames_in_clip)]"""
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(y, dtype=np.float32),
+        sr=settings.sample_rate,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        n_mels=settings.n_mels,
+        power=settings.power,
+    )
+    return (20.0 / settings.power * np.log10(mel + sys.float_info.epsilon)).astype(np.float32)
+
+
+def n_vectors(n_frames: int, frames: int) -> int:
+    """How many stacked vectors a log-mel of `n_frames` frames gives (0 if too short)."""
+    return max(n_frames - frames + 1, 0)
+
+
+def stack_frames(logmel: np.ndarray, frames: int) -> np.ndarray:
+    """Stack `frames` consecutive frames into vectors, frame-major, without a Python loop.
+
+    [shape=(n_mels, n_frames)] -> [shape=(n_frames - frames + 1, n_mels * frames)]; a log-mel with
+    fewer than `frames` frames gives zero vectors.
+    """
+    n_mels, n_frames = logmel.shape
+    count = n_vectors(n_frames, frames)
+    if count == 0:
+        return np.empty((0, n_mels * frames), dtype=logmel.dtype)
+    windows = np.lib.stride_tricks.sliding_window_view(logmel.T, frames, axis=0)  # (count, n_mels, frames)
+    return np.ascontiguousarray(windows.transpose(0, 2, 1)).reshape(count, n_mels * frames)
