@@ -31,9 +31,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises several types for corrupt or missing files
-        raise ClipError(f"{path}: cannot be read as audio ({type(err).__name__}: {err})") from err
+        raise ClipError(path, f"cannot be read as audio ({type(err).__name__}: {err})") from err
     if data.shape[0] == 0:
-        raise ClipError(f"{path}: holds no samples")
+        raise ClipError(path, "holds no samples")
     if data.shape[1] > 1:
         log.info("%s: %d channels, using the first", path, data.shape[1])
     y = np.ascontiguousarray(data[:, 0])

@@ -12,6 +12,11 @@ class DataLayoutError(ToolkitError):
 class ClipError(ToolkitError):
     """One audio clip cannot be used (unreadable, empty, too short); callers skip it and go on."""
 
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
 
 class ConfigError(ToolkitError):
     """A setting is unknown, misspelt or of the wrong type or value."""

@@ -30,6 +30,11 @@ def skip(path: str | Path, reason: str) -> None:
         log.warning("skipped %s: %s", key, reason)
 
 
+def skip_clip(error) -> None:
+    """Record a :class:`helpers.errors.ClipError` (which names its file and reason)."""
+    skip(error.path, error.reason)
+
+
 def skipped() -> list[SkippedFile]:
     """Every file skipped since the last :func:`reset`, in the order met."""
     return list(_skipped.values())

@@ -1,0 +1,40 @@
+# Set-up is automatic: every target that needs Python creates .venv and installs the pinned
+# requirements first (once; again when requirements.txt or pyproject.toml change).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= dev_data
+SIZE ?= small
+
+.PHONY: demo test data lab tensorboard benchmark regress regress-update clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## make demo: make the small synthetic dataset (if dev_data is empty) and run the main job
+demo: $(STAMP)
+	$(PY) -m helpers demo --data $(DATA) --size $(SIZE)
+
+## make test: the test suite (notebooks included, on tiny synthetic data)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## make data: the synthetic dataset only (SIZE=tiny|small|full)
+data: $(STAMP)
+	$(PY) -m helpers synth --out $(DATA) --size $(SIZE)
+
+## make lab: JupyterLab on the project
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+## make tensorboard: TensorBoard on the Lightning solutions' logs
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir result
+
+clean:
+	rm -rf result .cache

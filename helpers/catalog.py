@@ -1,0 +1,71 @@
+"""The file table: one row per clip of a data folder, built once and cached.
+
+Columns: path, machine_type, split, machine_id, label (normal/anomaly/unknown), index,
+samples, sample_rate, channels, seconds. The cache is keyed by every file's path, size and
+modification time, so adding, removing or touching a clip rebuilds it.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+
+from helpers import layout, skiplog
+from helpers.fileio import atomic_write_text
+from helpers.paths import CACHE
+
+COLUMNS = ["path", "machine_type", "split", "machine_id", "label", "index",
+           "samples", "sample_rate", "channels", "seconds"]
+
+
+def _all_clips(root: Path) -> list[layout.Clip]:
+    clips = []
+    for machine_type in layout.machine_types(root):
+        for split in layout.SPLITS:
+            if (root / machine_type / split).is_dir():
+                clips += layout.list_clips(root, machine_type, split)
+    return clips
+
+
+def _signature(root: Path, clips: list[layout.Clip]) -> str:
+    digest = hashlib.sha1(str(root.resolve()).encode())
+    for clip in clips:
+        stat = clip.path.stat()
+        digest.update(f"{clip.path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _row(clip: layout.Clip) -> dict | None:
+    try:
+        info = sf.info(str(clip.path))
+    except Exception as err:  # soundfile raises several types for corrupt files
+        skiplog.skip(clip.path, f"cannot be read as audio ({type(err).__name__})")
+        return None
+    return {"path": str(clip.path), "machine_type": clip.machine_type, "split": clip.split,
+            "machine_id": clip.machine_id, "label": clip.label_name, "index": clip.index,
+            "samples": info.frames, "sample_rate": info.samplerate, "channels": info.channels,
+            "seconds": info.frames / info.samplerate}
+
+
+def file_table(root: str | Path, cache_dir: str | Path | None = CACHE) -> pd.DataFrame:
+    """One row per readable clip under `root` (dev or eval layout); cached under `cache_dir`."""
+    root = Path(root)
+    clips = _all_clips(root)
+    cache_path = None
+    if cache_dir is not None:
+        cache_path = Path(cache_dir) / "file_tables" / f"{_signature(root, clips)}.csv"
+        if cache_path.is_file():
+            return pd.read_csv(cache_path, dtype={"machine_id": str})
+    rows = [row for row in map(_row, clips) if row is not None]
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if cache_path is not None:
+        atomic_write_text(cache_path, table.to_csv(index=False))
+    return table
+
+
+def clip_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Clip counts per machine type, split, ID and label. [columns=machine_type, split, machine_id, label, clips]"""
+    return (table.groupby(["machine_type", "split", "machine_id", "label"], sort=True)
+            .size().rename("clips").reset_index())

@@ -1,0 +1,40 @@
+"""Writing files whole or not at all.
+
+A file is first written beside its target under a temporary name, then renamed over it, so a
+reader never sees half a file and an old file survives a failed write.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from helpers.errors import ToolkitError
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
+
+    Raises ToolkitError naming the folder if the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise ToolkitError(f"cannot write to folder {path.parent}: {err.strerror or err}") from err
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` whole or not at all."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, newline="")
+    return Path(path)

@@ -1,0 +1,83 @@
+"""Summaries of a dataset for the data-overview notebook: spectra, durations, example clips and
+the real-against-synthetic comparison. Everything here reads the file table of helpers.catalog.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import catalog, clipstats, skiplog
+from helpers.audio import load_audio
+from helpers.errors import ClipError
+from helpers.features import FeatureSettings, log_mel
+from helpers.layout import SAMPLE_RATE
+
+
+def durations(table: pd.DataFrame) -> pd.DataFrame:
+    """Clip length and format per machine type and split. [columns=machine_type, split, clips, seconds_min, seconds_max, sample_rates, channels]"""
+    grouped = table.groupby(["machine_type", "split"], sort=False)
+    return pd.DataFrame({
+        "clips": grouped.size(),
+        "seconds_min": grouped["seconds"].min(),
+        "seconds_max": grouped["seconds"].max(),
+        "sample_rates": grouped["sample_rate"].agg(lambda s: ", ".join(map(str, sorted(set(s))))),
+        "channels": grouped["channels"].agg(lambda s: ", ".join(map(str, sorted(set(s))))),
+    }).reset_index()
+
+
+def pick_clips(table: pd.DataFrame, machine_type: str, label: str, count: int, split: str = "test",
+               seed: int = 0) -> pd.DataFrame:
+    """`count` clips of one type and label, chosen reproducibly and spread over the IDs."""
+    rows = table[(table["machine_type"] == machine_type) & (table["split"] == split) & (table["label"] == label)]
+    if rows.empty:
+        return rows
+    shuffled = rows.sample(frac=1.0, random_state=seed)
+    shuffled = shuffled.assign(_rank=shuffled.groupby("machine_id").cumcount())
+    return shuffled.sort_values(["_rank", "machine_id"]).head(count).drop(columns="_rank")
+
+
+def clip_log_mel(path: str | Path, settings: FeatureSettings = FeatureSettings()) -> np.ndarray | None:
+    """The log-mel of one clip [shape=(n_mels, frames)], or None (recorded as skipped) if unreadable."""
+    try:
+        return log_mel(load_audio(path, settings.sample_rate), settings)
+    except ClipError as err:
+        skiplog.skip_clip(err)
+        return None
+
+
+def mean_spectra(table: pd.DataFrame, machine_type: str, clips_per_label: int = 20,
+                 settings: FeatureSettings = FeatureSettings()) -> dict[str, np.ndarray]:
+    """Mean log-mel spectrum over time and clips, per test label. {label: [shape=(n_mels,)]}"""
+    spectra = {}
+    for label in ("normal", "anomaly"):
+        chosen = pick_clips(table, machine_type, label, clips_per_label)
+        means = [m.mean(axis=1) for m in map(lambda p: clip_log_mel(p, settings), chosen["path"]) if m is not None]
+        if means:
+            spectra[label] = np.mean(means, axis=0)
+    return spectra
+
+
+def real_against_synthetic(real_root: str | Path, synthetic: pd.DataFrame, clips_per_type: int = 6) -> pd.DataFrame:
+    """Clip statistics of the real samples and of as many synthetic test clips per type.
+
+    Returns one row per clip: source (real/synthetic), machine_type, label, path and the
+    statistics of helpers.clipstats.
+    """
+    real = catalog.file_table(real_root, cache_dir=None)
+    rows = []
+    for source, table in (("real", real), ("synthetic", synthetic)):
+        for machine_type in real["machine_type"].unique():
+            half = clips_per_type // 2
+            chosen = pd.concat([pick_clips(table, machine_type, "normal", half),
+                                pick_clips(table, machine_type, "anomaly", clips_per_type - half)])
+            for row in chosen.itertuples():
+                try:
+                    y = load_audio(row.path)
+                except ClipError as err:
+                    skiplog.skip_clip(err)
+                    continue
+                rows.append({"source": source, "machine_type": machine_type, "label": row.label,
+                             "path": row.path, **clipstats.clip_stats(y, SAMPLE_RATE)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,115 @@
+"""Figures in one consistent style. Every function draws on an `ax` it is given (or a new one),
+returns the ax, and saves nothing unless :func:`save` is called.
+
+Spectrogram axes are in seconds and Hz, colour bars in dB.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from helpers.features import FeatureSettings
+
+LABEL_COLOURS = {"normal": "#2a7ab0", "anomaly": "#d1495b", "unknown": "#7f7f7f"}
+SOURCE_COLOURS = {"real": "#444444", "synthetic": "#e09f3e"}
+STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
+    "axes.grid": True, "grid.alpha": 0.25, "axes.spines.top": False, "axes.spines.right": False,
+    "axes.titlesize": 11, "axes.labelsize": 10, "legend.frameon": False, "image.cmap": "magma",
+}
+
+
+def use_style() -> None:
+    """Apply the project's matplotlib style (call once per notebook)."""
+    plt.rcParams.update(STYLE)
+
+
+def _axes(ax, figsize=(7, 3.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def save(ax_or_fig, path: str | Path) -> Path:
+    """Save the figure holding `ax_or_fig` to `path` (PNG, PDF, SVG by suffix)."""
+    figure = ax_or_fig if isinstance(ax_or_fig, plt.Figure) else ax_or_fig.figure
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def log_mel_image(logmel: np.ndarray, settings: FeatureSettings = FeatureSettings(), ax=None,
+                  title: str | None = None, vmin: float | None = None, vmax: float | None = None,
+                  colorbar: bool = True, cmap: str | None = None, label: str = "dB"):
+    """A log-mel spectrogram [shape=(n_mels, frames)] with time in seconds and mel-spaced Hz."""
+    ax = _axes(ax)
+    image = librosa.display.specshow(
+        logmel, sr=settings.sample_rate, hop_length=settings.hop_length, n_fft=settings.n_fft,
+        x_axis="time", y_axis="mel", ax=ax, vmin=vmin, vmax=vmax, cmap=cmap or plt.rcParams["image.cmap"],
+    )
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("frequency [Hz]")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, format="%+.0f", label=label)
+    return ax
+
+
+def mel_frequencies(settings: FeatureSettings = FeatureSettings()) -> np.ndarray:
+    """Centre frequency in Hz of each mel band. [shape=(n_mels,)]"""
+    return librosa.mel_frequencies(n_mels=settings.n_mels + 2, fmax=settings.sample_rate / 2)[1:-1]
+
+
+def mean_spectra(spectra: dict[str, np.ndarray], settings: FeatureSettings = FeatureSettings(),
+                 ax=None, title: str | None = None):
+    """Mean log-mel spectra {label: [shape=(n_mels,)]} over frequency (log scale, Hz)."""
+    ax = _axes(ax)
+    freqs = mel_frequencies(settings)
+    for label, spectrum in spectra.items():
+        ax.plot(freqs, spectrum, label=label, color=LABEL_COLOURS.get(label), lw=1.4)
+    ax.set_xscale("log")
+    ax.set_xlabel("frequency [Hz]")
+    ax.set_ylabel("mean log-mel [dB]")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def clip_counts_bars(counts: pd.DataFrame, ax=None):
+    """Clip counts per machine type, stacked by split and label (from catalog.clip_counts)."""
+    ax = _axes(ax, figsize=(8, 3.5))
+    counts = counts.assign(group=counts["split"] + " / " + counts["label"])
+    pivot = counts.pivot_table(index="machine_type", columns="group", values="clips", aggfunc="sum", fill_value=0)
+    colours = {"train / normal": "#9ecae1", "test / normal": LABEL_COLOURS["normal"],
+               "test / anomaly": LABEL_COLOURS["anomaly"], "test / unknown": LABEL_COLOURS["unknown"]}
+    pivot.plot.bar(stacked=True, ax=ax, color=[colours.get(c, "#bbbbbb") for c in pivot.columns], rot=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("clips")
+    ax.set_title("Clips per machine type")
+    return ax
+
+
+def stat_strip(stats: pd.DataFrame, column: str, ax=None, title: str | None = None):
+    """One clip statistic per machine type, real against synthetic clips as dots.
+
+    `stats` has columns machine_type, source (real/synthetic) and `column`.
+    """
+    ax = _axes(ax, figsize=(6, 3))
+    types = list(dict.fromkeys(stats["machine_type"]))
+    for offset, source in ((-0.15, "real"), (0.15, "synthetic")):
+        part = stats[stats["source"] == source]
+        x = np.array([types.index(t) for t in part["machine_type"]]) + offset
+        ax.scatter(x, part[column], s=18, alpha=0.8, label=source, color=SOURCE_COLOURS[source])
+    ax.set_xticks(range(len(types)), types)
+    ax.set_ylabel(column)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
