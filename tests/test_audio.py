@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers.audio import load_audio
+from helpers.errors import ClipError
+from tests.conftest import REAL_SAMPLES, write_wav
+
+
+def test_loads_mono_float32_at_own_rate(tmp_path):
+    y = load_audio(write_wav(tmp_path / "a.wav", seconds=0.5))
+    assert y.dtype == np.float32 and y.shape == (8000,)
+    assert np.abs(y).max() <= 1.0
+
+
+def test_multichannel_uses_first_channel(tmp_path):
+    path = tmp_path / "eight.wav"
+    data = np.zeros((1600, 8))
+    data[:, 0] = 0.5
+    data[:, 1:] = -0.25
+    sf.write(path, data, 16_000, subtype="PCM_16")
+    y = load_audio(path)
+    assert y.shape == (1600,) and np.allclose(y, 0.5, atol=1e-4)
+
+
+def test_other_sample_rate_is_resampled(tmp_path):
+    y = load_audio(write_wav(tmp_path / "hi.wav", seconds=1.0, sample_rate=48_000))
+    assert y.shape == (16_000,)
+
+
+def test_corrupt_and_empty_files_raise_clip_error_naming_them(tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00garbage")
+    with pytest.raises(ClipError, match="corrupt.wav") as err:
+        load_audio(corrupt)
+    assert err.value.path == str(corrupt)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(ClipError, match="empty.wav"):
+        load_audio(empty)
+    no_samples = tmp_path / "nosamples.wav"
+    sf.write(no_samples, np.zeros((0, 1)), 16_000, subtype="PCM_16")
+    with pytest.raises(ClipError, match="no samples"):
+        load_audio(no_samples)
+
+
+@pytest.mark.skipif(not REAL_SAMPLES.is_dir(), reason="real samples not present")
+def test_real_clips_load_at_16k_with_dcase_lengths():
+    for path in sorted(REAL_SAMPLES.glob("*/test/*.wav")):
+        y = load_audio(path)
+        seconds = 11.0 if path.parts[-3] == "ToyCar" else 10.0
+        assert y.shape == (int(seconds * 16_000),), path
