@@ -113,3 +113,21 @@ def stat_strip(stats: pd.DataFrame, column: str, ax=None, title: str | None = No
     if title:
         ax.set_title(title)
     return ax
+
+
+def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
+    """Training (and validation) loss per epoch, log-scaled when the loss spans a decade or more."""
+    ax = _axes(ax, figsize=(6.5, 3.2))
+    ax.plot(history["epoch"], history["loss"], label="training", color="#2a7ab0", lw=1.6)
+    if "val_loss" in history and history["val_loss"].notna().any():
+        ax.plot(history["epoch"], history["val_loss"], label="validation", color="#d1495b", lw=1.6)
+    values = history[[c for c in ("loss", "val_loss") if c in history]].to_numpy().ravel()
+    values = values[values == values]
+    if len(values) and values.min() > 0 and values.max() / values.min() >= 10:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

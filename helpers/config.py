@@ -1,0 +1,156 @@
+"""A solution's settings: its ``config.yaml``, checked, with notebook overrides applied.
+
+config.yaml holds the top-level keys of :data:`SCHEMA` (features, inputs, training, trainer,
+scoring, framework, description) and a free ``model`` section whose keys are the keyword
+arguments of the solution's ``build_model``. A misspelt key or a value of the wrong type is a
+ConfigError that names the file, the key and what is accepted.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+import yaml
+
+from helpers.errors import ConfigError
+from helpers.features import FeatureSettings
+
+NUMBER = (int, float)
+# section -> key -> (default, accepted types, description of accepted values)
+SCHEMA = {
+    "features": {
+        "n_mels": (128, int, "positive integer"),
+        "frames": (5, int, "positive integer"),
+        "n_fft": (1024, int, "positive integer"),
+        "hop_length": (512, int, "positive integer"),
+        "power": (2.0, NUMBER, "positive number"),
+        "sample_rate": (16_000, int, "positive integer (Hz)"),
+    },
+    "inputs": {
+        "kind": ("vectors", str, "'vectors' (stacked frames) or 'patches' (square log-mel patches)"),
+        "patch_size": (64, int, "positive integer, equal to features.n_mels"),
+        "patch_step": (32, int, "positive integer (frames between test crops)"),
+        "crops_per_clip": (8, int, "positive integer (random training crops per clip per epoch)"),
+    },
+    "training": {
+        "epochs": (100, int, "positive integer"),
+        "batch_size": (512, int, "positive integer"),
+        "learning_rate": (0.001, NUMBER, "positive number"),
+        "validation_split": (0.1, NUMBER, "number in [0, 1)"),
+        "shuffle": (True, bool, "true or false"),
+        "seed": (0, int, "integer"),
+    },
+    "trainer": {
+        "accelerator": ("cpu", str, "'cpu', 'gpu', 'mps' or 'auto'"),
+        "devices": (1, (int, str, list), "integer, list of device indices, or 'auto'"),
+        "num_nodes": (1, int, "positive integer"),
+        "strategy": ("auto", str, "'auto', 'ddp', 'ddp_spawn', ... (Lightning strategies)"),
+        "precision": ("32-true", (str, int), "Lightning precision, e.g. '32-true', 'bf16-mixed'"),
+    },
+    "scoring": {
+        "batch_size": (8192, int, "positive integer (items per forward pass at test time)"),
+    },
+}
+TOP_LEVEL = {
+    "framework": ("torch", str, "'torch' (Lightning) or 'keras' (TensorFlow)"),
+    "description": ("", str, "text"),
+    "model": ({}, dict, "mapping of build_model keyword arguments"),
+}
+CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): ("vectors", "patches")}
+
+
+def defaults() -> dict:
+    """Every setting at its default value."""
+    config = {section: {k: copy.deepcopy(v[0]) for k, v in keys.items()} for section, keys in SCHEMA.items()}
+    config.update({key: copy.deepcopy(spec[0]) for key, spec in TOP_LEVEL.items()})
+    return config
+
+
+def unknown_setting_error(key: str, known, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown setting {key!r}{hint}; accepted: {', '.join(sorted(known))}")
+
+
+def _check_value(name: str, value, spec, where: str):
+    _, types, accepted = spec
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        raise ConfigError(f"{where}: setting {name!r} must be {accepted}, got {value!r}")
+    if isinstance(value, NUMBER) and not isinstance(value, bool) and "positive" in accepted and value <= 0:
+        raise ConfigError(f"{where}: setting {name!r} must be {accepted}, got {value!r}")
+    return float(value) if types == NUMBER else value
+
+
+def validate(raw: dict, where: str) -> dict:
+    """Defaults overlaid with `raw`, every key and type checked; `where` names the source in errors."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(raw).__name__}")
+    config = defaults()
+    for key, value in raw.items():
+        if key in SCHEMA:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: section {key!r} must be a mapping, got {value!r}")
+            for name, item in value.items():
+                if name not in SCHEMA[key]:
+                    raise unknown_setting_error(name, SCHEMA[key], f"{where} [{key}]")
+                config[key][name] = _check_value(f"{key}.{name}", item, SCHEMA[key][name], where)
+        elif key in TOP_LEVEL:
+            config[key] = _check_value(key, value, TOP_LEVEL[key], where)
+        else:
+            raise unknown_setting_error(key, list(SCHEMA) + list(TOP_LEVEL), where)
+    for path, choices in CHOICES.items():
+        value = config[path[0]] if len(path) == 1 else config[path[0]][path[1]]
+        if value not in choices:
+            raise ConfigError(f"{where}: setting {'.'.join(path)!r} must be one of {choices}, got {value!r}")
+    if not 0 <= config["training"]["validation_split"] < 1:
+        raise ConfigError(f"{where}: setting 'training.validation_split' must be in [0, 1), "
+                          f"got {config['training']['validation_split']!r}")
+    feature_settings(config, where)
+    return config
+
+
+def load(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read and check a config.yaml, then apply `overrides` ({"training.epochs": 5, ...}; None = keep)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"settings file {path} not found; every solution folder needs a config.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    config = validate(raw, str(path))
+    return apply_overrides(config, overrides or {}, str(path))
+
+
+def apply_overrides(config: dict, overrides: dict, where: str) -> dict:
+    """A copy of `config` with dotted-key overrides applied and checked; None values are ignored."""
+    merged = copy.deepcopy(config)
+    raw = {k: v for k, v in config.items() if k not in SCHEMA}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = key.partition(".")
+        if section == "model" and name:
+            merged["model"][name] = value
+            continue
+        if section not in SCHEMA or not name:
+            raise unknown_setting_error(key, [f"{s}.{n}" for s in SCHEMA for n in SCHEMA[s]] + ["model.<name>"], f"override of {where}")
+        if name not in SCHEMA[section]:
+            raise unknown_setting_error(name, SCHEMA[section], f"override of {where} [{section}]")
+        merged[section][name] = value
+    sections = {s: merged[s] for s in SCHEMA}
+    return validate({**sections, **{k: merged[k] for k in raw}}, f"{where} (with overrides)")
+
+
+def feature_settings(config: dict, where: str = "config") -> FeatureSettings:
+    """The FeatureSettings of a checked config."""
+    try:
+        return FeatureSettings(**config["features"])
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err

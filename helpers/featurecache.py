@@ -1,0 +1,82 @@
+"""Log-mel features of many clips, computed over the cores and cached on disk.
+
+Each clip's float32 log-mel [shape=(n_mels, frames)] is stored as one ``.npy`` file, named by a
+hash of the feature settings and the file's identity (absolute path, size, modification time),
+so changing a setting or a file never serves stale data. Cached arrays are memory-mapped.
+Training and testing, and every solution with the same settings, share the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from helpers import skiplog
+from helpers.audio import load_audio
+from helpers.errors import ClipError
+from helpers.features import FeatureSettings, log_mel
+from helpers.fileio import atomic_path
+from helpers.paths import CACHE
+
+
+def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE) -> Path:
+    """Where the log-mel of `path` under `settings` is cached."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, settings.as_dict()], sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()
+    return Path(cache_dir) / "features" / digest[:2] / f"{digest}.npy"
+
+
+def _compute(job: tuple[str, FeatureSettings, str]) -> tuple[str, str | None]:
+    """Compute and store one clip's log-mel; returns (path, error reason or None)."""
+    path, settings, target = job
+    try:
+        y = load_audio(path, settings.sample_rate)
+    except ClipError as err:
+        return path, err.reason
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, log_mel(y, settings))
+    return path, None
+
+
+def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: str | Path = CACHE,
+             workers: int | None = None, progress: bool = True, desc: str = "features") -> dict[str, np.ndarray]:
+    """{path: memory-mapped log-mel [shape=(n_mels, frames)]} for every readable clip of `paths`.
+
+    Unreadable or empty clips are skipped and recorded in helpers.skiplog; the rest go on.
+    Missing entries are computed in `workers` processes (default: all cores).
+    """
+    paths = [str(p) for p in paths]
+    targets = {}
+    for path in paths:
+        try:
+            targets[path] = cache_path(path, settings, cache_dir)
+        except OSError as err:
+            skiplog.skip(path, f"cannot be read ({err.strerror})")
+    todo = [(p, settings, str(t)) for p, t in targets.items() if not t.is_file()]
+    if todo:
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // 8))
+        bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress)
+        if workers == 1:
+            outcomes = map(_compute, todo)
+        else:
+            # spawn, not fork: the caller may hold threads (torch, TensorFlow) that fork would copy
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            outcomes = pool.map(_compute, todo, chunksize=max(1, min(32, len(todo) // (4 * workers))))
+        for path, reason in outcomes:
+            bar.update()
+            if reason is not None:
+                skiplog.skip(path, reason)
+                del targets[path]
+        bar.close()
+        if workers > 1:
+            pool.shutdown()
+    return {path: np.load(target, mmap_mode="r") for path, target in targets.items()}

@@ -1,0 +1,180 @@
+"""Training and testing a solution on a data folder, one model per machine type.
+
+train_all and test_all are what the notebooks call. Every file they write goes to the run's
+result folder (result/<run_name>/):
+    model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_summary.csv,
+    anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import featurecache, layout, paths, results, skiplog
+from helpers.errors import ConfigError
+from helpers.fileio import atomic_write_text
+from helpers.inputs import FrameVectors, Patches
+from helpers.liveplot import LossDisplay
+from helpers.metrics import per_id_table
+from helpers.solution import Solution
+
+BACKENDS = {"torch": "helpers.torch_backend", "keras": "helpers.keras_backend"}
+
+
+def backend(solution: Solution):
+    """The module that trains and runs this solution's networks (TensorFlow only for keras)."""
+    return importlib.import_module(BACKENDS[solution.framework])
+
+
+def model_path(solution: Solution, result_dir: Path, machine_type: str) -> Path:
+    return result_dir / f"model_{machine_type}{backend(solution).MODEL_SUFFIX}"
+
+
+def resolve_types(data_dir: Path, machine_types) -> list[str]:
+    """The machine types to run: all in the data folder, or the requested ones (checked)."""
+    available = layout.machine_types(data_dir)
+    if machine_types in (None, "", []):
+        return available
+    wanted = [t.strip() for t in machine_types.split(",")] if isinstance(machine_types, str) else list(machine_types)
+    missing = [t for t in wanted if t not in available]
+    if missing:
+        raise ConfigError(f"machine type(s) {missing} not in {data_dir}; available: {available}")
+    return wanted
+
+
+def load_clip_features(solution: Solution, clips: list[layout.Clip], progress: bool, desc: str):
+    """(clips that could be read, their log-mels), in clip order."""
+    mels = featurecache.log_mels([c.path for c in clips], solution.features, progress=progress, desc=desc)
+    kept = [c for c in clips if str(c.path) in mels]
+    return kept, [mels[str(c.path)] for c in kept]
+
+
+def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool) -> FrameVectors | Patches:
+    """The network inputs for these clips: stacked vectors, or patches (random crops when training)."""
+    inputs = solution.config["inputs"]
+    if inputs["kind"] == "patches":
+        return Patches(log_mels, inputs["patch_size"], step=None if training else inputs["patch_step"],
+                       crops_per_clip=inputs["crops_per_clip"], seed=solution.config["training"]["seed"])
+    return FrameVectors(log_mels, solution.features.frames)
+
+
+def split_validation(log_mels: list[np.ndarray], fraction: float) -> tuple[list, list]:
+    """Hold out the last `fraction` of the clips, as Keras' validation_split holds out the last items."""
+    held = int(round(len(log_mels) * fraction)) if len(log_mels) > 1 else 0
+    return (log_mels[:len(log_mels) - held], log_mels[len(log_mels) - held:]) if held else (log_mels, [])
+
+
+def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
+                       retrain: bool = False, live: bool = True, progress: bool = True) -> dict:
+    """Train (or reuse) the model of one machine type; returns its summary row."""
+    engine = backend(solution)
+    target = model_path(solution, result_dir, machine_type)
+    history_path = result_dir / f"history_{machine_type}.csv"
+    clips, log_mels = load_clip_features(solution, layout.list_clips(data_dir, machine_type, "train"),
+                                         progress, f"{machine_type} train features")
+    started = time.perf_counter()
+    if not retrain and target.is_file() and history_path.is_file():
+        _, fingerprint = engine.load(solution, target)
+        if fingerprint == solution.fingerprint():
+            history = pd.read_csv(history_path)
+            return _summary_row(machine_type, clips, make_items(solution, log_mels, True), history, None, True)
+        print(f"{target.name}: settings changed since it was trained; training again")
+    train_mels, val_mels = split_validation(log_mels, solution.config["training"]["validation_split"])
+    train_items = make_items(solution, train_mels, True)
+    val_items = make_items(solution, val_mels, True) if val_mels else None
+    display = LossDisplay(f"{solution.run_name} · {machine_type}", live=live)
+    net, history = engine.train(solution, train_items, val_items, result_dir / "logs", machine_type, display)
+    seconds = time.perf_counter() - started
+    display.update(history)
+    display.close(result_dir / f"loss_{machine_type}.png")
+    engine.save(net, target, solution.fingerprint())
+    atomic_write_text(history_path, history.to_csv(index=False))
+    return _summary_row(machine_type, clips, make_items(solution, log_mels, True), history, seconds, False)
+
+
+def _summary_row(machine_type, clips, items, history, seconds, reused) -> dict:
+    last = history.iloc[-1]
+    return {"machine_type": machine_type, "clips": len(clips), "items": len(items), "epochs": int(last["epoch"]),
+            "loss": float(last["loss"]), "val_loss": float(last.get("val_loss", np.nan)),
+            "train_seconds": seconds, "reused": reused}
+
+
+def train_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
+              retrain: bool = False, live: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Train one model per machine type; writes train_summary.csv and returns it as a table."""
+    data_dir = Path(data_dir or paths.DEV_DATA)
+    result_dir = solution.result_dir(result_root)
+    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress)
+            for t in resolve_types(data_dir, machine_types)]
+    summary = pd.DataFrame(rows)
+    atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
+    return summary
+
+
+def clip_scores(errors: np.ndarray, clip_of: np.ndarray, n_clips: int) -> np.ndarray:
+    """Mean item error per clip; NaN for a clip with no items. [shape=(n_clips,)]"""
+    counts = np.bincount(clip_of, minlength=n_clips)
+    sums = np.bincount(clip_of, weights=errors, minlength=n_clips)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def load_model(solution: Solution, machine_type: str, result_root=None):
+    """The trained model of one machine type; ConfigError if it has not been trained yet."""
+    target = model_path(solution, solution.result_dir(result_root), machine_type)
+    if not target.is_file():
+        raise ConfigError(f"no trained model at {target}; run 00-train-with-visual first")
+    return backend(solution).load(solution, target)[0]
+
+
+def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_root=None,
+                       progress: bool = True) -> pd.DataFrame:
+    """Anomaly score of every usable test clip. [columns=machine_type, machine_id, file_name, label, score, path]"""
+    model = load_model(solution, machine_type, result_root)
+    clips, log_mels = load_clip_features(solution, layout.list_clips(data_dir, machine_type, "test"),
+                                         progress, f"{machine_type} test features")
+    if not clips:
+        return pd.DataFrame(columns=["machine_type", "machine_id", "file_name", "label", "score", "path"])
+    items = make_items(solution, log_mels, training=False)
+    errors = backend(solution).item_errors(model, items, solution.config["scoring"]["batch_size"])
+    scores = clip_scores(errors, items.clip_of, len(clips))
+    for clip, score in zip(clips, scores):
+        if np.isnan(score):
+            skiplog.skip(clip.path, "shorter than one network input (too few frames)")
+    frame = pd.DataFrame({
+        "machine_type": machine_type, "machine_id": [c.machine_id for c in clips],
+        "file_name": [c.name for c in clips], "label": [c.label for c in clips],
+        "score": scores, "path": [str(c.path) for c in clips],
+    })
+    return frame[frame["score"].notna()].reset_index(drop=True)
+
+
+def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
+             progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Score every test clip, write the score files, result.csv and metrics.json.
+
+    Returns (all clip scores, {machine_type: per-ID AUC/pAUC table}); tables are empty for
+    unlabelled (eval) test sets, whose scores are written without metrics.
+    """
+    data_dir = Path(data_dir or paths.DEV_DATA)
+    result_dir = solution.result_dir(result_root)
+    frames, tables = [], {}
+    for machine_type in resolve_types(data_dir, machine_types):
+        scores = score_machine_type(solution, data_dir, machine_type, result_root, progress)
+        for machine_id, group in scores.groupby("machine_id"):
+            results.write_scores(result_dir, machine_type, machine_id, group["file_name"], group["score"])
+        if len(scores) and scores["label"].notna().all():
+            tables[machine_type] = per_id_table(scores.assign(label=scores["label"].astype(int)))
+        frames.append(scores)
+    all_scores = pd.concat(frames, ignore_index=True)
+    atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
+    if tables:
+        results.write_result_csv(result_dir / "result.csv", tables)
+        results.write_metrics_json(result_dir / "metrics.json", tables,
+                                   {"solution": solution.name, "run_name": solution.run_name,
+                                    "data_dir": str(data_dir), "skipped": [s.__dict__ for s in skiplog.skipped()]})
+    return all_scores, tables

@@ -1,0 +1,174 @@
+"""Training and scoring of the PyTorch solutions, through one Lightning loop.
+
+Where and how to train (accelerator, devices, nodes, strategy, precision) comes from the
+``trainer`` section of config.yaml, so a GPU or a DDP cluster is a setting, not code.
+The network's reconstruction error is mean squared error unless the network defines
+``training_loss`` (for example the VAE); scoring uses ``reconstruct`` when it exists.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from tensorboardX import SummaryWriter
+from torch import nn
+
+from helpers.fileio import atomic_path
+from helpers.inputs import FrameVectors, Patches
+from helpers.liveplot import LossDisplay
+
+MODEL_SUFFIX = ".pt"
+Items = FrameVectors | Patches
+
+
+class ItemDataset(torch.utils.data.Dataset):
+    """Network inputs built per batch from FrameVectors or Patches (no per-item Python work)."""
+
+    def __init__(self, items: Items):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        return torch.from_numpy(self.items.batch(np.asarray(indices)))
+
+
+def _as_batch(batch):
+    return batch
+
+
+def loader(items: Items, batch_size: int, shuffle: bool) -> torch.utils.data.DataLoader:
+    """A DataLoader of whole batches; Lightning swaps in a distributed sampler under DDP."""
+    return torch.utils.data.DataLoader(ItemDataset(items), batch_size=batch_size, shuffle=shuffle,
+                                       collate_fn=_as_batch)
+
+
+def reconstruction_loss(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """The network's own training loss if it defines one, else mean squared error."""
+    if hasattr(net, "training_loss"):
+        return net.training_loss(x)
+    loss = torch.mean((net(x) - x) ** 2)
+    return loss, {}
+
+
+class AutoencoderTask(L.LightningModule):
+    """Trains any reconstruction network with Adam on its reconstruction loss."""
+
+    def __init__(self, net: nn.Module, learning_rate: float):
+        super().__init__()
+        self.net = net
+        self.learning_rate = learning_rate
+
+    def training_step(self, batch, _):
+        loss, parts = reconstruction_loss(self.net, batch)
+        self.log("loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+        for name, value in parts.items():
+            self.log(name, value, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+        return loss
+
+    def validation_step(self, batch, _):
+        loss, _ = reconstruction_loss(self.net, batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate)
+
+
+class EpochHistory(L.Callback):
+    """Collects the per-epoch losses, writes them as TensorBoard scalars and redraws the live figure.
+
+    tensorboardX writes the event files (torch.utils.tensorboard would import TensorFlow).
+    """
+
+    def __init__(self, display: LossDisplay | None, train_items: Items, log_dir: Path):
+        self.rows: list[dict] = []
+        self.display = display
+        self.train_items = train_items
+        self.log_dir = log_dir
+        self.writer = None
+
+    def on_train_epoch_start(self, trainer, module):
+        if isinstance(self.train_items, Patches) and trainer.current_epoch > 0:
+            self.train_items.resample()
+
+    def on_train_epoch_end(self, trainer, module):
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        self.rows.append({"epoch": trainer.current_epoch + 1, **metrics})
+        if not trainer.is_global_zero:
+            return
+        if self.writer is None:
+            self.writer = SummaryWriter(str(self.log_dir))
+        for name, value in metrics.items():
+            self.writer.add_scalar(name, value, trainer.current_epoch + 1)
+        if self.display is not None:
+            self.display.update(self.history())
+
+    def on_fit_end(self, trainer, module):
+        if self.writer is not None:
+            self.writer.close()
+
+    def history(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows)
+        columns = ["epoch", "loss"] + (["val_loss"] if "val_loss" in frame else [])
+        return frame[columns + [c for c in frame.columns if c not in columns]]
+
+
+def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
+          log_name: str, display: LossDisplay | None = None) -> tuple[nn.Module, pd.DataFrame]:
+    """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
+    training, trainer_settings = solution.config["training"], solution.config["trainer"]
+    L.seed_everything(training["seed"], workers=True, verbose=False)
+    task = AutoencoderTask(solution.build_model(), training["learning_rate"])
+    history = EpochHistory(display, train_items, Path(log_dir) / log_name)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    trainer = L.Trainer(
+        max_epochs=training["epochs"], callbacks=[history],
+        logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, deterministic=True, **trainer_settings,
+    )
+    val_loader = loader(val_items, training["batch_size"], False) if val_items is not None and len(val_items) else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"]), val_loader)
+    return task.net.cpu().eval(), history.history()
+
+
+def save(net: nn.Module, path: str | Path, fingerprint: str) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": net.state_dict(), "fingerprint": fingerprint}, tmp)
+
+
+def load(solution, path: str | Path) -> tuple[nn.Module, str]:
+    """The saved network and the settings fingerprint it was trained with."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net = solution.build_model()
+    net.load_state_dict(saved["state_dict"])
+    return net.eval(), saved["fingerprint"]
+
+
+@torch.no_grad()
+def reconstruct(net: nn.Module, batch: np.ndarray) -> np.ndarray:
+    """The network's reconstruction of a batch of inputs, in the inputs' units."""
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    out = net.reconstruct(x) if hasattr(net, "reconstruct") else net(x)
+    return out.numpy()
+
+
+def item_errors(net: nn.Module, items: Items, batch_size: int) -> np.ndarray:
+    """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]"""
+    net.eval()
+    errors = np.empty(len(items), dtype=np.float64)
+    for start in range(0, len(items), batch_size):
+        index = np.arange(start, min(start + batch_size, len(items)))
+        batch = items.batch(index)
+        diff = reconstruct(net, batch) - batch
+        errors[index] = np.mean(diff.reshape(len(index), -1).astype(np.float64) ** 2, axis=1)
+    return errors
