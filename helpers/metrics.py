@@ -48,3 +48,18 @@ def means(per_id: pd.DataFrame) -> dict[str, float]:
         out[f"{column}_hmean"] = float(hmean(values)) if len(values) and np.all(values > 0) else (
             0.0 if len(values) else float("nan"))
     return out
+
+
+def summary_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every type's per-ID AUC/pAUC followed by its arithmetic ('mean') and harmonic ('hmean') means.
+
+    [columns=machine_type, id, AUC, pAUC]
+    """
+    rows = []
+    for machine_type, table in tables.items():
+        rows += [{"machine_type": machine_type, "id": r.id, "AUC": r.AUC, "pAUC": r.pAUC} for r in table.itertuples()]
+        average = means(table)
+        for kind in ("mean", "hmean"):
+            rows.append({"machine_type": machine_type, "id": kind,
+                         "AUC": average[f"AUC_{kind}"], "pAUC": average[f"pAUC_{kind}"]})
+    return pd.DataFrame(rows, columns=["machine_type", "id", "AUC", "pAUC"])

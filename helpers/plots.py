@@ -131,3 +131,81 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
+    """ROC curve per machine ID from clip scores [columns=machine_id, label, score], AUC in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    ax = _axes(ax, figsize=(4.2, 4))
+    for machine_id, group in scores.groupby("machine_id"):
+        if group["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(group["label"], group["score"])
+        ax.plot(fpr, tpr, lw=1.5, label=f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})")
+    ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
+    ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30):
+    """Distributions of anomaly scores of normal against anomalous clips [columns=label, score]."""
+    ax = _axes(ax, figsize=(5, 3.2))
+    edges = np.histogram_bin_edges(scores["score"], bins=bins)
+    for value, name in ((0, "normal"), (1, "anomaly")):
+        part = scores.loc[scores["label"] == value, "score"]
+        if len(part):
+            ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{name} ({len(part)})")
+    ax.set_xlabel("anomaly score (mean squared error)")
+    ax.set_ylabel("clips")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def item_errors_over_time(times: np.ndarray, errors: np.ndarray, ax=None, label: str | None = None,
+                          colour: str | None = None, title: str | None = None):
+    """Each item's reconstruction error against its time in the clip, the clip score dashed."""
+    ax = _axes(ax, figsize=(7, 2.6))
+    line, = ax.plot(times, errors, lw=1.2, label=label, color=colour)
+    ax.axhline(float(np.mean(errors)), color=line.get_color(), lw=0.8, ls="--")
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("error [dB²]")
+    if label:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
+    """Input, reconstruction and error images of a ClipView on three axes; input and reconstruction share one dB scale."""
+    vmin = float(np.nanmin([view.log_mel.min(), np.nanmin(view.reconstruction)]))
+    vmax = float(np.nanmax([view.log_mel.max(), np.nanmax(view.reconstruction)]))
+    log_mel_image(view.log_mel, settings, ax=axes[0], vmin=vmin, vmax=vmax, title=f"{title} · input")
+    log_mel_image(view.reconstruction, settings, ax=axes[1], vmin=vmin, vmax=vmax, title="reconstruction")
+    log_mel_image(view.error, settings, ax=axes[2], vmin=0, vmax=float(np.nanpercentile(view.error, 99.5)),
+                  cmap="viridis", label="dB²", title=f"squared error · score {view.score:.2f}")
+    return axes
+
+
+def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None):
+    """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>]."""
+    ax = _axes(ax, figsize=(9, 3.4))
+    pivot = table.pivot_table(index="machine_type", columns="solution", values=metric, sort=False)
+    pivot.plot.bar(ax=ax, rot=0, width=0.8)
+    ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("")
+    ax.set_ylabel(metric)
+    ax.legend(ncols=min(4, len(pivot.columns)), fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return ax

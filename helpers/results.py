@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
 from helpers.metrics import means
 
@@ -81,3 +82,11 @@ def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], extra:
             **means(table),
         }
     return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=True))
+
+
+def read_scores_table(result_dir: str | Path) -> pd.DataFrame:
+    """The last test run's clip scores (scores.csv) [columns=machine_type, machine_id, file_name, label, score, path]."""
+    path = Path(result_dir) / "scores.csv"
+    if not path.is_file():
+        raise ToolkitError(f"no scores at {path}; run the solution's 01-test notebook first")
+    return pd.read_csv(path, dtype={"machine_id": str})

@@ -49,3 +49,26 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
             tmp.replace(output.with_name(output.stem + ".failed.ipynb"))
             raise
     return output
+
+
+METRICS_MIME = "application/vnd.dcase-metrics+json"
+
+
+def record_metrics(payload: dict) -> None:
+    """Record metrics in the executing notebook's output, under their own MIME type, for scripts."""
+    from IPython.display import display
+
+    display({METRICS_MIME: json.loads(json.dumps(payload, default=float)),
+             "text/plain": "metrics recorded for scripts"}, raw=True)
+
+
+def recorded_metrics(path: str | Path) -> dict | None:
+    """The metrics an executed notebook recorded with :func:`record_metrics` (the last), or None."""
+    notebook = json.loads(Path(path).read_text())
+    found = None
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if METRICS_MIME in data:
+                found = data[METRICS_MIME]
+    return found
