@@ -1,0 +1,123 @@
+"""The Keras backend: training, saving and loading, reconstruction errors, and TensorFlow kept out
+of the torch path."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import keras_backend
+from helpers import solution as solution_module
+from helpers.inputs import FrameVectors, Patches
+
+import keras  # noqa: E402  (after keras_backend, which quiets TensorFlow's log)
+
+ROOT = Path(__file__).resolve().parents[1]
+ORIGINAL = ROOT / "notebooks" / "original"
+
+
+def random_log_mels(n_clips: int, n_mels: int = 128, n_frames: int = 40, seed: int = 0) -> list[np.ndarray]:
+    """Log-mel-like arrays around -40 dB with a per-mel level. [shape=(n_mels, n_frames)] each"""
+    rng = np.random.default_rng(seed)
+    levels = rng.uniform(-60, -20, size=(n_mels, 1))
+    return [(levels + 3 * rng.standard_normal((n_mels, n_frames))).astype(np.float32) for _ in range(n_clips)]
+
+
+@pytest.fixture(scope="module")
+def original():
+    return solution_module.load(ORIGINAL, overrides={"training.epochs": 2, "training.batch_size": 32})
+
+
+@pytest.fixture(scope="module")
+def trained(original, tmp_path_factory):
+    train_items = FrameVectors(random_log_mels(4), original.features.frames)
+    val_items = FrameVectors(random_log_mels(1, seed=1), original.features.frames)
+    model, history = keras_backend.train(original, train_items, val_items,
+                                         tmp_path_factory.mktemp("logs"), "fan", None)
+    return model, history, train_items
+
+
+def test_original_model_is_the_baseline(original):
+    model = original.build_model()
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [128] * 4 + [8] + [128] * 4 + [640]
+    assert model.input_shape == (None, 640) and model.output_shape == (None, 640)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 9 and all(n.momentum == 0.99 and n.epsilon == 1e-3 for n in norms)
+    assert dense[-1].activation.__name__ == "linear"
+
+
+def test_training_lowers_the_loss_and_returns_a_history(trained):
+    _, history, _ = trained
+    assert list(history.columns) == ["epoch", "loss", "val_loss"]
+    assert history["epoch"].tolist() == [1, 2]
+    assert history["loss"].iloc[1] < history["loss"].iloc[0]
+    assert np.isfinite(history["val_loss"]).all()
+
+
+def test_training_without_validation_updates_the_display(original, tmp_path):
+    class Recorder:
+        def __init__(self):
+            self.lengths = []
+
+        def update(self, history):
+            self.lengths.append(len(history))
+
+    display = Recorder()
+    items = FrameVectors(random_log_mels(2), original.features.frames)
+    _, history = keras_backend.train(original, items, None, tmp_path, "run", display)
+    assert list(history.columns) == ["epoch", "loss"]
+    assert display.lengths == [1, 2]
+    assert any((tmp_path / "run").iterdir())
+
+
+def test_save_and_load_round_trip(trained, original, tmp_path):
+    model, _, items = trained
+    path = tmp_path / f"model_fan{keras_backend.MODEL_SUFFIX}"
+    keras_backend.save(model, path, "abc123")
+    loaded, fingerprint = keras_backend.load(original, path)
+    assert fingerprint == "abc123"
+    batch = items.batch(np.arange(50))
+    np.testing.assert_array_equal(keras_backend.reconstruct(loaded, batch), keras_backend.reconstruct(model, batch))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_item_errors_match_a_direct_computation(trained):
+    model, _, items = trained
+    errors = keras_backend.item_errors(model, items, batch_size=50)
+    everything = items.batch(np.arange(len(items)))
+    direct = np.mean((model.predict(everything, verbose=0) - everything).astype(np.float64) ** 2, axis=1)
+    assert errors.shape == (len(items),) and errors.dtype == np.float64
+    np.testing.assert_allclose(errors, direct, rtol=1e-5)
+
+
+def test_item_errors_on_patches():
+    items = Patches(random_log_mels(3, n_mels=16, n_frames=50), size=16, step=8)
+    inputs = keras.Input(shape=(16, 16))
+    x = keras.layers.Reshape((16, 16, 1))(inputs)
+    x = keras.layers.Conv2D(1, 3, padding="same")(x)
+    model = keras.Model(inputs, keras.layers.Reshape((16, 16))(x))
+    errors = keras_backend.item_errors(model, items, batch_size=7)
+    everything = items.batch(np.arange(len(items)))
+    direct = np.mean((model.predict(everything, verbose=0) - everything).reshape(len(items), -1) ** 2, axis=1)
+    assert errors.shape == (len(items),)
+    np.testing.assert_allclose(errors, direct, rtol=1e-5)
+
+
+def test_patches_are_redrawn_every_training_epoch():
+    items = Patches(random_log_mels(2, n_mels=16, n_frames=50), size=16, crops_per_clip=4, seed=0)
+    batches = keras_backend.ItemBatches(items, batch_size=3, shuffle=True, training=True)
+    before = items.starts.copy()
+    batches.on_epoch_end()
+    assert len(batches) == 3 and not np.array_equal(items.starts, before)
+
+
+def test_the_torch_path_does_not_import_tensorflow():
+    code = ("import sys, helpers.pipeline, helpers.torch_backend; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
