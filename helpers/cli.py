@@ -1,8 +1,8 @@
 """The command line: ``python -m helpers <command>``.
 
 Commands: ``synth`` (make synthetic data), ``table`` (print clip counts of a data folder),
-``run`` (execute solutions' notebooks with papermill), ``regress`` (check results against the
-committed expected table).
+``run`` (execute solutions' notebooks with papermill), ``demo`` (synthetic data, the overview,
+every solution and the comparison), ``regress`` (check results against the committed table).
 """
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import argparse
 import logging
 import sys
 
+from pathlib import Path
+
 from helpers import paths
 from helpers.errors import ToolkitError
+
+
+DEMO_EPOCHS = 20
 
 
 def _types(text: str | None) -> list[str] | None:
@@ -35,6 +40,63 @@ def _table(args) -> None:
     print(skiplog.summary())
 
 
+def _selected_solutions(names: str | None) -> list:
+    from helpers.solution import solution_folders
+
+    folders = solution_folders(paths.NOTEBOOKS)
+    if not names:
+        return folders
+    by_name = {f.name: f for f in folders}
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise ToolkitError(f"unknown solution(s) {unknown}; solutions under {paths.NOTEBOOKS}: {sorted(by_name)}")
+    return [by_name[n] for n in wanted]
+
+
+def _print_results(result_root, runs) -> None:
+    from helpers.results import collect_results
+
+    table = collect_results(result_root)
+    table = table[(table["id"] == "Average") & table["solution"].isin(runs)]
+    print("\nAverage AUC / pAUC per machine type:")
+    print(table.pivot_table(index="machine_type", columns="solution", values=["AUC", "pAUC"], sort=False)
+          .round(4).to_string())
+
+
+def _run(args) -> None:
+    from helpers import runner
+
+    folders = _selected_solutions(args.solution)
+    runs = []
+    for folder in folders:
+        runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
+                                        args.retrain, args.timeout).name)
+    runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout)
+    _print_results(args.result_dir, runs)
+    print(f"\nexecuted notebooks and results under {args.result_dir}/")
+
+
+def _types_text(text: str | None) -> str | None:
+    return ",".join(_types(text)) if text else None
+
+
+def _demo(args) -> None:
+    from helpers import runner, synth
+
+    data = Path(args.data)
+    if not data.is_dir() or not any(data.iterdir()):
+        print(f"making the {args.size} synthetic dataset in {data} ...", flush=True)
+        synth.generate(data, size=args.size, seed=0)
+    result_root = Path(args.result_dir)
+    runner.execute_notebook(paths.NOTEBOOKS / "00-data-eda.ipynb", result_root / "00-data-eda.ipynb",
+                            {"DATA_DIR": str(data.resolve())}, args.timeout)
+    print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
+          f"run `python -m helpers run --epochs 100` for the full recipe)", flush=True)
+    args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
+    _run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser("table", help="print clip counts per machine type, split, ID and label")
     table.add_argument("--data", default=str(paths.DEV_DATA), help="data root (default: dev_data)")
     table.set_defaults(func=_table)
+
+    run = commands.add_parser("run", help="run solutions end to end by executing their notebooks with papermill")
+    run.add_argument("--solution", help="comma-separated solution folders under notebooks/ (default: all)")
+    run.add_argument("--dev-data", default=str(paths.DEV_DATA), help="data root (default: dev_data)")
+    run.add_argument("--result-dir", default=str(paths.RESULT), help="result root (default: result)")
+    run.add_argument("--types", help="comma-separated machine types (default: every type in the data)")
+    run.add_argument("--epochs", type=int, help="training epochs (default: each config.yaml)")
+    run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
+    run.add_argument("--timeout", type=float, default=None, help="limit in seconds for each notebook cell")
+    run.set_defaults(func=_run)
+
+    demo = commands.add_parser("demo", help="make synthetic data if needed, then run the overview, all solutions and the comparison")
+    demo.add_argument("--data", default=str(paths.DEV_DATA), help="data root (default: dev_data)")
+    demo.add_argument("--size", default="small", help="synthetic preset if the data folder is empty (default: small)")
+    demo.add_argument("--result-dir", default=str(paths.RESULT), help="result root (default: result)")
+    demo.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"training epochs (default: {DEMO_EPOCHS})")
+    demo.add_argument("--timeout", type=float, default=None, help="limit in seconds for each notebook cell")
+    demo.set_defaults(func=_demo)
     return parser
 
 

@@ -90,3 +90,12 @@ def read_scores_table(result_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise ToolkitError(f"no scores at {path}; run the solution's 01-test notebook first")
     return pd.read_csv(path, dtype={"machine_id": str})
+
+
+def collect_results(result_root: str | Path) -> pd.DataFrame:
+    """Every run's result.csv under `result_root`, stacked. [columns=solution, machine_type, id, AUC, pAUC]"""
+    frames = [read_result_csv(path).assign(solution=path.parent.name)
+              for path in sorted(Path(result_root).glob("*/result.csv"))]
+    if not frames:
+        raise ToolkitError(f"no result.csv under {result_root}/*/; run a solution's 01-test notebook first")
+    return pd.concat(frames, ignore_index=True)[["solution", "machine_type", "id", "AUC", "pAUC"]]

@@ -72,3 +72,38 @@ def recorded_metrics(path: str | Path) -> dict | None:
             if METRICS_MIME in data:
                 found = data[METRICS_MIME]
     return found
+
+
+SOLUTION_NOTEBOOKS = ("00-train-with-visual.ipynb", "01-test.ipynb", "02-visualize-predictions.ipynb")
+
+
+def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,
+                 epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
+                 extra: dict | None = None, run_name: str | None = None) -> Path:
+    """Execute one solution's three notebooks; the executed copies go to <result_root>/<run>/notebooks/.
+
+    Returns the run's result folder. `extra` adds solution-specific parameters (e.g. KL_WEIGHT),
+    passed to the notebooks that declare them.
+    """
+    folder = Path(folder).resolve()
+    run = run_name or folder.name
+    common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
+              "RUN_NAME": run, "MACHINE_TYPES": machine_types, **(extra or {})}
+    for name in SOLUTION_NOTEBOOKS:
+        source = folder / name
+        declared = notebook_parameters(source)
+        parameters = {k: v for k, v in common.items() if v is not None and k in declared}
+        if name.startswith("00"):
+            parameters.update({k: v for k, v in (("EPOCHS", epochs), ("RETRAIN", retrain)) if v is not None})
+        unknown = sorted(k for k in (extra or {}) if k not in declared and name.startswith("00"))
+        if unknown:
+            raise ConfigError(f"{source}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}")
+        print(f"running {folder.name}/{name} as {run} ...", flush=True)
+        execute_notebook(source, Path(result_root) / run / "notebooks" / name, parameters, timeout)
+    return Path(result_root) / run
+
+
+def run_comparison(result_root: str | Path, notebooks: Path, timeout: float | None = None) -> Path:
+    """Execute compare-solutions.ipynb over `result_root`; the executed copy goes beside the runs."""
+    return execute_notebook(Path(notebooks) / "compare-solutions.ipynb", Path(result_root) / "compare-solutions.ipynb",
+                            {"RESULT_ROOT": str(Path(result_root).resolve())}, timeout)

@@ -1,0 +1,80 @@
+import shutil
+
+import pytest
+
+from helpers import config, paths, solution
+from helpers.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_baseline():
+    settings = config.defaults()
+    assert settings["training"] == {"epochs": 100, "batch_size": 512, "learning_rate": 0.001,
+                                    "validation_split": 0.1, "shuffle": True, "seed": 0}
+    assert config.feature_settings(settings).dims == 640
+
+
+def test_misspelt_key_names_file_key_and_suggestion(tmp_path):
+    path = write(tmp_path, "training:\n  epoch: 5\n")
+    with pytest.raises(ConfigError, match=r"config.yaml \[training\]: unknown setting 'epoch' \(did you mean 'epochs'\?\)"):
+        config.load(path)
+    with pytest.raises(ConfigError, match="unknown setting 'featurs'"):
+        config.load(write(tmp_path, "featurs: {}\n"))
+
+
+@pytest.mark.parametrize("text,setting", [
+    ("training:\n  epochs: ten\n", "training.epochs"),
+    ("training:\n  shuffle: 1\n", "training.shuffle"),
+    ("training:\n  learning_rate: -0.1\n", "training.learning_rate"),
+    ("training:\n  validation_split: 1.5\n", "training.validation_split"),
+    ("framework: jax\n", "framework"),
+    ("inputs:\n  kind: images\n", "inputs.kind"),
+    ("features:\n  n_mels: 0\n", "n_mels"),
+])
+def test_wrong_types_and_values_name_the_setting(tmp_path, text, setting):
+    with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):
+        config.load(write(tmp_path, text))
+
+
+def test_overrides_apply_and_none_keeps(tmp_path):
+    loaded = config.load(write(tmp_path, "training:\n  epochs: 7\n"),
+                         {"training.epochs": None, "training.batch_size": 64, "model.kl_weight": 0.5})
+    assert loaded["training"]["epochs"] == 7 and loaded["training"]["batch_size"] == 64
+    assert loaded["model"]["kl_weight"] == 0.5
+    with pytest.raises(ConfigError, match="epochz"):
+        config.load(write(tmp_path, ""), {"training.epochz": 3})
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(write(tmp_path, "training: [unclosed\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_every_solution_config_loads_and_builds():
+    for folder in solution.solution_folders():
+        loaded = solution.load(folder)
+        assert loaded.name == folder.name and loaded.fingerprint()
+
+
+def test_unknown_model_setting_names_the_build_arguments(tmp_path):
+    folder = tmp_path / "mine"
+    shutil.copytree(paths.NOTEBOOKS / "pytorch", folder)
+    text = (folder / "config.yaml").read_text().replace("bottleneck: 8", "botleneck: 8")
+    (folder / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="botleneck.*did you mean 'bottleneck'"):
+        solution.load(folder)
+
+
+def test_copied_solution_is_a_new_solution(tmp_path):
+    folder = tmp_path / "notebooks" / "my_idea"
+    shutil.copytree(paths.NOTEBOOKS / "pytorch", folder)
+    assert [f.name for f in solution.solution_folders(tmp_path / "notebooks")] == ["my_idea"]
+    copied = solution.load(folder)
+    assert copied.name == "my_idea" and copied.result_dir(tmp_path).name == "my_idea"
