@@ -134,8 +134,12 @@ def load(solution, path: str | Path) -> tuple[keras.Model, str]:
 
 
 def reconstruct(model: keras.Model, batch: np.ndarray) -> np.ndarray:
-    """The network's reconstruction of a batch of inputs, in the inputs' units. [shape=batch.shape]"""
-    return np.asarray(model.predict_on_batch(np.ascontiguousarray(batch, dtype=np.float32)))
+    """The network's reconstruction of a batch of inputs, in the inputs' units. [shape=batch.shape]
+
+    An eager call in inference mode: as fast as ``predict_on_batch`` on big batches, without
+    tracing a graph for every loaded model and every batch size.
+    """
+    return keras.ops.convert_to_numpy(model(np.ascontiguousarray(batch, dtype=np.float32), training=False))
 
 
 def item_errors(model: keras.Model, items: Items, batch_size: int) -> np.ndarray:
