@@ -80,8 +80,12 @@ PRESETS: dict[str, dict[str, dict[str, ClipCounts]]] = {
 # Level of each type in dBFS (RMS), as in the real DCASE 2020 clips (slider: like the other MIMII types).
 TYPE_LEVEL_DB = {"ToyCar": -34.0, "ToyConveyor": -23.5, "fan": -38.5, "pump": -39.0, "slider": -38.5, "valve": -38.5}
 
+# Machine-to-factory-noise ratios an ID draws from, in dB (MIMII mixed at -6, 0 and 6 dB; the real
+# valve clips are mostly background between the clicks).
+SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in MACHINE_TYPES} | {"valve": (-3.0, -6.0, -9.0)}
+
 # Overall anomaly strength per type (scales every fault's severity).
-ANOMALY_STRENGTH = {"ToyCar": 1.0, "ToyConveyor": 1.0, "fan": 1.0, "pump": 1.0, "slider": 1.0, "valve": 1.0}
+ANOMALY_STRENGTH = {"ToyCar": 2.0, "ToyConveyor": 1.0, "fan": 1.0, "pump": 1.0, "slider": 1.0, "valve": 1.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,8 +198,8 @@ def cycle_times(period: float, seconds: float, rng: np.random.Generator, jitter:
 
 def _fan_params(rng):
     blades = int(rng.choice([5, 7, 9]))
-    return {"blades": blades, "shaft_hz": rng.uniform(150, 300) / blades, "airflow_tilt": rng.uniform(-6.0, -4.5),
-            "housing": [(rng.uniform(300, 900), rng.uniform(80, 200), rng.uniform(1, 3)),
+    return {"blades": blades, "shaft_hz": rng.uniform(200, 320) / blades, "airflow_tilt": rng.uniform(-5.0, -3.8),
+            "housing": [(rng.uniform(400, 1000), rng.uniform(80, 200), rng.uniform(1, 3)),
                         (rng.uniform(1000, 2500), rng.uniform(200, 500), rng.uniform(0.5, 1.5))],
             "tone_level": rng.uniform(0.5, 0.9), "pulse_sharpness": rng.uniform(1.5, 3.0)}
 
@@ -228,9 +232,9 @@ def _fan(rng, n, p, anomaly, severity):
 def _pump_params(rng):
     shaft = rng.uniform(23.0, 29.5)
     return {"shaft_hz": shaft, "vanes": int(rng.choice([4, 5, 6])), "pipe_hz": rng.uniform(1500, 2600),
-            "pipe_width": rng.uniform(300, 700), "flow_tilt": rng.uniform(-3.5, -1.5),
+            "pipe_width": rng.uniform(300, 700), "flow_tilt": rng.uniform(-2.5, -0.5),
             "body": [(rng.uniform(100, 700), rng.uniform(40, 120), rng.uniform(1, 4))],
-            "hum_level": rng.uniform(0.2, 0.5)}
+            "hum_level": rng.uniform(0.1, 0.3)}
 
 
 def _pump(rng, n, p, anomaly, severity):
@@ -289,7 +293,7 @@ def _slider(rng, n, p, anomaly, severity):
 
 def _valve_params(rng):
     return {"open_s": rng.uniform(0.3, 0.8), "closed_s": rng.uniform(0.6, 1.6), "flow_hz": rng.uniform(1500, 3500),
-            "click": [(rng.uniform(1500, 4000), 0.003, 1.0), (rng.uniform(400, 1000), 0.008, 0.6)],
+            "click": [(rng.uniform(1500, 4000), 0.0012, 1.0), (rng.uniform(400, 1000), 0.004, 0.6)],
             "flow_level": rng.uniform(0.15, 0.35)}
 
 
@@ -317,7 +321,7 @@ def _valve(rng, n, p, anomaly, severity):
 def _toycar_params(rng):
     return {"motor_hz": rng.uniform(90, 150), "teeth": int(rng.choice([7, 8, 9, 10])), "gear_ratio": rng.uniform(10, 16),
             "belt_tilt": rng.uniform(-7.5, -6.0), "whine_level": rng.uniform(0.25, 0.5),
-            "body": [(rng.uniform(120, 300), rng.uniform(60, 150), 2.0), (rng.uniform(700, 1100), 200, 1.0)]}
+            "body": [(rng.uniform(150, 350), rng.uniform(60, 150), 2.0), (rng.uniform(800, 1100), 200, 2.0)]}
 
 
 def _toycar(rng, n, p, anomaly, severity):
@@ -345,7 +349,7 @@ def _toycar(rng, n, p, anomaly, severity):
 
 def _toyconveyor_params(rng):
     return {"motor_hz": rng.uniform(50, 60), "belt_s": rng.uniform(1.0, 2.0), "roller_hz": rng.uniform(8, 15),
-            "rumble_tilt": rng.uniform(-8.5, -6.5), "joint_level": rng.uniform(1.0, 2.5),
+            "rumble_tilt": rng.uniform(-9.5, -7.5), "joint_level": rng.uniform(1.0, 2.5),
             "body": [(rng.uniform(70, 200), rng.uniform(30, 80), 3.0), (rng.uniform(400, 1000), 150, 1.0)]}
 
 
@@ -416,7 +420,7 @@ def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
     params_of, _, _ = MACHINES[machine_type]
     return {"sound": params_of(rng), "factory": _factory_params(rng),
             "level_db": TYPE_LEVEL_DB[machine_type] + rng.uniform(-1.5, 1.5),
-            "snr_db": float(rng.choice([6.0, 3.0, 0.0, -3.0, -6.0])),
+            "snr_db": float(rng.choice(SNR_CHOICES_DB[machine_type])),
             "difficulty": rng.uniform(0.7, 1.3)}
 
 
