@@ -69,19 +69,21 @@ def test_eval_layout_and_ground_truth(tmp_path):
     summary = synth.generate(root, size="tiny", seed=0, types=["valve"], eval_layout=True, progress=False)
     assert Path(summary["ground_truth"]) == root / synth.GROUND_TRUTH
     lines = (root / synth.GROUND_TRUTH).read_text().splitlines()
-    for machine_type in ("valve",):
-        test = list_clips(root, machine_type, "test")
-        train = list_clips(root, machine_type, "train")
-        assert {c.label for c in test} == {None} and {c.label for c in train} == {0}
-        assert {c.machine_id for c in test} == {c.machine_id for c in train} == set(EVAL_IDS[machine_type])
-        rows = lines[lines.index(machine_type) + 1:][: len(test)]
-        assert sorted(r.split(",")[0] for r in rows) == sorted(c.name for c in test)
-        for row in rows:
-            eval_name, original, label = row.split(",")
-            assert original.startswith(("normal_", "anomaly_")) and original.split("_", 1)[1][:5] == eval_name[:5]
-            assert label == str(int(original.startswith("anomaly_")))
-        assert sum(r.endswith(",1") for r in rows) == sum(
-            counts.test_anomaly for counts in synth.id_counts("tiny", machine_type, eval_layout=True).values())
+    machine_type = "valve"
+    test = list_clips(root, machine_type, "test")
+    train = list_clips(root, machine_type, "train")
+    assert {c.label for c in test} == {None} and {c.label for c in train} == {0}
+    assert {c.machine_id for c in test} == {c.machine_id for c in train} == set(EVAL_IDS[machine_type])
+    rows = lines[lines.index(machine_type) + 1:][: len(test)]
+    assert sorted(r.split(",")[0] for r in rows) == sorted(c.name for c in test)
+    for row in rows:
+        eval_name, original, label = row.split(",")
+        assert original.startswith(("normal_", "anomaly_")) and original.split("_", 1)[1][:5] == eval_name[:5]
+        assert label == str(int(original.startswith("anomaly_")))
+    assert sum(r.endswith(",1") for r in rows) == sum(
+        counts.test_anomaly for counts in synth.id_counts("tiny", machine_type, eval_layout=True).values())
+
+
 
 
 def test_bad_preset_and_type_are_config_errors(tmp_path):
