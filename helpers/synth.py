@@ -85,7 +85,7 @@ TYPE_LEVEL_DB = {"ToyCar": -34.0, "ToyConveyor": -23.5, "fan": -38.5, "pump": -3
 SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in MACHINE_TYPES} | {"valve": (-3.0, -6.0, -9.0)}
 
 # Overall anomaly strength per type (scales every fault's severity).
-ANOMALY_STRENGTH = {"ToyCar": 2.0, "ToyConveyor": 1.0, "fan": 1.0, "pump": 1.0, "slider": 1.0, "valve": 1.0}
+ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 1.0, "slider": 1.0, "valve": 3.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def _valve(rng, n, p, anomaly, severity):
         bounce = opens + rng.uniform(0.006, 0.02)
         extra += 0.5 * severity * impacts(n, bounce, 1.0, click)
         whistle = np.sin(phase_of(p["flow_hz"] * rng.uniform(0.8, 1.2), n, rng)) * is_open
-        extra += 0.15 * severity * whistle
+        extra += 0.25 * severity * whistle
     return clicks + flow, extra
 
 
