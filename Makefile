@@ -38,3 +38,11 @@ tensorboard: $(STAMP)
 
 clean:
 	rm -rf result .cache
+
+## make regress: rerun the solutions on fixed synthetic data; fail if a result moved
+regress: $(STAMP)
+	$(PY) -m helpers regress
+
+## make regress-update: rewrite regression/expected.csv on purpose
+regress-update: $(STAMP)
+	$(PY) -m helpers regress --update

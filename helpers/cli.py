@@ -97,6 +97,20 @@ def _demo(args) -> None:
     _run(args)
 
 
+def _regress(args) -> None:
+    from helpers import regression
+
+    measured = regression.measure(_selected_solutions(args.solution), epochs=args.epochs, timeout=args.timeout)
+    print(measured.round(4).to_string(index=False))
+    if args.update:
+        print(f"wrote {regression.write_expected(measured)}")
+        return
+    problems = regression.compare(measured, regression.read_expected(), args.tolerance)
+    if problems:
+        raise ToolkitError("results moved beyond tolerance:\n  " + "\n  ".join(problems))
+    print(f"all results within ±{args.tolerance} of {regression.EXPECTED}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"training epochs (default: {DEMO_EPOCHS})")
     demo.add_argument("--timeout", type=float, default=None, help="limit in seconds for each notebook cell")
     demo.set_defaults(func=_demo)
+
+    regress = commands.add_parser("regress", help="rerun solutions on fixed synthetic data and compare with the committed table")
+    regress.add_argument("--solution", help="comma-separated solutions (default: all)")
+    regress.add_argument("--update", action="store_true", help="rewrite the expected table with the new figures")
+    regress.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10; the table is for 10)")
+    regress.add_argument("--tolerance", type=float, default=0.03, help="allowed change of each average AUC/pAUC")
+    regress.add_argument("--timeout", type=float, default=None, help="limit in seconds for each notebook cell")
+    regress.set_defaults(func=_regress)
     return parser
 
 

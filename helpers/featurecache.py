@@ -24,6 +24,8 @@ from helpers.features import FeatureSettings, log_mel
 from helpers.fileio import atomic_path
 from helpers.paths import CACHE
 
+PARALLEL_FROM = 64  # clips to compute before worker processes are worth starting
+
 
 def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE) -> Path:
     """Where the log-mel of `path` under `settings` is cached."""
@@ -63,7 +65,8 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
             skiplog.skip(path, f"cannot be read ({err.strerror})")
     todo = [(p, settings, str(t)) for p, t in targets.items() if not t.is_file()]
     if todo:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // 8))
+        # a spawned worker costs seconds to start: only spread work that takes longer than that
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // PARALLEL_FROM))
         bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress)
         if workers == 1:
             outcomes = map(_compute, todo)

@@ -96,3 +96,17 @@ class Patches(_ClipFrames):
         """The patches of `items`, mel by time. [shape=(len(items), size, size)]"""
         index = self.starts[np.asarray(items)][:, None] + np.arange(self.size)
         return self.frames[index].transpose(0, 2, 1)
+
+
+def item_errors(items: FrameVectors | Patches, reconstruct, batch_size: int) -> np.ndarray:
+    """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]
+
+    `reconstruct` maps a batch of inputs to its reconstruction (same shape).
+    """
+    errors = np.empty(len(items), dtype=np.float64)
+    for start in range(0, len(items), batch_size):
+        index = np.arange(start, min(start + batch_size, len(items)))
+        batch = items.batch(index)
+        diff = reconstruct(batch) - batch
+        errors[index] = np.mean(diff.reshape(len(index), -1).astype(np.float64) ** 2, axis=1)
+    return errors

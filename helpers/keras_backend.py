@@ -25,9 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from helpers import inputs  # noqa: E402
 from helpers.fileio import atomic_path  # noqa: E402
 from helpers.inputs import FrameVectors, Patches  # noqa: E402
-from helpers.liveplot import LossDisplay  # noqa: E402
+from helpers.liveplot import LossDisplay, history_frame  # noqa: E402
 
 MODEL_SUFFIX = ".keras"
 FINGERPRINT_MEMBER = "fingerprint.json"
@@ -94,9 +95,7 @@ class EpochHistory(keras.callbacks.Callback):
             self.writer.close()
 
     def history(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows)
-        columns = ["epoch", "loss"] + (["val_loss"] if "val_loss" in frame else [])
-        return frame[columns + [c for c in frame.columns if c not in columns]]
+        return history_frame(self.rows)
 
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
@@ -144,10 +143,4 @@ def reconstruct(model: keras.Model, batch: np.ndarray) -> np.ndarray:
 
 def item_errors(model: keras.Model, items: Items, batch_size: int) -> np.ndarray:
     """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]"""
-    errors = np.empty(len(items), dtype=np.float64)
-    for start in range(0, len(items), batch_size):
-        index = np.arange(start, min(start + batch_size, len(items)))
-        batch = items.batch(index)
-        diff = reconstruct(model, batch) - batch
-        errors[index] = np.mean(diff.reshape(len(index), -1).astype(np.float64) ** 2, axis=1)
-    return errors
+    return inputs.item_errors(items, lambda batch: reconstruct(model, batch), batch_size)

@@ -21,6 +21,13 @@ def _in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
 
 
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """Per-epoch rows as a table whose first columns are epoch, loss and (if present) val_loss."""
+    frame = pd.DataFrame(rows)
+    columns = ["epoch", "loss"] + (["val_loss"] if "val_loss" in frame else [])
+    return frame[columns + [c for c in frame.columns if c not in columns]]
+
+
 class LossDisplay:
     """Live training and validation loss curves of one model. Call :meth:`update` each epoch."""
 

@@ -18,9 +18,10 @@ import torch
 from tensorboardX import SummaryWriter
 from torch import nn
 
+from helpers import inputs
 from helpers.fileio import atomic_path
 from helpers.inputs import FrameVectors, Patches
-from helpers.liveplot import LossDisplay
+from helpers.liveplot import LossDisplay, history_frame
 
 MODEL_SUFFIX = ".pt"
 Items = FrameVectors | Patches
@@ -114,9 +115,7 @@ class EpochHistory(L.Callback):
             self.writer.close()
 
     def history(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows)
-        columns = ["epoch", "loss"] + (["val_loss"] if "val_loss" in frame else [])
-        return frame[columns + [c for c in frame.columns if c not in columns]]
+        return history_frame(self.rows)
 
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
@@ -165,10 +164,4 @@ def reconstruct(net: nn.Module, batch: np.ndarray) -> np.ndarray:
 def item_errors(net: nn.Module, items: Items, batch_size: int) -> np.ndarray:
     """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]"""
     net.eval()
-    errors = np.empty(len(items), dtype=np.float64)
-    for start in range(0, len(items), batch_size):
-        index = np.arange(start, min(start + batch_size, len(items)))
-        batch = items.batch(index)
-        diff = reconstruct(net, batch) - batch
-        errors[index] = np.mean(diff.reshape(len(index), -1).astype(np.float64) ** 2, axis=1)
-    return errors
+    return inputs.item_errors(items, lambda batch: reconstruct(net, batch), batch_size)

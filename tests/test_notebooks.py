@@ -6,6 +6,7 @@ without editing this file.
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers import paths, runner
@@ -13,7 +14,7 @@ from helpers.results import read_result_csv, read_scores
 from helpers.solution import solution_folders
 
 CELL_TIMEOUT = 300
-TYPES = "ToyCar,fan"  # an 11 s type and a 10 s type
+TYPES = "ToyCar"  # the 11 s type; 10 s clips are covered by the unit tests
 VAE_WEIGHTINGS = [(1.0, 1.0), (1.0, 0.01), (1.0, 0.0), (0.01, 1.0), (0.0, 1.0)]
 
 
@@ -41,7 +42,7 @@ def test_data_overview_notebook(tiny_data, tmp_path):
                                      {"DATA_DIR": str(tiny_data), "CLIPS_PER_LABEL": 2, "AUDIO_PLAYERS": 1},
                                      timeout=CELL_TIMEOUT)
     text = output.read_text()
-    assert "image/png" in text and "audio/wav" in text
+    assert text.count("image/png") >= 3 and "data:audio/x-wav" in text
 
 
 @pytest.mark.parametrize("folder", solution_folders(), ids=lambda f: f.name)
@@ -51,19 +52,22 @@ def test_solution_notebooks(folder, tiny_data, result_root):
     metrics = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
     assert metrics["run_name"] == folder.name
     assert {row["machine_type"] for row in metrics["rows"]} == set(TYPES.split(","))
-    for name in ("history_fan.csv", "loss_fan.png", "train_summary.csv", "scores.csv", "metrics.json"):
+    for name in ("history_ToyCar.csv", "loss_ToyCar.png", "train_summary.csv", "scores.csv", "metrics.json"):
         assert (run_dir / name).is_file(), name
     assert "image/png" in (run_dir / "notebooks" / "02-visualize-predictions.ipynb").read_text()
 
 
 @pytest.mark.parametrize("reconstruction,kl", VAE_WEIGHTINGS)
-def test_vae_weightings_are_parameters(reconstruction, kl, tiny_data, result_root):
+def test_vae_weightings_are_parameters(reconstruction, kl, tiny_data, tmp_path):
+    """Each weighting is a run of the one training notebook; its settings reach the model."""
     run = f"vae-{reconstruction:g}-{kl:g}"
-    run_dir = runner.run_solution(paths.NOTEBOOKS / "vae", tiny_data, result_root, "fan", epochs=1, retrain=True,
-                                  timeout=CELL_TIMEOUT, run_name=run,
-                                  extra={"RECONSTRUCTION_WEIGHT": reconstruction, "KL_WEIGHT": kl})
-    check_result_files(run_dir, ["fan"])
-    assert f"{kl}" in (run_dir / "notebooks" / "00-train-with-visual.ipynb").read_text()
+    runner.execute_notebook(paths.NOTEBOOKS / "vae" / "00-train-with-visual.ipynb", tmp_path / "train.ipynb",
+                            {"DATA_DIR": str(tiny_data), "RESULT_ROOT": str(tmp_path), "RUN_NAME": run,
+                             "MACHINE_TYPES": "fan", "EPOCHS": 1,
+                             "RECONSTRUCTION_WEIGHT": reconstruction, "KL_WEIGHT": kl}, timeout=CELL_TIMEOUT)
+    history = pd.read_csv(tmp_path / run / "history_fan.csv")
+    expected = reconstruction * history["reconstruction"] + kl * history["kl"]
+    assert history["loss"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-4, abs=1e-6)
 
 
 def test_comparison_notebook(result_root, tiny_data):
