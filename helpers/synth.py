@@ -85,7 +85,7 @@ TYPE_LEVEL_DB = {"ToyCar": -34.0, "ToyConveyor": -23.5, "fan": -38.5, "pump": -3
 SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in MACHINE_TYPES} | {"valve": (-3.0, -6.0, -9.0)}
 
 # Overall anomaly strength per type (scales every fault's severity).
-ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 3.0}
+ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 1.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,19 +302,19 @@ def _valve(rng, n, p, anomaly, severity):
     jitter = 0.01 + (0.08 * severity if anomaly == "irregular_timing" else 0.0)
     period = p["open_s"] + p["closed_s"]
     opens = np.sort(cycle_times(period, seconds, rng, jitter))
-    if anomaly == "irregular_timing":
-        opens = opens[rng.uniform(size=len(opens)) > 0.15 * severity]
     closes = opens + p["open_s"] * np.exp(rng.normal(0, 0.02 + (0.2 * severity if anomaly == "irregular_timing" else 0), len(opens)))
     click = ring(p["click"], 0.05)
     clicks = impacts(n, np.concatenate([opens, closes]), rng.uniform(0.7, 1.0, 2 * len(opens)), click)
     is_open = open_mask(n, opens, closes)
-    flow = p["flow_level"] * noise(rng, n, low_cut=500, peaks=[(p["flow_hz"], 1200, 3.0)]) * is_open
+    flow_noise = noise(rng, n, low_cut=500, peaks=[(p["flow_hz"], 1200, 3.0)])
+    flow = p["flow_level"] * flow_noise * is_open
     extra = np.zeros(n)
-    if anomaly == "contamination":
-        bounce = opens + rng.uniform(0.006, 0.02)
-        extra += 0.5 * severity * impacts(n, bounce, 1.0, click)
-        whistle = np.sin(phase_of(p["flow_hz"] * rng.uniform(0.8, 1.2), n, rng)) * is_open
-        extra += 0.25 * severity * whistle
+    if anomaly == "contamination":  # the seat no longer seals: leak flow while closed, bouncing plunger
+        extra += 0.5 * severity * impacts(n, opens + rng.uniform(0.006, 0.02), 1.0, click)
+        extra += 0.3 * severity * flow_noise * ~is_open
+    elif anomaly == "irregular_timing":  # chattering: extra, unscheduled operations
+        chatter = rng.uniform(0, seconds, rng.poisson(3 * severity) + 1)
+        extra += impacts(n, np.concatenate([chatter, chatter + rng.uniform(0.02, 0.1, len(chatter))]), 1.0, click)
     return clicks + flow, extra
 
 
