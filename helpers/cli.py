@@ -16,7 +16,7 @@ from helpers import paths
 from helpers.errors import ToolkitError
 
 
-DEMO_EPOCHS = 20
+DEMO_EPOCHS = 10
 
 
 def _types(text: str | None) -> list[str] | None:

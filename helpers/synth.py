@@ -85,7 +85,7 @@ TYPE_LEVEL_DB = {"ToyCar": -34.0, "ToyConveyor": -23.5, "fan": -38.5, "pump": -3
 SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in MACHINE_TYPES} | {"valve": (-3.0, -6.0, -9.0)}
 
 # Overall anomaly strength per type (scales every fault's severity).
-ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 1.0}
+ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 2.0}
 
 
 # ---------------------------------------------------------------------------------------------
