@@ -1,0 +1,276 @@
+"""The original DCASE 2020 baseline's way against this project's way, on the same data, in one run.
+
+    python benchmarks/baseline_vs_toolkit.py [--type fan] [--epochs 5] [--full]
+
+Each way runs in its own child process, watched by this one for its peak resident memory (and
+stopped when it passes --memory-limit-gb, which is then reported instead of taking the machine
+down). Ways:
+- baseline: the yardstick, written here as the official scripts do it: per-file librosa log-mel
+  stacked by a Python loop into one float64 array, Keras ``fit`` on it with validation_split,
+  one ``predict`` per test clip.
+- keras: the `original` solution's own code path (feature cache, batches built from the log-mel,
+  batched scoring), same network and recipe.
+- torch: the `pytorch` solution's code path through Lightning, plus a bare PyTorch loop over the
+  same batches to measure Lightning's overhead.
+Figures: feature extraction (cold cache, then warm), training seconds per epoch (median after
+the first, which includes graph building), test scoring, peak memory, and the AUC of each.
+--full adds the memory run at full development-set size: ToyCar, 4,000 training clips of 11 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".cache" / "benchmark"
+
+
+# ---------------------------------------------------------------- the ways (run in children)
+
+def baseline_features(paths: list[str]):
+    """The baseline's list_to_vector_array: float64 vectors of every file stacked by a loop over frames.
+
+    Returns (vectors [shape=(n_vectors, 640)], vectors per file, the per-file function for testing).
+    """
+    import librosa
+
+    def file_to_vectors(path):
+        y, sr = librosa.load(path, sr=None, mono=False)
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=512, n_mels=128, power=2.0)
+        logmel = 20.0 / 2.0 * np.log10(mel + sys.float_info.epsilon)
+        size = logmel.shape[1] - 5 + 1
+        vectors = np.zeros((size, 640))
+        for t in range(5):
+            vectors[:, 128 * t: 128 * (t + 1)] = logmel[:, t: t + size].T
+        return vectors
+
+    dataset, counts = None, []
+    for index, path in enumerate(paths):
+        vectors = file_to_vectors(path)
+        if dataset is None:
+            dataset = np.zeros((len(vectors) * len(paths), 640), float)
+        dataset[len(vectors) * index: len(vectors) * (index + 1)] = vectors
+        counts.append(len(vectors))
+    return dataset, counts, file_to_vectors
+
+
+class EpochTimer:
+    def __init__(self):
+        self.times, self.started = [], None
+
+    def start(self):
+        self.started = time.perf_counter()
+
+    def stop(self):
+        self.times.append(time.perf_counter() - self.started)
+
+    def per_epoch(self) -> float:
+        later = self.times[1:] or self.times
+        return statistics.median(later)
+
+
+def run_baseline(job: dict) -> dict:
+    import keras
+
+    from helpers.metrics import auc_pauc
+
+    keras.utils.set_random_seed(0)
+    started = time.perf_counter()
+    data, _, file_to_vectors = baseline_features(job["train"])
+    feature_seconds = time.perf_counter() - started
+    sys.path.insert(0, str(ROOT / "notebooks" / "original"))
+    from model import build_model
+
+    model = build_model((640,))
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    timer = EpochTimer()
+    callback = keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: timer.start(), on_epoch_end=lambda *_: timer.stop())
+    model.fit(data, data, epochs=job["epochs"], batch_size=512, shuffle=True, validation_split=0.1, verbose=0,
+              callbacks=[callback])
+    result = {"features_cold": feature_seconds, "epoch": timer.per_epoch(), "vectors": len(data)}
+    if job.get("test"):
+        started = time.perf_counter()
+        scores = []
+        for path in job["test"]:
+            vectors = file_to_vectors(path)
+            errors = np.mean(np.square(vectors - model.predict(vectors, verbose=0)), axis=1)
+            scores.append(float(np.mean(errors)))
+        result["scoring"] = time.perf_counter() - started
+        result["auc"] = auc_pauc(job["labels"], scores)[0]
+    return result
+
+
+def run_toolkit(job: dict, solution_name: str) -> dict:
+    from helpers import featurecache, inputs, pipeline, solution
+    from helpers.layout import parse_clip
+    from helpers.metrics import auc_pauc
+
+    sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
+    cache = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    started = time.perf_counter()
+    mels = featurecache.log_mels(job["train"], sol.features, cache_dir=cache, progress=False)
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    mels = featurecache.log_mels(job["train"], sol.features, cache_dir=cache, progress=False)
+    warm = time.perf_counter() - started
+    log_mels = [mels[p] for p in job["train"]]
+    train_mels, val_mels = pipeline.split_validation(log_mels, 0.1)
+    train_items = pipeline.make_items(sol, train_mels, True)
+    val_items = pipeline.make_items(sol, val_mels, True)
+    engine = pipeline.backend(sol)
+    timer = EpochTimer()
+
+    class Timed:
+        def update(self, history):
+            timer.stop()
+            timer.start()
+
+    timer.start()
+    model, _ = engine.train(sol, train_items, val_items, cache / "logs", "bench", Timed())
+    result = {"features_cold": cold, "features_warm": warm, "epoch": timer.per_epoch(), "vectors": len(train_items)}
+    if solution_name == "pytorch":
+        result["bare_epoch"] = bare_torch_epoch(sol, train_items, job["epochs"])
+    if job.get("test"):
+        started = time.perf_counter()
+        test_mels = featurecache.log_mels(job["test"], sol.features, cache_dir=cache, progress=False)
+        items = pipeline.make_items(sol, [test_mels[p] for p in job["test"]], training=False)
+        errors = engine.item_errors(model, items, sol.config["scoring"]["batch_size"])
+        scores = pipeline.clip_scores(errors, items.clip_of, len(job["test"]))
+        result["scoring"] = time.perf_counter() - started
+        result["auc"] = auc_pauc(job["labels"], scores)[0]
+    return result
+
+
+def bare_torch_epoch(sol, items, epochs: int) -> float:
+    """Seconds per epoch of a plain PyTorch loop over the same batches and network."""
+    import torch
+
+    from helpers.torch_backend import loader
+
+    torch.manual_seed(0)
+    net = sol.build_model()
+    optimiser = torch.optim.Adam(net.parameters(), lr=0.001)
+    timer = EpochTimer()
+    for _ in range(epochs):
+        timer.start()
+        for batch in loader(items, 512, True):
+            optimiser.zero_grad()
+            loss = torch.mean((net(batch) - batch) ** 2)
+            loss.backward()
+            optimiser.step()
+        timer.stop()
+    return timer.per_epoch()
+
+
+WAYS = {"baseline": run_baseline, "keras": lambda job: run_toolkit(job, "original"),
+        "torch": lambda job: run_toolkit(job, "pytorch")}
+
+
+# ---------------------------------------------------------------- the orchestrator
+
+def watch(way: str, job: dict, limit_gb: float) -> dict:
+    """Run one way in a child process; return its figures with its peak memory (or why it stopped)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "out.json"
+        job_path.write_text(json.dumps(job))
+        child = subprocess.Popen([sys.executable, __file__, "--child", way, str(job_path), str(out_path)],
+                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.DEVNULL)
+        process, peak, killed = psutil.Process(child.pid), 0, False
+        while child.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+            except psutil.Error:
+                rss = 0
+            peak = max(peak, rss)
+            if rss > limit_gb * 2 ** 30:
+                child.kill()
+                killed = True
+            time.sleep(0.1)
+        if killed:
+            return {"peak_gb": peak / 2 ** 30, "stopped": f"passed the {limit_gb:g} GB memory limit"}
+        if child.returncode != 0 or not out_path.is_file():
+            return {"peak_gb": peak / 2 ** 30, "stopped": f"exited with code {child.returncode}"}
+        return {**json.loads(out_path.read_text()), "peak_gb": peak / 2 ** 30}
+
+
+def dataset(machine_type: str, size: str) -> tuple[list[str], list[str], list[int]]:
+    from helpers import layout, synth
+
+    root = WORK / f"{size}-{machine_type}"
+    synth.generate(root, size=size, types=[machine_type], progress=True)
+    train = [str(c.path) for c in layout.list_clips(root, machine_type, "train")]
+    test = layout.list_clips(root, machine_type, "test")
+    return train, [str(c.path) for c in test], [c.label for c in test]
+
+
+def fmt(value, unit="") -> str:
+    return "—" if value is None else f"{value:.3g}{unit}" if isinstance(value, float) else str(value)
+
+
+def report(results: dict) -> None:
+    base = results["baseline"]
+    rows = [("feature extraction, cold [s]", "features_cold"), ("feature extraction, warm cache [s]", "features_warm"),
+            ("training per epoch [s]", "epoch"), ("test scoring [s]", "scoring"), ("peak memory [GB]", "peak_gb"),
+            ("AUC", "auc")]
+    print(f"\n{'figure':38s} {'baseline':>10s} {'keras':>10s} {'ratio':>7s} {'torch':>10s} {'ratio':>7s}")
+    for label, key in rows:
+        line = f"{label:38s} {fmt(base.get(key)):>10s}"
+        for way in ("keras", "torch"):
+            value = results[way].get(key)
+            reference = base.get(key) if key != "features_warm" else base.get("features_cold")
+            ratio = value / reference if value is not None and reference and key != "auc" else None
+            if key == "auc" and value is not None and base.get("auc") is not None:
+                ratio = value - base["auc"]
+            line += f" {fmt(value):>10s} {('Δ' if key == 'auc' else '') + fmt(ratio):>7s}"
+        print(line)
+    torch_run = results["torch"]
+    if "bare_epoch" in torch_run:
+        print(f"\nLightning overhead: {torch_run['epoch']:.3g} s per epoch against {torch_run['bare_epoch']:.3g} s "
+              f"for a bare PyTorch loop ({torch_run['epoch'] / torch_run['bare_epoch']:.2f}x)")
+    if "features_warm" in torch_run:
+        print(f"warm cache: feature stage {torch_run['features_cold'] / torch_run['features_warm']:.0f}x faster than cold")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--type", default="fan", help="machine type of the synthetic data (default: fan)")
+    parser.add_argument("--size", default="small", help="synthetic preset (default: small)")
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs of every way (default: 5)")
+    parser.add_argument("--full", action="store_true", help="add the memory run on ToyCar at full size (4,000 clips)")
+    parser.add_argument("--memory-limit-gb", type=float, default=psutil.virtual_memory().total / 2 ** 30 * 0.6,
+                        help="stop a way whose memory passes this (default: 60 %% of this machine's memory)")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2 ** 30:.0f} GB; python {platform.python_version()}")
+    train, test, labels = dataset(args.type, args.size)
+    job = {"train": train, "test": test, "labels": labels, "epochs": args.epochs}
+    print(f"data: {args.type}, {len(train)} training and {len(test)} test clips; {args.epochs} epochs")
+    results = {way: watch(way, job, args.memory_limit_gb) for way in WAYS}
+    report(results)
+    if args.full:
+        train, _, _ = dataset("ToyCar", "full")
+        job = {"train": train, "epochs": 1}
+        print(f"\nfull size: ToyCar, {len(train)} training clips of 11 s, 1 epoch, memory limit "
+              f"{args.memory_limit_gb:.1f} GB")
+        for way in ("baseline", "torch"):
+            outcome = watch(way, job, args.memory_limit_gb)
+            print(f"  {way:9s} peak {outcome['peak_gb']:.2f} GB  {outcome.get('stopped', 'finished')}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _, _, way, job_file, out_file = sys.argv
+        Path(out_file).write_text(json.dumps(WAYS[way](json.loads(Path(job_file).read_text()))))
+    else:
+        main()
