@@ -209,3 +209,14 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
     if title:
         ax.set_title(title)
     return ax
+
+
+def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,
+                   title: str | None = None, bins: int = 30):
+    """Where one clip's score sits among the test scores of its ID [columns=label, score]."""
+    ax = score_histograms(scores, ax=ax, title=title, bins=bins)
+    ax.axvline(score, color="black", lw=2, label=f"this clip ({score:.2f})")
+    if threshold is not None:
+        ax.axvline(threshold, color="#555555", lw=1, ls="--", label=f"threshold ({threshold:.2f})")
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,170 @@
+"""An interactive clip browser for JupyterLab: find, hear and see where a model fails.
+
+Choose machine type, ID, label and clip (or the most anomalous normal clips / the least
+anomalous anomalies of the last test run); the browser plays the clip and shows its log-mel,
+the model's reconstruction and the error (shared colour scales), the error over time, and where
+the clip's score sits among all test scores of its ID. Choosing a second solution shows its
+panels for the same clip below the first. Usable from any notebook in one line:
+``ClipBrowser(["pytorch", "vae"]).show()``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Audio, display
+
+from helpers import inspection, paths, pipeline, plots, solution
+from helpers.errors import ToolkitError
+from helpers.results import read_scores_table
+
+ORDERS = {
+    "by name": None,
+    "most anomalous normal clips": (0, False),
+    "least anomalous anomalies": (1, True),
+    "highest scores": (None, False),
+    "lowest scores": (None, True),
+}
+LABEL_CHOICES = {"all": None, "normal": 0, "anomaly": 1}
+
+
+class ClipBrowser:
+    """Widgets and panels over the last test run of one or more solutions (by folder name or Solution)."""
+
+    def __init__(self, solutions, result_root=None, threshold: float | None = None):
+        loaded = [s if isinstance(s, solution.Solution) else solution.load(paths.NOTEBOOKS / s)
+                  for s in ([solutions] if isinstance(solutions, (str, solution.Solution)) else solutions)]
+        if not loaded:
+            raise ToolkitError("ClipBrowser needs at least one solution")
+        self.solutions = {s.run_name: s for s in loaded}
+        self.result_root = result_root
+        self.threshold = threshold
+        self.scores = {name: read_scores_table(s.result_dir(result_root)) for name, s in self.solutions.items()}
+        self._models: dict[tuple[str, str], object] = {}
+        first = self.scores[next(iter(self.solutions))]
+        names = list(self.solutions)
+        self.solution_box = w.Dropdown(options=names, description="solution")
+        self.compare_box = w.Dropdown(options=["(none)"] + names, description="compare with")
+        self.type_box = w.Dropdown(options=list(dict.fromkeys(first["machine_type"])), description="type")
+        self.id_box = w.Dropdown(description="ID")
+        self.label_box = w.Dropdown(options=list(LABEL_CHOICES), description="label")
+        self.order_box = w.Dropdown(options=list(ORDERS), description="order")
+        self.clip_box = w.Dropdown(description="clip", layout=w.Layout(width="460px"))
+        self.output = w.Output()
+        self.figure = None
+        self._quiet = False
+        self._refresh_ids()
+        self.type_box.observe(lambda _: self._refresh_ids(), names="value")
+        for box in (self.solution_box, self.id_box, self.label_box, self.order_box):
+            box.observe(lambda _: self._quiet or self._refresh_clips(), names="value")
+        for box in (self.clip_box, self.compare_box):
+            box.observe(lambda _: self._quiet or self.render(), names="value")
+        self.render()
+
+    # ---------------------------------------------------------------- selection
+    def _table(self) -> pd.DataFrame:
+        return self.scores[self.solution_box.value]
+
+    def _refresh_ids(self) -> None:
+        table = self._table()
+        ids = sorted(table.loc[table["machine_type"] == self.type_box.value, "machine_id"].unique())
+        self._quiet = True
+        try:
+            self.id_box.options = ["all"] + ids
+            self.id_box.value = "all"
+        finally:
+            self._quiet = False
+        self._refresh_clips()
+
+    def candidates(self) -> pd.DataFrame:
+        """The clips matching the current type, ID and label, in the chosen order."""
+        table = self._table()
+        rows = table[table["machine_type"] == self.type_box.value]
+        if self.id_box.value not in (None, "all"):
+            rows = rows[rows["machine_id"] == self.id_box.value]
+        label = LABEL_CHOICES[self.label_box.value]
+        order = ORDERS[self.order_box.value]
+        if order is not None and order[0] is not None:
+            label = order[0]
+        if label is not None:
+            rows = rows[rows["label"] == label]
+        if order is None:
+            return rows.sort_values("file_name")
+        return rows.sort_values("score", ascending=order[1])
+
+    def _refresh_clips(self) -> None:
+        rows = self.candidates()
+        options = [(f"{r.file_name}  (score {r.score:.2f})", r.path) for r in rows.itertuples()]
+        self._quiet = True  # render once, below, not on each of these changes
+        try:
+            self.clip_box.options = options
+            self.clip_box.value = options[0][1] if options else None
+        finally:
+            self._quiet = False
+        self.render()
+
+    @property
+    def current_clip(self) -> pd.Series | None:
+        """The selected clip's row of the scores table."""
+        if self.clip_box.value is None:
+            return None
+        table = self._table()
+        match = table[table["path"] == self.clip_box.value]
+        return match.iloc[0] if len(match) else None
+
+    # ---------------------------------------------------------------- panels
+    def _model(self, name: str, machine_type: str):
+        key = (name, machine_type)
+        if key not in self._models:
+            self._models[key] = pipeline.load_model(self.solutions[name], machine_type, self.result_root)
+        return self._models[key]
+
+    def panels(self) -> plt.Figure | None:
+        """The figure for the current selection: per solution, images, error over time, score position."""
+        clip = self.current_clip
+        if clip is None:
+            return None
+        shown = [self.solution_box.value]
+        if self.compare_box.value not in ("(none)", self.solution_box.value):
+            shown.append(self.compare_box.value)
+        figure = plt.figure(figsize=(15, 5.6 * len(shown)), layout="constrained")
+        grids = figure.add_gridspec(2 * len(shown), 3, height_ratios=[1.1, 1] * len(shown))
+        label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
+        for row, name in enumerate(shown):
+            sol = self.solutions[name]
+            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path)
+            if view is None:
+                continue
+            images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
+            plots.clip_panels(view, sol.features, images,
+                              title=f"{name} · {clip.machine_type} id {clip.machine_id} · {clip.file_name} · {label}")
+            plots.item_errors_over_time(view.item_times, view.item_errors, ax=figure.add_subplot(grids[2 * row + 1, :2]),
+                                        colour=plots.LABEL_COLOURS[label], title=f"{name}: error over time")
+            id_scores = self.scores[name]
+            id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["machine_id"] == clip.machine_id)]
+            plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),
+                                 threshold=self.threshold, title=f"{name}: score among id {clip.machine_id}")
+        self.figure = figure
+        return figure
+
+    def render(self) -> None:
+        self.output.clear_output(wait=True)
+        with self.output:
+            if self.figure is not None:
+                plt.close(self.figure)
+            figure = self.panels()
+            if figure is None:
+                print("no clip matches this selection")
+                return
+            display(Audio(filename=self.clip_box.value))
+            display(figure)
+            plt.close(figure)
+
+    def show(self) -> w.VBox:
+        """The browser as one widget (display it, or leave it as a cell's last line)."""
+        controls = w.VBox([w.HBox([self.solution_box, self.compare_box]),
+                           w.HBox([self.type_box, self.id_box, self.label_box]),
+                           w.HBox([self.order_box, self.clip_box])])
+        return w.VBox([controls, self.output])
