@@ -62,6 +62,7 @@ def view_clip(solution: Solution, model, path) -> ClipView | None:
     else:  # patches, mel by time
         as_time = lambda a: a.transpose(0, 2, 1)
     squared = (recon - batch).astype(np.float64) ** 2
+    errors = squared.reshape(len(squared), -1).mean(axis=1)
     span = as_time(batch).shape[1]
     settings = solution.features
     return ClipView(
@@ -69,8 +70,8 @@ def view_clip(solution: Solution, model, path) -> ClipView | None:
         reconstruction=_overlap_average(as_time(recon), items.starts, logmel.shape[1]),
         error=_overlap_average(as_time(squared), items.starts, logmel.shape[1]),
         item_times=(items.starts + span / 2) * settings.hop_length / settings.sample_rate,
-        item_errors=squared.reshape(len(squared), -1).mean(axis=1),
-        score=float(squared.reshape(len(squared), -1).mean(axis=1).mean()),
+        item_errors=errors,
+        score=float(errors.mean()),
     )
 
 

@@ -66,18 +66,17 @@ def real_against_synthetic(real_root: str | Path, synthetic: pd.DataFrame, clips
     statistics of helpers.clipstats.
     """
     real = catalog.file_table(real_root, cache_dir=None)
-    rows = []
+    frames = []
     for source, table in (("real", real), ("synthetic", synthetic)):
         for machine_type in real["machine_type"].unique():
             half = clips_per_type // 2
             chosen = pd.concat([pick_clips(table, machine_type, "normal", half),
                                 pick_clips(table, machine_type, "anomaly", clips_per_type - half)])
-            for row in chosen.itertuples():
-                try:
-                    y = load_audio(row.path)
-                except ClipError as err:
-                    skiplog.skip_clip(err)
-                    continue
-                rows.append({"source": source, "machine_type": machine_type, "label": row.label,
-                             "path": row.path, **clipstats.clip_stats(y, SAMPLE_RATE)})
-    return pd.DataFrame(rows)
+            stats = clipstats.stats_table(list(chosen["path"]), SAMPLE_RATE)
+            if not stats.empty:
+                frames.append(chosen[["machine_type", "label", "path"]].assign(source=source).merge(stats, on="path"))
+    columns = ["source", "machine_type", "label", "path"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    stats = pd.concat(frames, ignore_index=True)
+    return stats[columns + [c for c in stats.columns if c not in columns]]

@@ -81,7 +81,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
         _, fingerprint = engine.load(solution, target)
         if fingerprint == solution.fingerprint():
             history = pd.read_csv(history_path)
-            return _summary_row(machine_type, clips, make_items(solution, log_mels, True), history, None, True)
+            return _summary_row(machine_type, clips, len(make_items(solution, log_mels, True)), history, None, True)
         print(f"{target.name}: settings changed since it was trained; training again")
     train_mels, val_mels = split_validation(log_mels, solution.config["training"]["validation_split"])
     train_items = make_items(solution, train_mels, True)
@@ -93,12 +93,13 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     display.close(result_dir / f"loss_{machine_type}.png")
     engine.save(net, target, solution.fingerprint())
     atomic_write_text(history_path, history.to_csv(index=False))
-    return _summary_row(machine_type, clips, make_items(solution, log_mels, True), history, seconds, False)
+    items = len(train_items) + (len(val_items) if val_items is not None else 0)
+    return _summary_row(machine_type, clips, items, history, seconds, False)
 
 
-def _summary_row(machine_type, clips, items, history, seconds, reused) -> dict:
+def _summary_row(machine_type, clips, items: int, history, seconds, reused) -> dict:
     last = history.iloc[-1]
-    return {"machine_type": machine_type, "clips": len(clips), "items": len(items), "epochs": int(last["epoch"]),
+    return {"machine_type": machine_type, "clips": len(clips), "items": items, "epochs": int(last["epoch"]),
             "loss": float(last["loss"]), "val_loss": float(last.get("val_loss", np.nan)),
             "train_seconds": seconds, "reused": reused}
 

@@ -34,6 +34,18 @@ def _axes(ax, figsize=(7, 3.5)):
     return ax
 
 
+def _label(ax, xlabel: str | None, ylabel: str, title: str | None, legend: dict | None = None):
+    """Axis labels, a legend (with these keyword arguments; None for none) and an optional title."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend is not None:
+        ax.legend(**legend)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def save(ax_or_fig, path: str | Path) -> Path:
     """Save the figure holding `ax_or_fig` to `path` (PNG, PDF, SVG by suffix)."""
     figure = ax_or_fig if isinstance(ax_or_fig, plt.Figure) else ax_or_fig.figure
@@ -52,10 +64,7 @@ def log_mel_image(logmel: np.ndarray, settings: FeatureSettings = FeatureSetting
         logmel, sr=settings.sample_rate, hop_length=settings.hop_length, n_fft=settings.n_fft,
         x_axis="time", y_axis="mel", ax=ax, vmin=vmin, vmax=vmax, cmap=cmap or plt.rcParams["image.cmap"],
     )
-    ax.set_xlabel("time [s]")
-    ax.set_ylabel("frequency [Hz]")
-    if title:
-        ax.set_title(title)
+    _label(ax, "time [s]", "frequency [Hz]", title)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, format="%+.0f", label=label)
     return ax
@@ -74,12 +83,7 @@ def mean_spectra(spectra: dict[str, np.ndarray], settings: FeatureSettings = Fea
     for label, spectrum in spectra.items():
         ax.plot(freqs, spectrum, label=label, color=LABEL_COLOURS.get(label), lw=1.4)
     ax.set_xscale("log")
-    ax.set_xlabel("frequency [Hz]")
-    ax.set_ylabel("mean log-mel [dB]")
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "frequency [Hz]", "mean log-mel [dB]", title, legend={})
 
 
 def clip_counts_bars(counts: pd.DataFrame, ax=None):
@@ -108,11 +112,7 @@ def stat_strip(stats: pd.DataFrame, column: str, ax=None, title: str | None = No
         x = np.array([types.index(t) for t in part["machine_type"]]) + offset
         ax.scatter(x, part[column], s=18, alpha=0.8, label=source, color=SOURCE_COLOURS[source])
     ax.set_xticks(range(len(types)), types)
-    ax.set_ylabel(column)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, None, column, title, legend={})
 
 
 def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
@@ -125,12 +125,7 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
     values = values[values == values]
     if len(values) and values.min() > 0 and values.max() / values.min() >= 10:
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "epoch", "loss", title, legend={})
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
@@ -145,13 +140,8 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
         ax.plot(fpr, tpr, lw=1.5, label=f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
     ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
     ax.set_aspect("equal")
-    ax.legend(fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "false positive rate", "true positive rate", title, legend={"fontsize": 8, "loc": "lower right"})
 
 
 def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30):
@@ -162,12 +152,7 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[scores["label"] == value, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{name} ({len(part)})")
-    ax.set_xlabel("anomaly score (mean squared error)")
-    ax.set_ylabel("clips")
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "anomaly score (mean squared error)", "clips", title, legend={})
 
 
 def item_errors_over_time(times: np.ndarray, errors: np.ndarray, ax=None, label: str | None = None,
@@ -176,13 +161,7 @@ def item_errors_over_time(times: np.ndarray, errors: np.ndarray, ax=None, label:
     ax = _axes(ax, figsize=(7, 2.6))
     line, = ax.plot(times, errors, lw=1.2, label=label, color=colour)
     ax.axhline(float(np.mean(errors)), color=line.get_color(), lw=0.8, ls="--")
-    ax.set_xlabel("time [s]")
-    ax.set_ylabel("error [dB²]")
-    if label:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "time [s]", "error [dB²]", title, legend={} if label else None)
 
 
 def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
@@ -203,12 +182,7 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
     pivot.plot.bar(ax=ax, rot=0, width=0.8)
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("")
-    ax.set_ylabel(metric)
-    ax.legend(ncols=min(4, len(pivot.columns)), fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label(ax, "", metric, title, legend={"ncols": min(4, len(pivot.columns)), "fontsize": 8, "loc": "lower right"})
 
 
 def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,
