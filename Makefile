@@ -46,3 +46,8 @@ regress: $(STAMP)
 ## make regress-update: rewrite regression/expected.csv on purpose
 regress-update: $(STAMP)
 	$(PY) -m helpers regress --update
+
+## make benchmark: this project against the original baseline's way, same data, ratios printed
+## (FULL=1 adds the memory run at full development-set size: ToyCar, 4,000 clips)
+benchmark: $(STAMP)
+	$(PY) benchmarks/baseline_vs_toolkit.py $(if $(FULL),--full)

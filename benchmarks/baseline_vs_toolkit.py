@@ -140,7 +140,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     model, _ = engine.train(sol, train_items, val_items, cache / "logs", "bench", Timed())
     result = {"features_cold": cold, "features_warm": warm, "epoch": timer.per_epoch(), "vectors": len(train_items)}
     if solution_name == "pytorch":
-        result["bare_epoch"] = bare_torch_epoch(sol, train_items, job["epochs"])
+        result["bare_epoch"] = bare_torch_epoch(sol, train_items, val_items, job["epochs"])
     if job.get("test"):
         started = time.perf_counter()
         test_mels = featurecache.log_mels(job["test"], sol.features, cache_dir=cache, progress=False)
@@ -152,23 +152,29 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     return result
 
 
-def bare_torch_epoch(sol, items, epochs: int) -> float:
-    """Seconds per epoch of a plain PyTorch loop over the same batches and network."""
+def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
+    """Seconds per epoch of a plain PyTorch loop over the same batches, network and validation."""
     import torch
 
+    from helpers import torch_backend
     from helpers.torch_backend import loader
 
     torch.manual_seed(0)
     net = sol.build_model()
-    optimiser = torch.optim.Adam(net.parameters(), lr=0.001)
+    optimiser = torch_backend.optimiser(net, sol.config["training"]["learning_rate"])
     timer = EpochTimer()
     for _ in range(epochs):
         timer.start()
+        net.train()
         for batch in loader(items, 512, True):
             optimiser.zero_grad()
             loss = torch.mean((net(batch) - batch) ** 2)
             loss.backward()
             optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            for batch in loader(val_items, 512, False):
+                torch.mean((net(batch) - batch) ** 2)
         timer.stop()
     return timer.per_epoch()
 
@@ -245,8 +251,9 @@ def report(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--type", default="fan", help="machine type of the synthetic data (default: fan)")
-    parser.add_argument("--size", default="small", help="synthetic preset (default: small)")
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs of every way (default: 5)")
+    parser.add_argument("--size", default="medium",
+                        help="synthetic preset (default: medium, a quarter of the real training set per ID)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs of every way (default: 10)")
     parser.add_argument("--full", action="store_true", help="add the memory run on ToyCar at full size (4,000 clips)")
     parser.add_argument("--memory-limit-gb", type=float, default=psutil.virtual_memory().total / 2 ** 30 * 0.6,
                         help="stop a way whose memory passes this (default: 60 %% of this machine's memory)")

@@ -35,7 +35,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if data.shape[0] == 0:
         raise ClipError(path, "holds no samples")
     if data.shape[1] > 1:
-        log.info("%s: %d channels, using the first", path, data.shape[1])
+        log.warning("%s: %d channels, using the first (as the DCASE 2020 data did when cut from MIMII)",
+                    path, data.shape[1])
     y = np.ascontiguousarray(data[:, 0])
     if rate != sample_rate:
         log.warning("%s: sample rate %d Hz, resampled to %d Hz", path, rate, sample_rate)

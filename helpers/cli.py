@@ -1,8 +1,9 @@
 """The command line: ``python -m helpers <command>``.
 
-Commands: ``synth`` (make synthetic data), ``table`` (print clip counts of a data folder),
-``run`` (execute solutions' notebooks with papermill), ``demo`` (synthetic data, the overview,
-every solution and the comparison), ``regress`` (check results against the committed table).
+Commands: ``synth`` (make synthetic data), ``download`` (the real DCASE 2020 Task 2 data),
+``table`` (print clip counts of a data folder), ``run`` (execute solutions' notebooks with
+papermill; ``--eval-data`` for eval mode), ``demo`` (synthetic data, the overview, every
+solution and the comparison), ``regress`` (check results against the committed table).
 """
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ def _synth(args) -> None:
     summary = synth.generate(args.out, size=args.size, seed=args.seed, types=_types(args.types),
                              eval_layout=args.eval, workers=args.workers)
     print(f"wrote synthetic data to {args.out}: {summary}")
+
+
+def _download(args) -> None:
+    from helpers import download
+
+    summary = download.download(args.dest, args.eval_dest, types=_types(args.types), dev=not args.no_dev,
+                                additional=args.additional, evaluation=args.eval, server=args.server,
+                                keep_archives=args.keep_archives)
+    print(f"fetched {len(summary['fetched'])} archive(s), {summary['files']} file(s); "
+          f"{len(summary['present'])} already present")
 
 
 def _table(args) -> None:
@@ -68,10 +79,12 @@ def _run(args) -> None:
     from helpers import runner
 
     folders = _selected_solutions(args.solution)
+    eval_data = getattr(args, "eval_data", None)
     runs = []
     for folder in folders:
         runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
-                                        args.retrain, args.timeout).name)
+                                        args.retrain, args.timeout, eval_data=eval_data,
+                                        ground_truth=getattr(args, "ground_truth", None)).name)
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout)
     _print_results(args.result_dir, runs)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
@@ -117,12 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="write a synthetic dataset of the DCASE 2020 Task 2 shape")
     synth.add_argument("--out", default=str(paths.DEV_DATA), help="data root to write (default: dev_data)")
-    synth.add_argument("--size", default="small", help="preset: tiny, small or full (default: small)")
+    synth.add_argument("--size", default="small", help="preset: tiny, small, medium or full (default: small)")
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
     synth.add_argument("--types", help="comma-separated machine types (default: all six)")
     synth.add_argument("--eval", action="store_true", help="write the eval-shaped tree instead of the dev tree")
     synth.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     synth.set_defaults(func=_synth)
+
+    download = commands.add_parser("download", help="fetch the real DCASE 2020 Task 2 data from Zenodo")
+    download.add_argument("--dest", default=str(paths.DEV_DATA), help="dev data root (default: dev_data)")
+    download.add_argument("--eval-dest", default=str(paths.EVAL_DATA),
+                          help="eval data root for --additional and --eval (default: eval_data)")
+    download.add_argument("--types", help="comma-separated machine types (default: all six)")
+    download.add_argument("--additional", action="store_true", help="also the additional training data (eval IDs)")
+    download.add_argument("--eval", action="store_true", help="also the evaluation test data and its ground truth")
+    download.add_argument("--no-dev", action="store_true", help="skip the development data")
+    download.add_argument("--keep-archives", action="store_true", help="keep the verified zip archives")
+    download.add_argument("--server", default="https://zenodo.org", help="Zenodo or a mirror (default: zenodo.org)")
+    download.set_defaults(func=_download)
 
     table = commands.add_parser("table", help="print clip counts per machine type, split, ID and label")
     table.add_argument("--data", default=str(paths.DEV_DATA), help="data root (default: dev_data)")
@@ -136,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, help="training epochs (default: each config.yaml)")
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
     run.add_argument("--timeout", type=float, default=None, help="limit in seconds for each notebook cell")
+    run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
+                                         "eval test clips in <type>/test); runs are named <solution>-eval")
+    run.add_argument("--ground-truth", help="eval mode: the ground-truth list (default: <eval data>/eval_data_list.csv "
+                                            "if present; without one, scores only)")
     run.set_defaults(func=_run)
 
     demo = commands.add_parser("demo", help="make synthetic data if needed, then run the overview, all solutions and the comparison")

@@ -24,16 +24,29 @@ from helpers.features import FeatureSettings, log_mel
 from helpers.fileio import atomic_path
 from helpers.paths import CACHE
 
-PARALLEL_FROM = 64  # clips to compute before worker processes are worth starting
+PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
 
 
-def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE) -> Path:
-    """Where the log-mel of `path` under `settings` is cached."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, settings.as_dict()], sort_keys=True)
+def _settings_key(settings: FeatureSettings) -> str:
+    return json.dumps(settings.as_dict(), sort_keys=True)
+
+
+def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE,
+               settings_key: str | None = None) -> Path:
+    """Where the log-mel of `path` under `settings` is cached (OSError if `path` cannot be read)."""
+    path = os.path.abspath(path)
+    stat = os.stat(path)
+    key = json.dumps([path, stat.st_size, stat.st_mtime_ns, settings_key or _settings_key(settings)])
     digest = hashlib.sha1(key.encode()).hexdigest()
     return Path(cache_dir) / "features" / digest[:2] / f"{digest}.npy"
+
+
+def _open(target: Path) -> np.ndarray | None:
+    """The cached log-mel, memory-mapped; None if it is not (or not wholly) in the cache."""
+    try:
+        return np.load(target, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
 
 
 def _compute(job: tuple[str, FeatureSettings, str]) -> tuple[str, str | None]:
@@ -57,13 +70,18 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
     Missing entries are computed in `workers` processes (default: all cores).
     """
     paths = [str(p) for p in paths]
-    targets = {}
+    settings_key = _settings_key(settings)
+    targets, found = {}, {}
     for path in paths:
         try:
-            targets[path] = cache_path(path, settings, cache_dir)
+            targets[path] = cache_path(path, settings, cache_dir, settings_key)
         except OSError as err:
             skiplog.skip(path, f"cannot be read ({err.strerror})")
-    todo = [(p, settings, str(t)) for p, t in targets.items() if not t.is_file()]
+            continue
+        cached = _open(targets[path])
+        if cached is not None:
+            found[path] = cached
+    todo = [(p, settings, str(t)) for p, t in targets.items() if p not in found]
     if todo:
         # a spawned worker costs seconds to start: only spread work that takes longer than that
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // PARALLEL_FROM))
@@ -76,10 +94,11 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
             outcomes = pool.map(_compute, todo, chunksize=max(1, min(32, len(todo) // (4 * workers))))
         for path, reason in outcomes:
             bar.update()
-            if reason is not None:
+            if reason is None:
+                found[path] = np.load(targets[path], mmap_mode="r")
+            else:
                 skiplog.skip(path, reason)
-                del targets[path]
         bar.close()
         if workers > 1:
             pool.shutdown()
-    return {path: np.load(target, mmap_mode="r") for path, target in targets.items()}
+    return {path: found[path] for path in paths if path in found}

@@ -33,6 +33,23 @@ def atomic_path(path: str | Path):
         Path(tmp).unlink(missing_ok=True)
 
 
+def writable_folder(path: str | Path, what: str = "folder") -> Path:
+    """`path`, created if needed, after checking that a file can be written in it.
+
+    Raises ToolkitError naming the folder and the reason, before any long work starts.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ToolkitError(f"cannot write to the {what} {path}: {err.strerror or err}; "
+                           f"choose a folder you can write to (RESULT_ROOT / --result-dir)") from err
+    return path
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write `text` to `path` whole or not at all."""
     with atomic_path(path) as tmp:

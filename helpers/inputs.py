@@ -107,6 +107,6 @@ def item_errors(items: FrameVectors | Patches, reconstruct, batch_size: int) -> 
     for start in range(0, len(items), batch_size):
         index = np.arange(start, min(start + batch_size, len(items)))
         batch = items.batch(index)
-        diff = reconstruct(batch) - batch
-        errors[index] = np.mean(diff.reshape(len(index), -1).astype(np.float64) ** 2, axis=1)
+        squared = np.square(reconstruct(batch) - batch)
+        errors[index] = squared.reshape(len(index), -1).mean(axis=1, dtype=np.float64)
     return errors

@@ -81,7 +81,7 @@ def choose_clips(scores: pd.DataFrame, clips=None, machine_types=None) -> pd.Dat
 
     With `clips` (paths), those clips; otherwise per machine type the worst mistakes of the last
     test run (the highest-scored normal clip, the lowest-scored anomaly) and a typical clip of each
-    label (the median score).
+    label (the median score); unlabelled eval clips give their lowest, median and highest score.
     """
     if isinstance(machine_types, str):
         machine_types = [t.strip() for t in machine_types.split(",")]
@@ -98,10 +98,14 @@ def choose_clips(scores: pd.DataFrame, clips=None, machine_types=None) -> pd.Dat
     for _, group in scores.groupby("machine_type", sort=False):
         normal = group[group["label"] == 0].sort_values("score")
         anomaly = group[group["label"] == 1].sort_values("score")
+        unknown = group[group["label"].isna()].sort_values("score")
         for part, position, why in ((normal, len(normal) // 2, "typical normal"),
                                     (anomaly, len(anomaly) // 2, "typical anomaly"),
                                     (normal, len(normal) - 1, "highest-scored normal"),
-                                    (anomaly, 0, "lowest-scored anomaly")):
+                                    (anomaly, 0, "lowest-scored anomaly"),
+                                    (unknown, 0, "lowest score, unlabelled"),
+                                    (unknown, len(unknown) // 2, "median score, unlabelled"),
+                                    (unknown, len(unknown) - 1, "highest score, unlabelled")):
             if len(part):
                 picks.append(part.iloc[[position]].assign(why=why))
     chosen = pd.concat(picks, ignore_index=True) if picks else scores.head(0).assign(why="")

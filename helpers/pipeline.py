@@ -1,28 +1,34 @@
 """Training and testing a solution on a data folder, one model per machine type.
 
-train_all and test_all are what the notebooks call. Every file they write goes to the run's
-result folder (result/<run_name>/):
+train_all and test_all are what the notebooks call. Eval mode is the same two calls: train_all
+with ``additional_data`` (the additional training data's root, e.g. eval_data/) trains on the
+development and the additional training clips together; test_all on the eval root scores its
+unlabelled test clips and, given the ground-truth list, computes AUC/pAUC for them too.
+Every file they write goes to the run's result folder (result/<run_name>/):
     model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_summary.csv,
     anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import featurecache, layout, paths, results, skiplog
+from helpers import featurecache, groundtruth, layout, paths, results, skiplog
 from helpers.errors import ConfigError
-from helpers.fileio import atomic_write_text
+from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import FrameVectors, Patches
 from helpers.liveplot import LossDisplay
 from helpers.metrics import per_id_table
 from helpers.solution import Solution
 
 BACKENDS = {"torch": "helpers.torch_backend", "keras": "helpers.keras_backend"}
+log = logging.getLogger("helpers")
 
 
 def backend(solution: Solution):
@@ -46,10 +52,27 @@ def resolve_types(data_dir: Path, machine_types) -> list[str]:
     return wanted
 
 
+def min_frames(solution: Solution) -> int:
+    """Log-mel frames one network input needs: the stacked frames, or the patch width."""
+    inputs = solution.config["inputs"]
+    return inputs["patch_size"] if inputs["kind"] == "patches" else solution.features.frames
+
+
 def load_clip_features(solution: Solution, clips: list[layout.Clip], progress: bool, desc: str):
-    """(clips that could be read, their log-mels), in clip order."""
+    """(usable clips, their log-mels), in clip order.
+
+    Unreadable clips, and clips too short for one network input, are skipped and recorded.
+    """
     mels = featurecache.log_mels([c.path for c in clips], solution.features, progress=progress, desc=desc)
-    kept = [c for c in clips if str(c.path) in mels]
+    needed, kept = min_frames(solution), []
+    for clip in clips:
+        if str(clip.path) not in mels:
+            continue
+        frames = mels[str(clip.path)].shape[1]
+        if frames < needed:
+            skiplog.skip(clip.path, f"too short: {frames} log-mel frame(s), one network input needs {needed}")
+        else:
+            kept.append(clip)
     return kept, [mels[str(c.path)] for c in kept]
 
 
@@ -68,21 +91,36 @@ def split_validation(log_mels: list[np.ndarray], fraction: float) -> tuple[list,
     return (log_mels[:len(log_mels) - held], log_mels[len(log_mels) - held:]) if held else (log_mels, [])
 
 
+def training_fingerprint(solution: Solution, additional_data: Path | None) -> str:
+    """The settings fingerprint, extended by the additional training data's folder when there is one."""
+    if additional_data is None:
+        return solution.fingerprint()
+    text = f"{solution.fingerprint()}+{Path(additional_data).resolve()}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
 def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
-                       retrain: bool = False, live: bool = True, progress: bool = True) -> dict:
-    """Train (or reuse) the model of one machine type; returns its summary row."""
+                       retrain: bool = False, live: bool = True, progress: bool = True,
+                       additional_data: Path | None = None) -> dict:
+    """Train (or reuse) the model of one machine type; returns its summary row.
+
+    With `additional_data`, its <machine_type>/train clips join the training set.
+    """
     engine = backend(solution)
     target = model_path(solution, result_dir, machine_type)
     history_path = result_dir / f"history_{machine_type}.csv"
-    clips, log_mels = load_clip_features(solution, layout.list_clips(data_dir, machine_type, "train"),
-                                         progress, f"{machine_type} train features")
+    listed = layout.list_clips(data_dir, machine_type, "train")
+    if additional_data is not None:
+        listed += layout.list_clips(additional_data, machine_type, "train")
+    clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} train features")
+    fingerprint = training_fingerprint(solution, additional_data)
     started = time.perf_counter()
     if not retrain and target.is_file() and history_path.is_file():
-        _, fingerprint = engine.load(solution, target)
-        if fingerprint == solution.fingerprint():
+        _, saved_fingerprint = engine.load(solution, target)
+        if saved_fingerprint == fingerprint:
             history = pd.read_csv(history_path)
             return _summary_row(machine_type, clips, len(make_items(solution, log_mels, True)), history, None, True)
-        print(f"{target.name}: settings changed since it was trained; training again")
+        print(f"{target.name}: settings or training data changed since it was trained; training again")
     train_mels, val_mels = split_validation(log_mels, solution.config["training"]["validation_split"])
     train_items = make_items(solution, train_mels, True)
     val_items = make_items(solution, val_mels, True) if val_mels else None
@@ -91,7 +129,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     seconds = time.perf_counter() - started
     display.update(history)
     display.close(result_dir / f"loss_{machine_type}.png")
-    engine.save(net, target, solution.fingerprint())
+    engine.save(net, target, fingerprint)
     atomic_write_text(history_path, history.to_csv(index=False))
     items = len(train_items) + (len(val_items) if val_items is not None else 0)
     return _summary_row(machine_type, clips, items, history, seconds, False)
@@ -105,11 +143,17 @@ def _summary_row(machine_type, clips, items: int, history, seconds, reused) -> d
 
 
 def train_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
-              retrain: bool = False, live: bool = True, progress: bool = True) -> pd.DataFrame:
-    """Train one model per machine type; writes train_summary.csv and returns it as a table."""
+              retrain: bool = False, live: bool = True, progress: bool = True,
+              additional_data=None) -> pd.DataFrame:
+    """Train one model per machine type; writes train_summary.csv and returns it as a table.
+
+    `additional_data`: a data root whose <machine_type>/train clips are added to each type's
+    training set (eval mode: the additional training data); None for DATA_DIR's clips only.
+    """
     data_dir = Path(data_dir or paths.DEV_DATA)
-    result_dir = solution.result_dir(result_root)
-    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress)
+    additional_data = Path(additional_data) if additional_data else None
+    result_dir = writable_folder(solution.result_dir(result_root), "result folder")
+    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress, additional_data)
             for t in resolve_types(data_dir, machine_types)]
     summary = pd.DataFrame(rows)
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
@@ -135,41 +179,50 @@ def load_model(solution: Solution, machine_type: str, result_root=None):
 def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_root=None,
                        progress: bool = True) -> pd.DataFrame:
     """Anomaly score of every usable test clip. [columns=machine_type, machine_id, file_name, label, score, path]"""
+    listed = layout.list_clips(data_dir, machine_type, "test")
     model = load_model(solution, machine_type, result_root)
-    clips, log_mels = load_clip_features(solution, layout.list_clips(data_dir, machine_type, "test"),
-                                         progress, f"{machine_type} test features")
+    clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
         return pd.DataFrame(columns=["machine_type", "machine_id", "file_name", "label", "score", "path"])
     items = make_items(solution, log_mels, training=False)
     errors = backend(solution).item_errors(model, items, solution.config["scoring"]["batch_size"])
-    scores = clip_scores(errors, items.clip_of, len(clips))
-    for clip, score in zip(clips, scores):
-        if np.isnan(score):
-            skiplog.skip(clip.path, "shorter than one network input (too few frames)")
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "machine_type": machine_type, "machine_id": [c.machine_id for c in clips],
-        "file_name": [c.name for c in clips], "label": [c.label for c in clips],
-        "score": scores, "path": [str(c.path) for c in clips],
+        "file_name": [c.name for c in clips], "label": pd.array([c.label for c in clips], dtype="Int64"),
+        "score": clip_scores(errors, items.clip_of, len(clips)), "path": [str(c.path) for c in clips],
     })
-    return frame[frame["score"].notna()].reset_index(drop=True)
+
+
+def _warn_undefined(machine_type: str, table: pd.DataFrame) -> None:
+    for row in table[table["AUC"].isna()].itertuples():
+        log.warning("%s id %s: the test set holds %d normal and %d anomalous clip(s); AUC and pAUC need both, so "
+                    "they are undefined (nan in result.csv) and left out of the averages",
+                    machine_type, row.id, row.n_normal, row.n_anomaly)
 
 
 def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
-             progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+             progress: bool = True, ground_truth=None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Score every test clip, write the score files, result.csv and metrics.json.
 
-    Returns (all clip scores, {machine_type: per-ID AUC/pAUC table}); tables are empty for
-    unlabelled (eval) test sets, whose scores are written without metrics.
+    Returns (all clip scores, {machine_type: per-ID AUC/pAUC table}). Unlabelled (eval) test
+    clips take their labels from `ground_truth` (default: <data_dir>/eval_data_list.csv when it
+    exists); without one their scores are written without metrics.
     """
     data_dir = Path(data_dir or paths.DEV_DATA)
-    result_dir = solution.result_dir(result_root)
+    result_dir = writable_folder(solution.result_dir(result_root), "result folder")
+    truth_path = groundtruth.find(data_dir, ground_truth)
+    truth = groundtruth.read(truth_path) if truth_path else None
     frames, tables = [], {}
     for machine_type in resolve_types(data_dir, machine_types):
         scores = score_machine_type(solution, data_dir, machine_type, result_root, progress)
+        if truth is not None:
+            scores = groundtruth.attach_labels(scores, truth, machine_type, truth_path)
         for machine_id, group in scores.groupby("machine_id"):
             results.write_scores(result_dir, machine_type, machine_id, group["file_name"], group["score"])
-        if len(scores) and scores["label"].notna().all():
-            tables[machine_type] = per_id_table(scores.assign(label=scores["label"].astype(int)))
+        labelled = scores[scores["label"].notna()]
+        if len(labelled):
+            tables[machine_type] = per_id_table(labelled.assign(label=labelled["label"].astype(int)))
+            _warn_undefined(machine_type, tables[machine_type])
         frames.append(scores)
     all_scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
@@ -177,5 +230,6 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
         results.write_result_csv(result_dir / "result.csv", tables)
         results.write_metrics_json(result_dir / "metrics.json", tables,
                                    {"solution": solution.name, "run_name": solution.run_name,
-                                    "data_dir": str(data_dir), "skipped": [s.__dict__ for s in skiplog.skipped()]})
+                                    "data_dir": str(data_dir),
+                                    "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]})
     return all_scores, tables

@@ -129,15 +129,20 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
-    """ROC curve per machine ID from clip scores [columns=machine_id, label, score], AUC in the legend."""
+    """ROC curve per machine ID from clip scores [columns=machine_id, label, score], AUC in the legend.
+
+    Unlabelled clips, and IDs without both labels, are left out.
+    """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     ax = _axes(ax, figsize=(4.2, 4))
-    for machine_id, group in scores.groupby("machine_id"):
-        if group["label"].nunique() < 2:
+    labelled = scores[scores["label"].notna()]
+    for machine_id, group in labelled.groupby("machine_id"):
+        labels = group["label"].astype(int)
+        if labels.nunique() < 2:
             continue
-        fpr, tpr, _ = roc_curve(group["label"], group["score"])
-        ax.plot(fpr, tpr, lw=1.5, label=f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})")
+        fpr, tpr, _ = roc_curve(labels, group["score"])
+        ax.plot(fpr, tpr, lw=1.5, label=f"id {machine_id} (AUC {roc_auc_score(labels, group['score']):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
     ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")
     ax.set_aspect("equal")
@@ -145,11 +150,12 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30):
-    """Distributions of anomaly scores of normal against anomalous clips [columns=label, score]."""
+    """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score]."""
     ax = _axes(ax, figsize=(5, 3.2))
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
-    for value, name in ((0, "normal"), (1, "anomaly")):
-        part = scores.loc[scores["label"] == value, "score"]
+    labels = scores["label"]
+    for part_of, name in ((labels == 0, "normal"), (labels == 1, "anomaly"), (labels.isna(), "unknown")):
+        part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{name} ({len(part)})")
     return _label(ax, "anomaly score (mean squared error)", "clips", title, legend={})

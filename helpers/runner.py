@@ -79,14 +79,18 @@ SOLUTION_NOTEBOOKS = ("00-train-with-visual.ipynb", "01-test.ipynb", "02-visuali
 
 def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,
                  epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
-                 extra: dict | None = None, run_name: str | None = None) -> Path:
+                 extra: dict | None = None, run_name: str | None = None, eval_data: str | Path | None = None,
+                 ground_truth: str | Path | None = None) -> Path:
     """Execute one solution's three notebooks; the executed copies go to <result_root>/<run>/notebooks/.
 
     Returns the run's result folder. `extra` adds solution-specific parameters (e.g. KL_WEIGHT),
-    passed to the notebooks that declare them.
+    passed to the notebooks that declare them. Eval mode (`eval_data`, the eval data root): the
+    model trains on `data_dir`'s and `eval_data`'s training clips, the test and visualisation
+    notebooks score `eval_data`'s test clips (labelled by `ground_truth` when there is one), and
+    the run is named <solution>-eval unless `run_name` says otherwise.
     """
     folder = Path(folder).resolve()
-    run = run_name or folder.name
+    run = run_name or (f"{folder.name}-eval" if eval_data else folder.name)
     common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
               "RUN_NAME": run, "MACHINE_TYPES": machine_types, **(extra or {})}
     for name in SOLUTION_NOTEBOOKS:
@@ -95,6 +99,12 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
         parameters = {k: v for k, v in common.items() if v is not None and k in declared}
         if name.startswith("00"):
             parameters.update({k: v for k, v in (("EPOCHS", epochs), ("RETRAIN", retrain)) if v is not None})
+        if eval_data and name.startswith("00"):
+            parameters["ADDITIONAL_TRAIN_DIR"] = str(Path(eval_data).resolve())
+        elif eval_data:
+            parameters["DATA_DIR"] = str(Path(eval_data).resolve())
+            if ground_truth and "GROUND_TRUTH" in declared:
+                parameters["GROUND_TRUTH"] = str(Path(ground_truth).resolve())
         unknown = sorted(k for k in (extra or {}) if k not in declared and name.startswith("00"))
         if unknown:
             raise ConfigError(f"{source}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}")

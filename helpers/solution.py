@@ -68,7 +68,8 @@ def solution_folders(notebooks: str | Path = paths.NOTEBOOKS) -> list[Path]:
     return sorted(p.parent for p in Path(notebooks).glob("*/config.yaml"))
 
 
-def _import_model(folder: Path) -> ModuleType:
+def import_model(folder: Path) -> ModuleType:
+    """Import `folder`/model.py (also in a fresh worker process, which cannot import it by name)."""
     path = folder / "model.py"
     if not path.is_file():
         raise ConfigError(f"solution folder {folder} has no model.py (it must define build_model)")
@@ -97,6 +98,6 @@ def load(folder: str | Path = ".", overrides: dict | None = None, run_name: str 
     """Load the solution in `folder` (a notebook's own folder by default), with overrides applied."""
     folder = Path(folder).resolve()
     config = config_module.load(folder / "config.yaml", overrides)
-    module = _import_model(folder)
+    module = import_model(folder)
     _check_model_settings(module, config["model"], str(folder / "config.yaml"))
     return Solution(folder.name, folder, config, module, run_name or folder.name)

@@ -33,12 +33,12 @@ from scipy import fft
 from scipy.signal import fftconvolve
 from tqdm.auto import tqdm
 
+from helpers import groundtruth
 from helpers.errors import ConfigError
 from helpers.layout import CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, clip_name
 
 GENERATOR_VERSION = 1
 MANIFEST = ".synth.json"
-GROUND_TRUTH = "eval_data_list.csv"
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ _FULL = {
 PRESETS: dict[str, dict[str, dict[str, ClipCounts]]] = {
     "tiny": _uniform_counts(3, 2, 2),
     "small": _uniform_counts(55, 25, 25),
+    "medium": _uniform_counts(250, 50, 50),
     "full": {t: {i: ClipCounts(*c) for i, c in ids.items()} for t, ids in _FULL.items()},
 }
 
@@ -553,7 +554,7 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     (additional training data) and unlabelled ``out/<type>/test/id_XX_*.wav`` for the eval IDs, plus
     the hidden labels in ``out/eval_data_list.csv`` in the published DCASE format (a machine-type
     line, then ``eval_file_name,original_file_name,label`` rows).
-    size: a key of PRESETS (tiny, small, full); types: machine types (default all six);
+    size: a key of PRESETS (tiny, small, medium, full); types: machine types (default all six);
     workers: processes (default os.cpu_count()). Re-running with the same seed keeps the files
     already written (see the module docstring).
     Summary: {"clips": {type: {"train": n, "test_normal": n, "test_anomaly": n}}, "files": n,
@@ -579,8 +580,8 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     bar.close()
     ground_truth = None
     if eval_layout:
-        ground_truth = out / GROUND_TRUTH
-        temporary = ground_truth.with_name(f".{GROUND_TRUTH}.tmp")
+        ground_truth = out / groundtruth.FILE_NAME
+        temporary = ground_truth.with_name(f".{groundtruth.FILE_NAME}.tmp")
         temporary.write_text("\n".join(truth) + "\n")
         os.replace(temporary, ground_truth)
     clips = {t: {"train": 0, "test_normal": 0, "test_anomaly": 0} for t in chosen}

@@ -19,9 +19,10 @@ from tensorboardX import SummaryWriter
 from torch import nn
 
 from helpers import inputs
-from helpers.fileio import atomic_path
+from helpers.fileio import atomic_path, atomic_write_text
 from helpers.inputs import FrameVectors, Patches
 from helpers.liveplot import LossDisplay, history_frame
+from helpers.solution import import_model
 
 MODEL_SUFFIX = ".pt"
 Items = FrameVectors | Patches
@@ -58,33 +59,74 @@ def reconstruction_loss(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     return loss, {}
 
 
-class AutoencoderTask(L.LightningModule):
-    """Trains any reconstruction network with Adam on its reconstruction loss."""
+def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+    """Adam, fused: one kernel per step for all parameters instead of a loop over them."""
+    return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
 
-    def __init__(self, net: nn.Module, learning_rate: float):
+
+class AutoencoderTask(L.LightningModule):
+    """Trains any reconstruction network with Adam on its reconstruction loss.
+
+    The losses are summed on the module over each epoch and read once per epoch by
+    EpochHistory (:meth:`epoch_means`): for networks this small, a per-step ``self.log`` costs
+    about a third of the step itself.
+    """
+
+    def __init__(self, solution, learning_rate: float):
         super().__init__()
-        self.net = net
+        self.net = solution.build_model()
+        self.net_recipe = (str(solution.folder), solution.input_shape(), dict(solution.config["model"]))
         self.learning_rate = learning_rate
+        self.sums: dict[str, list] = {}
+
+    def __getstate__(self) -> dict:
+        """For DDP's spawned processes: the network travels as its recipe and weights, since its
+        class lives in a solution's model.py, which a fresh process imports by path, not by name."""
+        state = super().__getstate__()
+        state["_modules"] = {name: m for name, m in self._modules.items() if name != "net"}
+        state["net_weights"] = self.net.state_dict()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        weights = state.pop("net_weights")
+        super().__setstate__(state)
+        folder, input_shape, settings = self.net_recipe
+        self.net = import_model(Path(folder)).build_model(input_shape, **settings)
+        self.net.load_state_dict(weights)
+
+    def _add(self, prefix: str, losses: dict[str, torch.Tensor], size: int) -> None:
+        for name, value in losses.items():
+            total = self.sums.setdefault(prefix + name, [0.0, 0])
+            total[0] = total[0] + value.detach() * size
+            total[1] += size
 
     def training_step(self, batch, _):
         loss, parts = reconstruction_loss(self.net, batch)
-        self.log("loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
-        for name, value in parts.items():
-            self.log(name, value, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+        self._add("", {"loss": loss, **parts}, len(batch))
         return loss
 
     def validation_step(self, batch, _):
         loss, _ = reconstruction_loss(self.net, batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+        self._add("val_", {"loss": loss}, len(batch))
+
+    def epoch_means(self) -> dict[str, float]:
+        """This epoch's item-weighted mean of every loss (averaged over the processes under DDP); resets the sums."""
+        means = {name: float(self.trainer.strategy.reduce(total / count, reduce_op="mean"))
+                 for name, (total, count) in sorted(self.sums.items())}
+        self.sums.clear()
+        return means
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate)
+        return optimiser(self.net, self.learning_rate)
 
 
 class EpochHistory(L.Callback):
     """Collects the per-epoch losses, writes them as TensorBoard scalars and redraws the live figure.
 
-    tensorboardX writes the event files (torch.utils.tensorboard would import TensorFlow).
+    tensorboardX writes the event files (torch.utils.tensorboard would import TensorFlow). The
+    first process also keeps the rows in <log_dir>/history.csv: under DDP launched by spawn or
+    fork (``ddp_spawn``, ``ddp_notebook``) training runs in child processes, and that file is
+    how the history reaches the caller. The live figure stays in the caller's process.
     """
 
     def __init__(self, display: LossDisplay | None, train_items: Items, log_dir: Path):
@@ -94,12 +136,19 @@ class EpochHistory(L.Callback):
         self.log_dir = log_dir
         self.writer = None
 
+    @property
+    def history_path(self) -> Path:
+        return self.log_dir / "history.csv"
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "display": None, "writer": None}
+
     def on_train_epoch_start(self, trainer, module):
         if isinstance(self.train_items, Patches) and trainer.current_epoch > 0:
             self.train_items.resample()
 
     def on_train_epoch_end(self, trainer, module):
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics = module.epoch_means()
         self.rows.append({"epoch": trainer.current_epoch + 1, **metrics})
         if not trainer.is_global_zero:
             return
@@ -107,6 +156,7 @@ class EpochHistory(L.Callback):
             self.writer = SummaryWriter(str(self.log_dir))
         for name, value in metrics.items():
             self.writer.add_scalar(name, value, trainer.current_epoch + 1)
+        atomic_write_text(self.history_path, self.history().to_csv(index=False))
         if self.display is not None:
             self.display.update(self.history())
 
@@ -115,7 +165,8 @@ class EpochHistory(L.Callback):
             self.writer.close()
 
     def history(self) -> pd.DataFrame:
-        return history_frame(self.rows)
+        """The rows of this process, or (if training ran in child processes) the first process's file."""
+        return history_frame(self.rows) if self.rows else pd.read_csv(self.history_path)
 
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
@@ -123,7 +174,7 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
     training, trainer_settings = solution.config["training"], solution.config["trainer"]
     L.seed_everything(training["seed"], workers=True, verbose=False)
-    task = AutoencoderTask(solution.build_model(), training["learning_rate"])
+    task = AutoencoderTask(solution, training["learning_rate"])
     history = EpochHistory(display, train_items, Path(log_dir) / log_name)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import synth
+from helpers import groundtruth, synth
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
 from helpers.features import log_mel
@@ -67,8 +67,8 @@ def test_different_seed_differs():
 def test_eval_layout_and_ground_truth(tmp_path):
     root = tmp_path / "eval_data"
     summary = synth.generate(root, size="tiny", seed=0, types=["valve"], eval_layout=True, progress=False)
-    assert Path(summary["ground_truth"]) == root / synth.GROUND_TRUTH
-    lines = (root / synth.GROUND_TRUTH).read_text().splitlines()
+    assert Path(summary["ground_truth"]) == root / groundtruth.FILE_NAME
+    lines = (root / groundtruth.FILE_NAME).read_text().splitlines()
     machine_type = "valve"
     test = list_clips(root, machine_type, "test")
     train = list_clips(root, machine_type, "train")
@@ -87,7 +87,7 @@ def test_eval_layout_and_ground_truth(tmp_path):
 
 
 def test_bad_preset_and_type_are_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match="tiny, small, full"):
+    with pytest.raises(ConfigError, match="tiny, small, medium, full"):
         synth.generate(tmp_path, size="huge")
     with pytest.raises(ConfigError, match="ToyCar"):
         synth.generate(tmp_path, size="tiny", types=["blender"])

@@ -1,0 +1,287 @@
+"""The Zenodo downloader against a local HTTP server that serves records and archives built here."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import socket
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import download, groundtruth
+from helpers.errors import ToolkitError
+
+TYPES = ("fan", "ToyCar")
+GROUND_TRUTH_CSV = b"fan\nid_01_00000000.wav,anomaly_id_01_00000003.wav,1\n"
+
+
+def wav_bytes(seed: int) -> bytes:
+    """0.1 s of quiet noise at 16 kHz as a 16-bit WAV file."""
+    buffer = io.BytesIO()
+    noise = 0.05 * np.random.default_rng(seed).standard_normal(1600)
+    sf.write(buffer, noise, 16_000, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zipped:
+        for name, data in entries.items():
+            zipped.writestr(name, data)
+    return buffer.getvalue()
+
+
+LAYOUTS = {  # archive name pattern -> the <split>/<file> names it holds per machine type
+    "dev_data_{}.zip": ["train/normal_id_00_00000000.wav", "train/normal_id_00_00000001.wav",
+                        "test/normal_id_00_00000000.wav", "test/anomaly_id_00_00000000.wav"],
+    "eval_data_train_{}.zip": ["train/normal_id_01_00000000.wav"],
+    "eval_data_test_{}.zip": ["test/id_01_00000000.wav", "test/id_01_00000001.wav"],
+}
+
+
+def make_records() -> tuple[dict[int, dict[str, bytes]], dict[str, dict[str, bytes]]]:
+    """The served records ({record id: {file name: bytes}}) and each archive's entries ({name: {path: bytes}})."""
+    contents, seed = {}, 0
+    for machine_type in TYPES:
+        top = "dev_data/" if machine_type == "ToyCar" else ""  # ToyCar's archives wrap everything in a top folder
+        for pattern, names in LAYOUTS.items():
+            entries = {}
+            for name in names:
+                seed += 1
+                entries[f"{top}{machine_type}/{name}"] = wav_bytes(seed)
+            entries[f"{top}{machine_type}/train/.DS_Store"] = b"hidden: ignored"
+            entries["readme.txt"] = b"outside the layout: ignored"
+            contents[pattern.format(machine_type)] = entries
+    records = {download.SETS[key]: {name: zip_bytes(contents[name]) for name in contents if name.startswith(prefix)}
+               for key, prefix in (("dev", "dev_data_"), ("additional", "eval_data_train_"), ("eval", "eval_data_test_"))}
+    records[download.SETS["ground_truth"]] = {"eval_ground_truth.zip": zip_bytes({"gt/list_2020.csv": GROUND_TRUTH_CSV})}
+    return records, contents
+
+
+class Mirror:
+    """A Zenodo stand-in: /api/records/<id> and /files/<id>/<name>, with switches for failures."""
+
+    def __init__(self):
+        self.records, self.contents = make_records()
+        self.truncate: dict[str, int] = {}  # file name -> how many of its next responses are cut in half
+        self.wrong_md5: set[str] = set()  # files published with a wrong checksum
+        self.log: list[tuple[str, str | None]] = []  # (path, Range header) of every request
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def file(self, name: str) -> bytes:
+        return next(files[name] for files in self.records.values() if name in files)
+
+    def file_requests(self, name: str | None = None) -> list[tuple[str, str | None]]:
+        return [(p, r) for p, r in self.log if p.startswith("/files/") and (name is None or p.endswith(f"/{name}"))]
+
+    def _record(self, record_id: int) -> dict:
+        files = []
+        for name, data in self.records[record_id].items():
+            md5 = hashlib.md5(data + b"x" if name in self.wrong_md5 else data).hexdigest()
+            files.append({"key": name, "size": len(data), "checksum": f"md5:{md5}",
+                          "links": {"self": f"{self.url}/files/{record_id}/{name}"}})
+        return {"id": record_id, "files": files}
+
+    def _handler(self):
+        mirror = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                mirror.log.append((self.path, self.headers.get("Range")))
+                match = re.fullmatch(r"/api/records/(\d+)", self.path)
+                if match and int(match[1]) in mirror.records:
+                    return self._send(200, json.dumps(mirror._record(int(match[1]))).encode(), "application/json")
+                match = re.fullmatch(r"/files/(\d+)/(.+)", self.path)
+                if not match or match[2] not in mirror.records.get(int(match[1]), {}):
+                    return self._send(404, b"not found", "text/plain")
+                name, data = match[2], mirror.records[int(match[1])][match[2]]
+                start = int(re.fullmatch(r"bytes=(\d+)-", self.headers["Range"])[1]) if self.headers["Range"] else 0
+                headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
+                body = data[start:]
+                if mirror.truncate.get(name, 0) > 0:
+                    mirror.truncate[name] -= 1
+                    return self._send(206 if start else 200, body, "application/zip", headers, len(body) // 2)
+                return self._send(206 if start else 200, body, "application/zip", headers)
+
+            def _send(self, status, body, kind, headers=None, cut=None):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body[:cut])
+                self.close_connection = True
+
+        return Handler
+
+
+@pytest.fixture
+def mirror():
+    served = Mirror()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def fetch(mirror, tmp_path, **options):
+    options = {"types": list(TYPES), "server": mirror.url, "progress": False, **options}
+    return download.download(tmp_path / "dev_data", tmp_path / "eval_data", **options)
+
+
+def layout_files(root: Path) -> dict[str, bytes]:
+    """Every file under root's machine-type folders: {relative path: bytes}."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for t in download.MACHINE_TYPES
+            for p in sorted((root / t).rglob("*")) if p.is_file()}
+
+
+def expected_files(mirror, archives) -> dict[str, bytes]:
+    return {path.removeprefix("dev_data/"): data for archive in archives
+            for path, data in mirror.contents[archive].items() if path.endswith(".wav")}
+
+
+def test_dev_download_unpacks_both_types_marks_them_done_and_cleans_up(mirror, tmp_path):
+    summary = fetch(mirror, tmp_path)
+    dest = tmp_path / "dev_data"
+    archives = ["dev_data_fan.zip", "dev_data_ToyCar.zip"]
+    assert summary == {"fetched": archives, "present": [], "files": 8,
+                       "bytes": sum(len(mirror.file(a)) for a in archives)}
+    assert layout_files(dest) == expected_files(mirror, archives)
+    assert "fan/test/anomaly_id_00_00000000.wav" in layout_files(dest)
+    assert "ToyCar/train/normal_id_00_00000001.wav" in layout_files(dest)
+    work = dest / ".download"
+    assert sorted(p.name for p in work.iterdir()) == ["dev_data_ToyCar.zip.done", "dev_data_fan.zip.done"]
+    assert (work / "dev_data_fan.zip.done").read_text().strip() == hashlib.md5(mirror.file("dev_data_fan.zip")).hexdigest()
+    assert not (tmp_path / "eval_data").exists()
+
+
+def test_keep_archives_leaves_the_verified_archives(mirror, tmp_path):
+    fetch(mirror, tmp_path, keep_archives=True)
+    work = tmp_path / "dev_data" / ".download"
+    for archive in ("dev_data_fan.zip", "dev_data_ToyCar.zip"):
+        assert (work / archive).read_bytes() == mirror.file(archive)
+        assert (work / f"{archive}.done").is_file()
+    assert not list(work.glob("*.part")) and not list(work.glob("*.unpack"))
+
+
+def test_second_run_fetches_nothing_and_reports_archives_present(mirror, tmp_path, capsys):
+    fetch(mirror, tmp_path)
+    mirror.log.clear()
+    capsys.readouterr()
+    summary = fetch(mirror, tmp_path)
+    assert summary == {"fetched": [], "present": ["dev_data_fan.zip", "dev_data_ToyCar.zip"], "bytes": 0, "files": 0}
+    assert mirror.file_requests() == []
+    assert [p for p, _ in mirror.log] == [f"/api/records/{download.SETS['dev']}"]
+    out = capsys.readouterr().out
+    assert "dev_data_fan.zip: already present in" in out and "dev_data_ToyCar.zip: already present in" in out
+
+
+def test_types_select_the_archives(mirror, tmp_path):
+    summary = fetch(mirror, tmp_path, types=["fan"])
+    assert summary["fetched"] == ["dev_data_fan.zip"]
+    assert [p for p, _ in mirror.file_requests()] == [f"/files/{download.SETS['dev']}/dev_data_fan.zip"]
+    assert sorted(p.name for p in (tmp_path / "dev_data").iterdir()) == [".download", "fan"]
+
+
+def test_truncated_download_resumes_with_a_range_request(mirror, tmp_path):
+    data = mirror.file("dev_data_fan.zip")
+    mirror.truncate["dev_data_fan.zip"] = 1
+    fetch(mirror, tmp_path, types=["fan"])
+    assert [r for _, r in mirror.file_requests("dev_data_fan.zip")] == [None, f"bytes={len(data) // 2}-"]
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
+
+
+def test_download_that_always_stops_short_names_the_archive_and_the_bytes(mirror, tmp_path):
+    size = len(mirror.file("dev_data_fan.zip"))
+    mirror.truncate["dev_data_fan.zip"] = 100
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    message = str(err.value)
+    received = int(re.search(rf"received (\d+) of {size} bytes", message)[1])
+    assert "dev_data_fan.zip" in message and 0 < received < size
+    assert len(mirror.file_requests()) == download.ATTEMPTS
+    dest = tmp_path / "dev_data"
+    assert not (dest / "fan").exists() and not (dest / ".download" / "dev_data_fan.zip.done").exists()
+    assert (dest / ".download" / "dev_data_fan.zip.part").stat().st_size == received  # kept for the next run
+
+
+def test_wrong_checksum_names_both_md5s_and_removes_the_download(mirror, tmp_path):
+    data = mirror.file("dev_data_fan.zip")
+    mirror.wrong_md5.add("dev_data_fan.zip")
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    message = str(err.value)
+    assert "dev_data_fan.zip" in message
+    assert f"expected MD5 {hashlib.md5(data + b'x').hexdigest()}, received {hashlib.md5(data).hexdigest()}" in message
+    work = tmp_path / "dev_data" / ".download"
+    assert list(work.iterdir()) == []
+    assert not (tmp_path / "dev_data" / "fan").exists()
+
+
+def test_interrupted_run_is_resumed_from_the_part_file(mirror, tmp_path):
+    data = mirror.file("dev_data_ToyCar.zip")
+    work = tmp_path / "dev_data" / ".download"
+    work.mkdir(parents=True)
+    (work / "dev_data_ToyCar.zip.part").write_bytes(data[:1000])
+    summary = fetch(mirror, tmp_path, types=["ToyCar"])
+    assert summary["fetched"] == ["dev_data_ToyCar.zip"]
+    assert mirror.file_requests() == [(f"/files/{download.SETS['dev']}/dev_data_ToyCar.zip", "bytes=1000-")]
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_ToyCar.zip"])
+
+
+def test_eval_additional_and_ground_truth_go_into_the_eval_root(mirror, tmp_path):
+    summary = fetch(mirror, tmp_path, dev=False, additional=True, evaluation=True)
+    assert summary["fetched"] == ["eval_data_train_fan.zip", "eval_data_train_ToyCar.zip", "eval_data_test_fan.zip",
+                                  "eval_data_test_ToyCar.zip", "eval_ground_truth.zip"]
+    root = tmp_path / "eval_data"
+    assert layout_files(root) == expected_files(mirror, [n for n in summary["fetched"] if n.startswith("eval_data_")])
+    assert (root / "fan" / "test" / "id_01_00000001.wav").is_file()
+    assert (root / "ToyCar" / "train" / "normal_id_01_00000000.wav").is_file()
+    assert (root / groundtruth.FILE_NAME).read_bytes() == GROUND_TRUTH_CSV
+    assert not (tmp_path / "dev_data").exists()
+
+
+def test_archive_entry_leaving_the_folder_is_refused(mirror, tmp_path):
+    evil = zip_bytes({"fan/train/normal_id_00_00000000.wav": wav_bytes(0), "../evil.wav": b"outside"})
+    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = evil
+    with pytest.raises(ToolkitError, match=r"dev_data_fan\.zip holds the entry '\.\./evil\.wav'"):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert [p.name for p in tmp_path.rglob("evil.wav")] == []
+    assert not (tmp_path / "dev_data" / "fan").exists()
+    assert not (tmp_path / "dev_data" / ".download" / "dev_data_fan.zip.done").exists()
+
+
+def test_archive_that_is_not_a_zip_is_reported_and_deleted(mirror, tmp_path):
+    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = b"<html>maintenance</html>"
+    with pytest.raises(ToolkitError, match=r"cannot unpack dev_data_fan\.zip: not a valid zip archive"):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert list((tmp_path / "dev_data" / ".download").iterdir()) == []
+
+
+def test_unreachable_server_names_the_url(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with pytest.raises(ToolkitError, match=rf"cannot reach {re.escape(url)}/api/records/{download.SETS['dev']}: .*--server"):
+        download.download(tmp_path / "dev_data", tmp_path / "eval_data", server=url, progress=False)
+
+
+def test_too_little_disk_space_stops_before_fetching(mirror, tmp_path, monkeypatch):
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: SimpleNamespace(free=100))
+    with pytest.raises(ToolkitError, match=r"not enough free disk space in .*dev_data: the download needs about .*100B is free"):
+        fetch(mirror, tmp_path)
+    assert mirror.file_requests() == []

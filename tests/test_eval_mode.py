@@ -1,0 +1,103 @@
+"""Eval mode: train on development plus additional training data, score the unlabelled eval clips,
+and with the ground-truth list get AUC/pAUC for them."""
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import groundtruth, paths, pipeline, results, runner, solution, synth
+from helpers.errors import ConfigError, DataLayoutError
+from helpers.layout import EVAL_IDS
+
+
+@pytest.fixture(scope="module")
+def eval_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval") / "eval_data"
+    synth.generate(root, size="tiny", seed=0, types=["fan", "ToyCar"], eval_layout=True, progress=False)
+    return root
+
+
+def test_ground_truth_list_is_read_in_its_published_format(eval_data):
+    truth = groundtruth.read(eval_data / groundtruth.FILE_NAME)
+    fan = truth[truth["machine_type"] == "fan"]
+    assert len(fan) == 3 * 4  # three eval IDs, 2 normal + 2 anomalous test clips each
+    assert set(fan["label"]) == {0, 1}
+    assert fan["file_name"].str.match(r"^id_0[135]_\d{8}\.wav$").all()
+    assert fan["original_name"].str.match(r"^(normal|anomaly)_id_0[135]_\d{8}\.wav$").all()
+    assert ((fan["original_name"].str.startswith("anomaly")) == (fan["label"] == 1)).all()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("id_01_00000000.wav,normal_id_01_00000000.wav,0\n", "line 1: a clip row before any machine-type line"),
+    ("fan\nid_01_00000000.wav,normal_id_01_00000000.wav,normal\n", "line 2: 'id_01_00000000.wav,normal_id_01_00000000.wav,normal' is not a clip row"),
+    ("fan\nid_01_00000000.wav,0\n", "line 2"),
+])
+def test_malformed_ground_truth_names_the_line(tmp_path, text, problem):
+    path = tmp_path / "list.csv"
+    path.write_text(text)
+    with pytest.raises(DataLayoutError) as err:
+        groundtruth.read(path)
+    assert str(path) in str(err.value) and problem in str(err.value)
+    assert "eval_file_name,original_file_name,label" in str(err.value)
+
+
+def test_missing_explicit_ground_truth_is_a_settings_error(tmp_path):
+    with pytest.raises(ConfigError, match="ground-truth list .*nope.csv does not exist"):
+        groundtruth.find(tmp_path, tmp_path / "nope.csv")
+    assert groundtruth.find(tmp_path) is None
+
+
+def test_eval_mode_trains_on_both_sets_and_scores_the_eval_clips(tiny_data, eval_data, tmp_path):
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1}, run_name="pytorch-eval")
+    summary = pipeline.train_all(sol, tiny_data, tmp_path, "fan", live=False, progress=False, additional_data=eval_data)
+    assert summary["clips"].iloc[0] == 4 * 3 + 3 * 3  # dev IDs and eval IDs, 3 training clips each
+
+    scores, tables = pipeline.test_all(sol, eval_data, tmp_path, "fan", progress=False)
+    result_dir = tmp_path / "pytorch-eval"
+    for machine_id in EVAL_IDS["fan"]:
+        written = results.read_scores(result_dir / results.score_file_name("fan", machine_id))
+        assert len(written) == 4 and written["file_name"].str.startswith(f"id_{machine_id}_").all()
+    truth = groundtruth.read(eval_data / groundtruth.FILE_NAME)
+    truth = truth[truth["machine_type"] == "fan"].set_index("file_name")["label"]
+    assert (scores["label"].astype(int) == scores["file_name"].map(truth)).all()
+    assert list(tables["fan"]["id"]) == list(EVAL_IDS["fan"])
+    table = results.read_result_csv(result_dir / "result.csv")
+    assert set(table["id"]) == {*EVAL_IDS["fan"], "Average"} and table["AUC"].between(0, 1).all()
+    metrics = json.loads((result_dir / "metrics.json").read_text())
+    assert metrics["ground_truth"] == str(eval_data / groundtruth.FILE_NAME)
+
+
+def test_eval_mode_without_ground_truth_writes_scores_only(tiny_data, eval_data, tmp_path):
+    unlabelled = tmp_path / "unlabelled"
+    for clip in (eval_data / "fan" / "test").iterdir():
+        target = unlabelled / "fan" / "test" / clip.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(clip)
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
+    pipeline.train_all(sol, tiny_data, tmp_path, "fan", live=False, progress=False)
+    scores, tables = pipeline.test_all(sol, unlabelled, tmp_path, "fan", progress=False)
+    assert tables == {} and scores["label"].isna().all() and len(scores) == 12
+    assert not (tmp_path / "pytorch" / "result.csv").exists()
+    assert len(list((tmp_path / "pytorch").glob("anomaly_score_fan_id_*.csv"))) == 3
+
+
+def test_adding_training_data_retrains_the_saved_model(tiny_data, eval_data, tmp_path):
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
+    first = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
+    second = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False,
+                                         additional_data=eval_data)
+    third = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False,
+                                        additional_data=eval_data)
+    assert not first["reused"] and not second["reused"] and third["reused"]
+
+
+def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_data, tmp_path):
+    run = runner.run_solution(paths.NOTEBOOKS / "pytorch", tiny_data, tmp_path, "ToyCar", epochs=1,
+                              timeout=300, eval_data=eval_data)
+    assert run.name == "pytorch-eval"
+    executed = run / "notebooks" / "01-test.ipynb"
+    recorded = pd.DataFrame(runner.recorded_metrics(executed)["rows"])
+    assert set(recorded["id"]) == {*EVAL_IDS["ToyCar"], "mean", "hmean"}
+    assert (run / "notebooks" / "02-visualize-predictions.ipynb").is_file()
+    summary = pd.read_csv(run / "train_summary.csv")
+    assert summary["clips"].iloc[0] == 4 * 3 + 3 * 3
