@@ -204,9 +204,9 @@ def watch(way: str, job: dict, limit_gb: float) -> dict:
                 killed = True
             time.sleep(0.1)
         if killed:
-            return {"peak_gb": peak / 2 ** 30, "stopped": f"passed the {limit_gb:g} GB memory limit"}
+            return {"peak_gb": peak / 2 ** 30, "stopped": f"stopped: passed the {limit_gb:.1f} GB memory limit"}
         if child.returncode != 0 or not out_path.is_file():
-            return {"peak_gb": peak / 2 ** 30, "stopped": f"exited with code {child.returncode}"}
+            return {"peak_gb": peak / 2 ** 30, "stopped": f"stopped: exited with code {child.returncode}"}
         return {**json.loads(out_path.read_text()), "peak_gb": peak / 2 ** 30}
 
 
@@ -272,7 +272,9 @@ def main() -> None:
               f"{args.memory_limit_gb:.1f} GB")
         for way in ("baseline", "torch"):
             outcome = watch(way, job, args.memory_limit_gb)
-            print(f"  {way:9s} peak {outcome['peak_gb']:.2f} GB  {outcome.get('stopped', 'finished')}")
+            done = (f"finished: features {outcome['features_cold']:.0f} s, one epoch {outcome['epoch']:.0f} s, "
+                    f"{outcome['vectors']:,} training vectors") if "stopped" not in outcome else outcome["stopped"]
+            print(f"  {way:9s} peak {outcome['peak_gb']:.2f} GB  {done}")
 
 
 if __name__ == "__main__":

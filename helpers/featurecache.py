@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -41,12 +43,28 @@ def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Pat
     return Path(cache_dir) / "features" / digest[:2] / f"{digest}.npy"
 
 
+_NPY_HEADER = re.compile(rb"'descr': '<f4', 'fortran_order': False, 'shape': \((\d+), (\d+)\)")
+
+
 def _open(target: Path) -> np.ndarray | None:
-    """The cached log-mel, memory-mapped; None if it is not (or not wholly) in the cache."""
+    """The cached log-mel, memory-mapped; None if it is not (or not wholly) in the cache.
+
+    Reads the ``.npy`` header directly (one open, one mmap per clip: a warm cache of a
+    thousand clips opens in a fraction of a second, where np.load parses every header).
+    """
     try:
-        return np.load(target, mmap_mode="r")
-    except (OSError, ValueError):
+        with open(target, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # missing, or empty
         return None
+    header_end = 10 + int.from_bytes(mapped[8:10], "little")
+    match = _NPY_HEADER.search(mapped[10:header_end])
+    if mapped[:8] != b"\x93NUMPY\x01\x00" or match is None:
+        return None
+    rows, columns = int(match[1]), int(match[2])
+    if len(mapped) != header_end + 4 * rows * columns:
+        return None
+    return np.frombuffer(mapped, dtype=np.float32, count=rows * columns, offset=header_end).reshape(rows, columns)
 
 
 def _compute(job: tuple[str, FeatureSettings, str]) -> tuple[str, str | None]:
@@ -58,7 +76,7 @@ def _compute(job: tuple[str, FeatureSettings, str]) -> tuple[str, str | None]:
         return path, err.reason
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
-            np.save(handle, log_mel(y, settings))
+            np.save(handle, np.ascontiguousarray(log_mel(y, settings), dtype=np.float32))
     return path, None
 
 
@@ -95,10 +113,10 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
         for path, reason in outcomes:
             bar.update()
             if reason is None:
-                found[path] = np.load(targets[path], mmap_mode="r")
+                found[path] = _open(targets[path])
             else:
                 skiplog.skip(path, reason)
         bar.close()
         if workers > 1:
             pool.shutdown()
-    return {path: found[path] for path in paths if path in found}
+    return {path: found[path] for path in paths if found.get(path) is not None}
