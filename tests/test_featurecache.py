@@ -20,7 +20,7 @@ def _buffer(array: np.ndarray):
     """What an array's memory ultimately belongs to."""
     while isinstance(array, np.ndarray) and array.base is not None:
         array = array.base
-    return array
+    return array.obj if isinstance(array, memoryview) else array
 
 
 def _files(cache):
