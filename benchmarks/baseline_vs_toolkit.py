@@ -1,6 +1,6 @@
 """The original DCASE 2020 baseline's way against this project's way, on the same data, in one run.
 
-    python benchmarks/baseline_vs_toolkit.py [--type fan] [--epochs 5] [--full]
+    python benchmarks/baseline_vs_toolkit.py [--type fan] [--size medium] [--epochs 10] [--full]
 
 Each way runs in its own child process, watched by this one for its peak resident memory (and
 stopped when it passes --memory-limit-gb, which is then reported instead of taking the machine
