@@ -154,10 +154,11 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
     ax = _axes(ax, figsize=(5, 3.2))
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
     labels = scores["label"]
-    for part_of, name in ((labels == 0, "normal"), (labels == 1, "anomaly"), (labels.isna(), "unknown")):
+    for part_of, name, shown in ((labels == 0, "normal", "normal"), (labels == 1, "anomaly", "anomaly"),
+                                 (labels.isna(), "unknown", "unlabelled")):
         part = scores.loc[part_of, "score"]
         if len(part):
-            ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{name} ({len(part)})")
+            ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
     return _label(ax, "anomaly score (mean squared error)", "clips", title, legend={})
 
 

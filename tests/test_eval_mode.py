@@ -101,3 +101,14 @@ def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_dat
     assert (run / "notebooks" / "02-visualize-predictions.ipynb").is_file()
     summary = pd.read_csv(run / "train_summary.csv")
     assert summary["clips"].iloc[0] == 4 * 3 + 3 * 3
+
+
+def test_unlabelled_eval_scores_choose_the_lowest_median_and_highest_clips():
+    from helpers.inspection import choose_clips
+
+    scores = pd.DataFrame({"machine_type": "fan", "machine_id": "01", "file_name": [f"id_01_{i:08d}.wav" for i in range(5)],
+                           "label": pd.array([pd.NA] * 5, dtype="Int64"), "score": [3.0, 1.0, 5.0, 2.0, 4.0],
+                           "path": [f"/data/fan/test/id_01_{i:08d}.wav" for i in range(5)]})
+    chosen = choose_clips(scores)
+    assert list(chosen["score"]) == [1.0, 3.0, 5.0]
+    assert list(chosen["why"]) == ["lowest score, unlabelled", "median score, unlabelled", "highest score, unlabelled"]
