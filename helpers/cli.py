@@ -79,12 +79,11 @@ def _run(args) -> None:
     from helpers import runner
 
     folders = _selected_solutions(args.solution)
-    eval_data = getattr(args, "eval_data", None)
     runs = []
     for folder in folders:
         runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
-                                        args.retrain, args.timeout, eval_data=eval_data,
-                                        ground_truth=getattr(args, "ground_truth", None)).name)
+                                        args.retrain, args.timeout, eval_data=args.eval_data,
+                                        ground_truth=args.ground_truth).name)
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout)
     _print_results(args.result_dir, runs)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
@@ -107,6 +106,7 @@ def _demo(args) -> None:
     print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
           f"run `python -m helpers run --epochs 100` for the full recipe)", flush=True)
     args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
+    args.eval_data = args.ground_truth = None
     _run(args)
 
 

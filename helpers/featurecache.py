@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +30,16 @@ from helpers.paths import CACHE
 PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
 
 
+@lru_cache(maxsize=16)
 def _settings_key(settings: FeatureSettings) -> str:
     return json.dumps(settings.as_dict(), sort_keys=True)
 
 
-def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE,
-               settings_key: str | None = None) -> Path:
+def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE) -> Path:
     """Where the log-mel of `path` under `settings` is cached (OSError if `path` cannot be read)."""
     path = os.path.abspath(path)
     stat = os.stat(path)
-    key = json.dumps([path, stat.st_size, stat.st_mtime_ns, settings_key or _settings_key(settings)])
+    key = json.dumps([path, stat.st_size, stat.st_mtime_ns, _settings_key(settings)])
     digest = hashlib.sha1(key.encode()).hexdigest()
     return Path(cache_dir) / "features" / digest[:2] / f"{digest}.npy"
 
@@ -88,11 +89,10 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
     Missing entries are computed in `workers` processes (default: all cores).
     """
     paths = [str(p) for p in paths]
-    settings_key = _settings_key(settings)
     targets, found = {}, {}
     for path in paths:
         try:
-            targets[path] = cache_path(path, settings, cache_dir, settings_key)
+            targets[path] = cache_path(path, settings, cache_dir)
         except OSError as err:
             skiplog.skip(path, f"cannot be read ({err.strerror})")
             continue

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from helpers import groundtruth
 from helpers.errors import ConfigError
+from helpers.fileio import atomic_path, atomic_write_text
 from helpers.layout import CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, clip_name
 
 GENERATOR_VERSION = 1
@@ -456,14 +457,9 @@ def expected_bytes(samples: int) -> int:
 
 
 def write_wav(path: Path, y: np.ndarray) -> None:
-    """Write 16 kHz 16-bit mono WAV atomically (temporary file in the same folder, then os.replace)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write 16 kHz 16-bit mono WAV atomically (helpers.fileio: temporary file, then rename)."""
+    with atomic_path(path) as temporary:
         sf.write(str(temporary), y, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 @dataclass(frozen=True)
@@ -580,10 +576,7 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     bar.close()
     ground_truth = None
     if eval_layout:
-        ground_truth = out / groundtruth.FILE_NAME
-        temporary = ground_truth.with_name(f".{groundtruth.FILE_NAME}.tmp")
-        temporary.write_text("\n".join(truth) + "\n")
-        os.replace(temporary, ground_truth)
+        ground_truth = atomic_write_text(out / groundtruth.FILE_NAME, "\n".join(truth) + "\n")
     clips = {t: {"train": 0, "test_normal": 0, "test_anomaly": 0} for t in chosen}
     for job in jobs:
         clips[job.machine_type]["train" if job.kind == "train" else f"test_{job.kind}"] += 1
