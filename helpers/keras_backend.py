@@ -103,6 +103,7 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
     training = solution.config["training"]
     keras.utils.set_random_seed(training["seed"])
+    tf.config.experimental.enable_op_determinism()  # same seed, same run: no order-dependent kernels
     model = solution.build_model()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]), loss="mse")
     batches = ItemBatches(train_items, training["batch_size"], training["shuffle"], training=True,

@@ -9,16 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import plots
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
+from helpers import frontend, plots
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:
@@ -35,7 +26,7 @@ class LossDisplay:
         self.title = title
         self.figure, self.ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
         self.handle = None
-        if live and _in_notebook():
+        if live and frontend.in_kernel():
             from IPython.display import display
 
             self.handle = display(self.figure, display_id=True)

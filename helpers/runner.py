@@ -1,17 +1,48 @@
-"""Executing notebooks headless with papermill.
+"""Executing notebooks headless with papermill, so that every run ends, and says how.
 
-Every parameter passed must exist in the notebook's ``parameters`` cell: a misspelt name is an
-error, not a silently ignored value.
+- Every parameter passed must exist in the notebook's ``parameters`` cell: a misspelt name is
+  an error, not a silently ignored value.
+- The kernels started here are marked headless (:mod:`helpers.frontend`): nothing in them
+  waits on a frontend that is not there (no widgets).
+- Every cell has a time limit: `timeout` seconds if given, else :func:`default_timeout` (the
+  training notebook's cells 12 hours, every other cell 30 minutes).
+- A watchdog stops a kernel that used no CPU for `idle_timeout` seconds (default 180) while a
+  cell was running: a kernel that went idle without replying. nbclient notices a dead kernel.
+- Whatever ends a run early (an error in a cell, a time limit, the watchdog, a dead kernel)
+  raises :class:`NotebookRunError` naming the notebook, the cell and what happened, and the
+  executed copy is kept beside the would-be output as ``<name>.failed.ipynb``.
 """
 from __future__ import annotations
 
+import _thread
 import json
+import threading
+import time
+from collections import deque
 from pathlib import Path
 
+import nbformat
 import papermill
+import psutil
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from helpers.errors import ConfigError
+from helpers import frontend
+from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path
+
+TRAINING_CELL_TIMEOUT = 12 * 3600.0
+CELL_TIMEOUT = 30 * 60.0
+IDLE_TIMEOUT = 180.0
+IDLE_CPU_SHARE = 0.01  # a kernel tree using less than 1 % of one core over the idle window is idle
+
+
+class NotebookRunError(ToolkitError):
+    """A headless notebook run ended early; the message names the notebook, the cell and why."""
+
+
+def default_timeout(notebook: str | Path) -> float:
+    """Seconds each cell of `notebook` may run: 12 hours for a training notebook, else 30 minutes."""
+    return TRAINING_CELL_TIMEOUT if "train" in Path(notebook).stem else CELL_TIMEOUT
 
 
 def notebook_parameters(path: str | Path) -> dict:
@@ -27,27 +58,155 @@ def check_parameters(path: str | Path, parameters: dict) -> None:
         raise ConfigError(f"{path}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}")
 
 
-def execute_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
-                     timeout: float | None = None, progress: bool = False) -> Path:
-    """Run `source` with `parameters`, in its own folder, and save the executed copy to `output`.
+def _tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used by `process` and its descendants, the finished ones included."""
+    total = 0.0
+    try:
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the kernel has gone
+        return total
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
-    `timeout` is the limit in seconds for each cell. The executed copy is written whole (also
-    when a cell fails, so the error can be read in it) and papermill's error is re-raised.
+
+class KernelWatchdog(threading.Thread):
+    """Stops the kernel this process starts if it stays idle for `idle_seconds` while a cell runs.
+
+    Idle: the kernel and its child processes together used under IDLE_CPU_SHARE of one core over
+    the last `idle_seconds`. The kernel's process tree is killed, which nbclient reports as a
+    dead kernel; if papermill still has not returned a minute later, the main thread is
+    interrupted. `reason` says what happened (None while nothing did).
+    """
+
+    def __init__(self, idle_seconds: float, poll_seconds: float = 1.0):
+        super().__init__(daemon=True, name="kernel-watchdog")
+        self.idle_seconds, self.poll_seconds = idle_seconds, poll_seconds
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._known = {p.pid for p in self._kernels()}
+
+    @staticmethod
+    def _kernels() -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process().children():
+            try:
+                if "ipykernel" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.Error:
+                continue
+        return found
+
+    def run(self) -> None:
+        kernel, samples = None, deque()  # (time, CPU seconds), reaching back idle_seconds
+        while not self._done.wait(self.poll_seconds):
+            if kernel is None:
+                kernel = next((k for k in self._kernels() if k.pid not in self._known), None)
+                continue
+            if not kernel.is_running():
+                return  # shut down, or died: nbclient reports that
+            now = time.monotonic()
+            samples.append((now, _tree_cpu_seconds(kernel)))
+            while len(samples) > 1 and samples[1][0] <= now - self.idle_seconds:
+                samples.popleft()
+            since, cpu = samples[0]
+            if now - since >= self.idle_seconds and samples[-1][1] - cpu < IDLE_CPU_SHARE * (now - since):
+                self.reason = (f"the kernel went idle without replying: no CPU used for {now - since:.0f} s "
+                               f"while the cell was running, so the watchdog stopped it (idle_timeout / "
+                               f"--idle-timeout for a cell that waits on purpose)")
+                self._kill(kernel)
+                if not self._done.wait(60):
+                    _thread.interrupt_main()
+                return
+
+    @staticmethod
+    def _kill(kernel: psutil.Process) -> None:
+        try:
+            tree = [*kernel.children(recursive=True), kernel]
+        except psutil.Error:
+            return
+        for proc in tree:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def _describe_cell(executed: Path) -> str:
+    """'cell N of M (id: "first line")' for the last cell that started in a partly executed copy,
+    numbered as in the source notebook (without the cells papermill inserts)."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except Exception:  # no copy was written: the kernel never started
+        cells = []
+    tags = [set(c.get("metadata", {}).get("tags", [])) for c in cells]
+    started = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return "before the first cell (the kernel did not start)"
+    if "injected-parameters" in tags[started[-1]]:
+        return "the cell of injected parameters"
+    own = [i for i, t in enumerate(tags) if not t & {"injected-parameters", "papermill-error-cell-tag"}]
+    cell = cells[started[-1]]
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 70 else first[:67] + "..."
+    return f'cell {own.index(started[-1]) + 1} of {len(own)} ({cell.get("id", "?")}: "{first}")'
+
+
+def execute_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
+                     timeout: float | None = None, progress: bool = False,
+                     idle_timeout: float | None = IDLE_TIMEOUT) -> Path:
+    """Run `source` with `parameters`, in its own folder, headless, and save the executed copy to `output`.
+
+    `timeout`: the limit in seconds for each cell (None: :func:`default_timeout`).
+    `idle_timeout`: seconds without CPU use after which a running cell's kernel is stopped
+    (None or 0: no watchdog). The executed copy is written whole; when the run ends early it is
+    kept as ``<output stem>.failed.ipynb`` and NotebookRunError says where and why.
     """
     source, output = Path(source), Path(output)
     parameters = dict(parameters or {})
     check_parameters(source, parameters)
+    timeout = timeout or default_timeout(source)
+    failed = output.with_name(output.stem + ".failed.ipynb")
     with atomic_path(output) as tmp:
+        watchdog = KernelWatchdog(idle_timeout) if idle_timeout else None
         try:
-            papermill.execute_notebook(
-                str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
-                cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
-                kernel_name="python3",
-            )
-        except papermill.PapermillExecutionError:
-            # keep the executed copy with its traceback beside the would-be output
-            tmp.replace(output.with_name(output.stem + ".failed.ipynb"))
-            raise
+            with frontend.headless():
+                if watchdog:
+                    watchdog.start()
+                papermill.execute_notebook(
+                    str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
+                    cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
+                    kernel_name="python3",
+                )
+        except (papermill.PapermillExecutionError, CellTimeoutError, DeadKernelError, KeyboardInterrupt) as err:
+            if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
+                raise
+            where = _describe_cell(tmp)
+            if watchdog and watchdog.reason:
+                what = watchdog.reason
+            elif isinstance(err, papermill.PapermillExecutionError):
+                what = f"{err.ename}: {err.evalue}"
+            elif isinstance(err, CellTimeoutError):
+                what = f"the cell ran longer than its time limit of {timeout:.0f} s (timeout / --timeout)"
+            else:
+                what = "the kernel died (killed, crashed or out of memory)"
+            if tmp.is_file():
+                tmp.replace(failed)
+                kept = f"; the executed copy is kept in {failed}"
+            else:
+                kept = ""
+            raise NotebookRunError(f"{source}: {where}: {what}{kept}") from err
+        finally:
+            if watchdog:
+                watchdog.stop()
+    failed.unlink(missing_ok=True)
     return output
 
 
@@ -80,10 +239,12 @@ SOLUTION_NOTEBOOKS = ("00-train-with-visual.ipynb", "01-test.ipynb", "02-visuali
 def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,
                  epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
                  extra: dict | None = None, run_name: str | None = None, eval_data: str | Path | None = None,
-                 ground_truth: str | Path | None = None) -> Path:
-    """Execute one solution's three notebooks; the executed copies go to <result_root>/<run>/notebooks/.
+                 ground_truth: str | Path | None = None, idle_timeout: float | None = IDLE_TIMEOUT,
+                 notebooks: tuple[str, ...] = SOLUTION_NOTEBOOKS) -> Path:
+    """Execute a solution's notebooks (all three, or `notebooks`); the executed copies go to
+    <result_root>/<run>/notebooks/.
 
-    Returns the run's result folder. `extra` adds solution-specific parameters (e.g. KL_WEIGHT),
+    Returns the run's result folder. `timeout` and `idle_timeout` as in :func:`execute_notebook`. `extra` adds solution-specific parameters (e.g. KL_WEIGHT),
     passed to the notebooks that declare them. Eval mode (`eval_data`, the eval data root): the
     model trains on `data_dir`'s and `eval_data`'s training clips, the test and visualisation
     notebooks score `eval_data`'s test clips (labelled by `ground_truth` when there is one), and
@@ -93,7 +254,7 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
     run = run_name or (f"{folder.name}-eval" if eval_data else folder.name)
     common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
               "RUN_NAME": run, "MACHINE_TYPES": machine_types, **(extra or {})}
-    for name in SOLUTION_NOTEBOOKS:
+    for name in notebooks:
         source = folder / name
         declared = notebook_parameters(source)
         parameters = {k: v for k, v in common.items() if v is not None and k in declared}
@@ -108,12 +269,16 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
         unknown = sorted(k for k in (extra or {}) if k not in declared and name.startswith("00"))
         if unknown:
             raise ConfigError(f"{source}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}")
-        print(f"running {folder.name}/{name} as {run} ...", flush=True)
-        execute_notebook(source, Path(result_root) / run / "notebooks" / name, parameters, timeout)
+        print(f"running {folder.name}/{name} as {run} ...", end=" ", flush=True)
+        started = time.perf_counter()
+        execute_notebook(source, Path(result_root) / run / "notebooks" / name, parameters, timeout,
+                         idle_timeout=idle_timeout)
+        print(f"{time.perf_counter() - started:.1f} s", flush=True)
     return Path(result_root) / run
 
 
-def run_comparison(result_root: str | Path, notebooks: Path, timeout: float | None = None) -> Path:
+def run_comparison(result_root: str | Path, notebooks: Path, timeout: float | None = None,
+                   idle_timeout: float | None = IDLE_TIMEOUT) -> Path:
     """Execute compare-solutions.ipynb over `result_root`; the executed copy goes beside the runs."""
     return execute_notebook(Path(notebooks) / "compare-solutions.ipynb", Path(result_root) / "compare-solutions.ipynb",
-                            {"RESULT_ROOT": str(Path(result_root).resolve())}, timeout)
+                            {"RESULT_ROOT": str(Path(result_root).resolve())}, timeout, idle_timeout=idle_timeout)

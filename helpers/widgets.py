@@ -4,8 +4,13 @@ Choose machine type, ID, label and clip (or the most anomalous normal clips / th
 anomalous anomalies of the last test run); the browser plays the clip and shows its log-mel,
 the model's reconstruction and the error (shared colour scales), the error over time, and where
 the clip's score sits among all test scores of its ID. Choosing a second solution shows its
-panels for the same clip below the first. Usable from any notebook in one line:
-``ClipBrowser(["pytorch", "vae"]).show()``.
+panels for the same clip below the first; besides the solutions given, every other solution
+with a test run under the same result root is offered for comparison. Usable from any notebook
+in one line: ``widgets.browse(["pytorch", "vae"])``.
+
+Widgets exist only where a person's frontend renders them: in a headless kernel (papermill,
+nbconvert) :func:`browse` shows a short note instead and creates no widget, so a headless run
+never waits on a frontend that is not there (helpers.frontend).
 """
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from pathlib import Path
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Audio, display
+from IPython.display import Audio, Markdown, display
 
-from helpers import inspection, paths, pipeline, plots, solution
+from helpers import frontend, inspection, paths, pipeline, plots, solution
 from helpers.errors import ToolkitError
 from helpers.results import read_scores_table
 
@@ -28,25 +33,59 @@ ORDERS = {
     "lowest scores": (None, True),
 }
 LABEL_CHOICES = {"all": None, "normal": 0, "anomaly": 1}
+HEADLESS_NOTE = ("*Clip browser: interactive in JupyterLab (no frontend renders widgets in this headless run). "
+                 "Open the notebook in JupyterLab to pick clips, hear them and compare solutions; the figures "
+                 "above show the default selection.*")
+
+
+def browse(solutions, result_root=None, threshold: float | None = None):
+    """The clip browser where a person can use it (a cell's last line); a note in a headless kernel."""
+    if frontend.headless_kernel():
+        return Markdown(HEADLESS_NOTE)
+    return ClipBrowser(solutions, result_root, threshold).show()
+
+
+def _as_solutions(solutions) -> list[solution.Solution]:
+    listed = [solutions] if isinstance(solutions, (str, solution.Solution)) else list(solutions)
+    return [s if isinstance(s, solution.Solution) else solution.load(paths.NOTEBOOKS / s) for s in listed]
+
+
+def runs_to_compare(shown: list[solution.Solution], result_root=None) -> list[solution.Solution]:
+    """Other solutions (folders under notebooks/) whose last test run under `result_root` scored
+    some of the same clips as the first of `shown`."""
+    root = Path(result_root or paths.RESULT)
+    taken = {s.run_name for s in shown}
+    clips = set(read_scores_table(shown[0].result_dir(result_root))["path"])
+    found = []
+    for folder in solution.solution_folders(paths.NOTEBOOKS):
+        scores = root / folder.name / "scores.csv"
+        if folder.name in taken or not scores.is_file():
+            continue
+        if clips & set(pd.read_csv(scores, usecols=["path"])["path"]):
+            found.append(solution.load(folder))
+    return found
 
 
 class ClipBrowser:
-    """Widgets and panels over the last test run of one or more solutions (by folder name or Solution)."""
+    """Widgets and panels over the last test run of one or more solutions (by folder name or Solution).
+
+    The solution box offers the given solutions; the comparison box also every other solution
+    with a test run on the same clips under `result_root` (:func:`runs_to_compare`).
+    """
 
     def __init__(self, solutions, result_root=None, threshold: float | None = None):
-        loaded = [s if isinstance(s, solution.Solution) else solution.load(paths.NOTEBOOKS / s)
-                  for s in ([solutions] if isinstance(solutions, (str, solution.Solution)) else solutions)]
+        loaded = _as_solutions(solutions)
         if not loaded:
             raise ToolkitError("ClipBrowser needs at least one solution")
-        self.solutions = {s.run_name: s for s in loaded}
+        names = [s.run_name for s in loaded]
+        self.solutions = {s.run_name: s for s in loaded + runs_to_compare(loaded, result_root)}
         self.result_root = result_root
         self.threshold = threshold
         self.scores = {name: read_scores_table(s.result_dir(result_root)) for name, s in self.solutions.items()}
         self._models: dict[tuple[str, str], object] = {}
-        first = self.scores[next(iter(self.solutions))]
-        names = list(self.solutions)
+        first = self.scores[names[0]]
         self.solution_box = w.Dropdown(options=names, description="solution")
-        self.compare_box = w.Dropdown(options=["(none)"] + names, description="compare with")
+        self.compare_box = w.Dropdown(options=["(none)"] + list(self.solutions), description="compare with")
         self.type_box = w.Dropdown(options=list(dict.fromkeys(first["machine_type"])), description="type")
         self.id_box = w.Dropdown(description="ID")
         self.label_box = w.Dropdown(options=list(LABEL_CHOICES), description="label")
@@ -127,8 +166,9 @@ class ClipBrowser:
         if clip is None:
             return None
         shown = [self.solution_box.value]
-        if self.compare_box.value not in ("(none)", self.solution_box.value):
-            shown.append(self.compare_box.value)
+        other = self.compare_box.value
+        if other not in ("(none)", self.solution_box.value) and (self.scores[other]["path"] == clip.path).any():
+            shown.append(other)  # a compared run that did not score this clip has nothing to show
         figure = plt.figure(figsize=(15, 5.6 * len(shown)), layout="constrained")
         grids = figure.add_gridspec(2 * len(shown), 3, height_ratios=[1.1, 1] * len(shown))
         label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")

@@ -1,22 +1,96 @@
+"""The regression check: the committed spreads over seeds, the allowed ranges and the messages."""
+import numpy as np
 import pandas as pd
+import pytest
 
 from helpers import regression
+from helpers.errors import ToolkitError
+from helpers.solution import solution_folders
+
+TYPES = {"ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve", regression.ALL_TYPES}
 
 
-def test_committed_table_covers_every_solution_and_type():
+def measured_table(values: dict) -> pd.DataFrame:
+    """{(solution, type, seed): (AUC, pAUC)} as regression.measure returns it."""
+    return pd.DataFrame([{"solution": s, "machine_type": t, "seed": seed, "AUC": a, "pAUC": p}
+                         for (s, t, seed), (a, p) in values.items()], columns=regression.MEASURED_COLUMNS)
+
+
+def test_committed_table_holds_a_spread_over_seeds_for_every_solution_and_type():
     table = regression.read_expected()
-    assert set(table["solution"]) == {"original", "pytorch", "vae", "cnn_ae"}
-    assert table.groupby("solution").size().eq(6).all()
-    assert table[["AUC", "pAUC"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert set(table["solution"]) == {f.name for f in solution_folders()}
+    for solution, rows in table.groupby("solution"):
+        assert set(rows["machine_type"]) == TYPES, solution
+        assert rows.groupby("machine_type")["metric"].apply(sorted).map(tuple).eq(("AUC", "pAUC")).all()
+    for row in table.itertuples():
+        values = np.array(row.values.split(), dtype=float)
+        assert len(values) == len(row.seeds.split()) >= 3
+        assert ((0 <= values) & (values <= 1)).all()
+        assert row.mean == pytest.approx(values.mean(), abs=1e-4)
+        assert row.sd == pytest.approx(values.std(ddof=1), abs=1e-4)
 
 
-def test_compare_names_solution_type_and_figures(tmp_path):
-    expected = pd.DataFrame({"solution": ["pytorch"] * 2, "machine_type": ["fan", "valve"],
-                             "AUC": [0.70, 0.80], "pAUC": [0.60, 0.70]})
-    measured = expected.assign(AUC=[0.72, 0.70])
-    problems = regression.compare(measured, expected, tolerance=0.03)
-    assert problems == ["pytorch valve: AUC 0.7000, expected 0.8000 ± 0.03 (moved -0.1000)"]
-    new = pd.DataFrame({"solution": ["mine"], "machine_type": ["fan"], "AUC": [0.5], "pAUC": [0.5]})
-    assert "no expected AUC" in regression.compare(new, expected)[0]
-    path = regression.write_expected(new, tmp_path / "expected.csv")
-    assert regression.read_expected(path)["solution"].tolist() == ["mine"]
+def test_every_recorded_seed_lies_in_its_own_range():
+    """By construction (K * sqrt(1 + 1/n) sd is wider than any sample's distance from its mean)."""
+    table = regression.read_expected()
+    reruns = []
+    for row in table.itertuples():
+        for seed, value in zip(row.seeds.split(), row.values.split()):
+            reruns.append({"solution": row.solution, "machine_type": row.machine_type, "seed": int(seed),
+                           "metric": row.metric, "value": float(value)})
+    measured = (pd.DataFrame(reruns).pivot_table(index=["solution", "machine_type", "seed"], columns="metric",
+                                                 values="value").reset_index())
+    assert 2 * len(measured) == len(reruns) and len(measured) >= 3 * 7 * 4
+    assert regression.compare(measured, table) == []
+
+
+def test_spread_and_ranges_follow_the_rule():
+    measured = measured_table({("mine", "fan", 0): (0.70, 0.60), ("mine", "fan", 1): (0.74, 0.60),
+                               ("mine", "fan", 2): (0.72, 0.60),
+                               ("mine", "valve", 0): (0.80, 0.70), ("mine", "valve", 1): (0.90, 0.74),
+                               ("mine", "valve", 2): (0.85, 0.72)})
+    expected = regression.spread(measured)
+    fan_auc = expected.query("machine_type == 'fan' and metric == 'AUC'").iloc[0]
+    assert fan_auc["seeds"] == "0 1 2" and fan_auc["values"] == "0.7000 0.7400 0.7200"
+    assert fan_auc["mean"] == pytest.approx(0.72) and fan_auc["sd"] == pytest.approx(0.02)
+    ranges = regression.allowed_ranges(expected).set_index(["machine_type", "metric"])
+    pooled = np.sqrt(np.mean([0.02 ** 2, 0.0, 0.05 ** 2, 0.02 ** 2]))
+    half = regression.K * np.sqrt(1 + 1 / 3)
+    assert ranges.loc[("fan", "AUC"), "high"] == pytest.approx(0.72 + half * pooled)
+    assert ranges.loc[("valve", "AUC"), "low"] == pytest.approx(0.85 - half * 0.05)
+    # seeds that agreed exactly still get the pooled width, not a zero-width range
+    assert ranges.loc[("fan", "pAUC"), "high"] - ranges.loc[("fan", "pAUC"), "low"] == pytest.approx(2 * half * pooled)
+
+
+def test_compare_names_solution_type_figure_range_and_move():
+    expected = regression.spread(measured_table({("mine", "fan", s): (0.70 + 0.01 * s, 0.60 + 0.01 * s)
+                                                 for s in range(3)}))
+    inside = measured_table({("mine", "fan", 5): (0.73, 0.59)})
+    assert regression.compare(inside, expected) == []
+    outside = measured_table({("mine", "fan", 5): (0.80, 0.61)})
+    problems = regression.compare(outside, expected)
+    assert len(problems) == 1
+    assert problems[0].startswith("mine fan AUC (seed 5): 0.8000, expected 0.6638 to 0.7562")
+    assert "seeds 0 1 2: 0.7000 0.7100 0.7200" in problems[0] and "moved +0.0900" in problems[0]
+    unknown = measured_table({("theirs", "fan", 0): (0.5, 0.5)})
+    assert all("no expected spread" in p for p in regression.compare(unknown, expected))
+
+
+def test_a_spread_needs_two_seeds_and_the_table_its_columns(tmp_path):
+    one_seed = regression.spread(measured_table({("mine", "fan", 0): (0.7, 0.6)}))
+    with pytest.raises(ToolkitError, match="at least two seeds"):
+        regression.allowed_ranges(one_seed)
+    old = tmp_path / "expected.csv"
+    old.write_text("solution,machine_type,AUC,pAUC\npytorch,fan,0.7,0.6\n")
+    with pytest.raises(ToolkitError, match=r"missing column\(s\).*regress --update"):
+        regression.read_expected(old)
+
+
+def test_update_replaces_only_the_measured_solutions(tmp_path):
+    path = tmp_path / "expected.csv"
+    regression.write_expected(measured_table({("a", "fan", s): (0.7, 0.6 + s / 100) for s in range(3)}), path)
+    regression.write_expected(measured_table({("b", "fan", s): (0.8, 0.5 + s / 100) for s in range(3)}), path)
+    regression.write_expected(measured_table({("a", "fan", s): (0.9, 0.9 + s / 100) for s in range(3)}), path)
+    table = regression.read_expected(path)
+    assert sorted(set(table["solution"])) == ["a", "b"]
+    assert table.query("solution == 'a' and metric == 'AUC'")["mean"].item() == pytest.approx(0.9)

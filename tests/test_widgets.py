@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import pytest
 
 from helpers import paths, pipeline, solution
-from helpers.widgets import ClipBrowser
+from helpers.widgets import ClipBrowser, browse
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,19 @@ def test_show_returns_one_widget(tested_runs):
     loaded, root = tested_runs
     box = ClipBrowser(loaded[0], result_root=root).show()
     assert len(box.children) == 2
+
+
+def test_other_runs_on_the_same_clips_are_offered_for_comparison(tested_runs):
+    loaded, root = tested_runs
+    browser = ClipBrowser(loaded[0], result_root=root)
+    assert browser.solution_box.options == ("pytorch",)
+    assert browser.compare_box.options == ("(none)", "pytorch", "vae")
+    alone = len(browser.figure.axes)
+    browser.compare_box.value = "vae"
+    assert len(browser.figure.axes) == 2 * alone and "vae ·" in titles(browser.figure)
+
+
+def test_browse_gives_the_widget_where_a_person_can_use_it(tested_runs):
+    """Outside a kernel (here) the widget; in a headless kernel a note (tests/test_runner.py)."""
+    loaded, root = tested_runs
+    assert len(browse(loaded[0], root).children) == 2

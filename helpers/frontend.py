@@ -1,0 +1,57 @@
+"""Who is looking at the output: a person in a live Jupyter frontend, or nobody (a headless run).
+
+Widgets need a frontend that renders them and answers their messages. Under papermill or
+nbconvert nobody does, and a cell holding widgets can leave the executing client waiting
+forever (jupyter/nbclient#312). So widget code asks :func:`headless_kernel` first.
+
+A live frontend is a kernel started by a Jupyter server for a notebook session (JupyterLab and
+Notebook 7 set ``JPY_SESSION_NAME`` for it) or by VS Code (``__vsc_ipynb_file__`` in the user
+namespace). The project's runner also marks every kernel it starts as headless
+(:data:`HEADLESS_VARIABLE`), so a run started from inside JupyterLab stays headless too.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+HEADLESS_VARIABLE = "DCASE_HEADLESS"
+
+
+def _shell():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (live or headless), False in a script or a terminal IPython."""
+    shell = _shell()
+    return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
+
+
+def live_frontend() -> bool:
+    """True when a person's Jupyter frontend (JupyterLab, Notebook, VS Code) renders this kernel's output."""
+    if os.environ.get(HEADLESS_VARIABLE) == "1" or not in_kernel():
+        return False
+    return "JPY_SESSION_NAME" in os.environ or "__vsc_ipynb_file__" in _shell().user_ns
+
+
+def headless_kernel() -> bool:
+    """True inside a kernel that no person's frontend renders (papermill, nbconvert): no widgets there."""
+    return in_kernel() and not live_frontend()
+
+
+@contextmanager
+def headless():
+    """Mark the kernels started inside this block as headless (they inherit the environment)."""
+    before = os.environ.get(HEADLESS_VARIABLE)
+    os.environ[HEADLESS_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(HEADLESS_VARIABLE, None)
+        else:
+            os.environ[HEADLESS_VARIABLE] = before
