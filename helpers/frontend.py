@@ -7,7 +7,8 @@ forever (jupyter/nbclient#312). So widget code asks :func:`headless_kernel` firs
 A live frontend is a kernel started by a Jupyter server for a notebook session (JupyterLab and
 Notebook 7 set ``JPY_SESSION_NAME`` for it) or by VS Code (``__vsc_ipynb_file__`` in the user
 namespace). The project's runner also marks every kernel it starts as headless
-(:data:`HEADLESS_VARIABLE`), so a run started from inside JupyterLab stays headless too.
+(:data:`HEADLESS_VARIABLE`), so a run started from inside JupyterLab stays headless too; a
+person can set that variable to 0 for a frontend not recognised here.
 """
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ def in_kernel() -> bool:
 
 
 def live_frontend() -> bool:
-    """True when a person's Jupyter frontend (JupyterLab, Notebook, VS Code) renders this kernel's output."""
-    if os.environ.get(HEADLESS_VARIABLE) == "1" or not in_kernel():
-        return False
+    """True when a person's Jupyter frontend (JupyterLab, Notebook, VS Code) renders this kernel's output.
+
+    ``DCASE_HEADLESS=1`` says no, ``DCASE_HEADLESS=0`` says yes (a frontend not recognised here, e.g. Voila).
+    """
+    marked = os.environ.get(HEADLESS_VARIABLE)
+    if marked in ("0", "1") or not in_kernel():
+        return marked == "0" and in_kernel()
     return "JPY_SESSION_NAME" in os.environ or "__vsc_ipynb_file__" in _shell().user_ns
 
 
