@@ -33,6 +33,7 @@ from helpers.fileio import atomic_path
 TRAINING_CELL_TIMEOUT = 12 * 3600.0
 CELL_TIMEOUT = 30 * 60.0
 IDLE_TIMEOUT = 180.0
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # not its transport warning on every start
 IDLE_CPU_SHARE = 0.01  # a kernel tree using less than 1 % of one core over the idle window is idle
 
 
@@ -183,7 +184,7 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                 papermill.execute_notebook(
                     str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
                     cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
-                    kernel_name="python3",
+                    kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
                 )
         except (papermill.PapermillExecutionError, CellTimeoutError, DeadKernelError, KeyboardInterrupt) as err:
             if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
