@@ -186,7 +186,7 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                     cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
                     kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
                 )
-        except (papermill.PapermillExecutionError, CellTimeoutError, DeadKernelError, KeyboardInterrupt) as err:
+        except (papermill.PapermillExecutionError, CellTimeoutError, RuntimeError, KeyboardInterrupt) as err:
             if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
                 raise
             where = _describe_cell(tmp)
@@ -196,9 +196,11 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                 what = f"{err.ename}: {err.evalue}"
             elif isinstance(err, CellTimeoutError):
                 what = f"the cell ran longer than its time limit of {timeout:.0f} s (timeout / --timeout)"
-            else:
+            elif isinstance(err, DeadKernelError):
                 what = "the kernel died (killed, crashed or out of memory)"
-            if tmp.is_file():
+            else:  # jupyter_client: the kernel did not start or stopped answering
+                what = f"the kernel failed: {err}"
+            if tmp.is_file() and tmp.stat().st_size:
                 tmp.replace(failed)
                 kept = f"; the executed copy is kept in {failed}"
             else:
