@@ -128,4 +128,5 @@ def write_expected(measured: pd.DataFrame, path: Path = EXPECTED) -> Path:
     kept = read_expected(path)
     kept = kept[~kept["solution"].isin(measured["solution"])]
     table = pd.concat([kept, spread(measured)], ignore_index=True).sort_values(["solution", "machine_type", "metric"])
+    table[["mean", "sd"]] = table[["mean", "sd"]].astype(float)
     return atomic_write_text(path, table.to_csv(index=False, float_format="%.4f"))
