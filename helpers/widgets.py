@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import pandas as pd
 from IPython.display import Audio, Markdown, display
 
@@ -94,13 +94,12 @@ class ClipBrowser:
         self.output = w.Output()
         self.figure = None
         self._quiet = False
-        self._refresh_ids()
+        self._refresh_ids()  # draws the first panels
         self.type_box.observe(lambda _: self._refresh_ids(), names="value")
         for box in (self.solution_box, self.id_box, self.label_box, self.order_box):
             box.observe(lambda _: self._quiet or self._refresh_clips(), names="value")
         for box in (self.clip_box, self.compare_box):
             box.observe(lambda _: self._quiet or self.render(), names="value")
-        self.render()
 
     # ---------------------------------------------------------------- selection
     def _table(self) -> pd.DataFrame:
@@ -160,8 +159,12 @@ class ClipBrowser:
             self._models[key] = pipeline.load_model(self.solutions[name], machine_type, self.result_root)
         return self._models[key]
 
-    def panels(self) -> plt.Figure | None:
-        """The figure for the current selection: per solution, images, error over time, score position."""
+    def panels(self) -> Figure | None:
+        """The figure for the current selection: per solution, images, error over time, score position.
+
+        A figure outside pyplot: in JupyterLab widget messages are handled on a kernel subshell
+        whose post-execute hook closes pyplot's figures, which left half-drawn (blank) panels.
+        """
         clip = self.current_clip
         if clip is None:
             return None
@@ -169,7 +172,7 @@ class ClipBrowser:
         other = self.compare_box.value
         if other not in ("(none)", self.solution_box.value) and (self.scores[other]["path"] == clip.path).any():
             shown.append(other)  # a compared run that did not score this clip has nothing to show
-        figure = plt.figure(figsize=(15, 5.6 * len(shown)), layout="constrained")
+        figure = Figure(figsize=(15, 5.6 * len(shown)), layout="constrained")
         grids = figure.add_gridspec(2 * len(shown), 3, height_ratios=[1.1, 1] * len(shown))
         label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
         for row, name in enumerate(shown):
@@ -192,15 +195,12 @@ class ClipBrowser:
     def render(self) -> None:
         self.output.clear_output(wait=True)
         with self.output:
-            if self.figure is not None:
-                plt.close(self.figure)
             figure = self.panels()
             if figure is None:
                 print("no clip matches this selection")
                 return
             display(Audio(filename=self.clip_box.value))
             display(figure)
-            plt.close(figure)
 
     def show(self) -> w.VBox:
         """The browser as one widget (display it, or leave it as a cell's last line)."""
