@@ -7,9 +7,12 @@ unlabelled test clips and, given the ground-truth list, computes AUC/pAUC for th
 Every file they write goes to the run's result folder (result/<run_name>/):
     model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_summary.csv,
     anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json
+and, while a torch model trains, checkpoints/<type>.ckpt: the training state after the last
+finished epoch, from which an interrupted training resumes; removed once the model is saved.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
@@ -38,6 +41,21 @@ def backend(solution: Solution):
 
 def model_path(solution: Solution, result_dir: Path, machine_type: str) -> Path:
     return result_dir / f"model_{machine_type}{backend(solution).MODEL_SUFFIX}"
+
+
+def checkpoint_path(solution: Solution, result_dir: Path, machine_type: str) -> Path | None:
+    """Where the training of one machine type keeps its state between epochs; None if its backend does not resume."""
+    suffix = getattr(backend(solution), "CHECKPOINT_SUFFIX", None)
+    return result_dir / "checkpoints" / f"{machine_type}{suffix}" if suffix else None
+
+
+def remove_checkpoint(checkpoint: Path | None) -> None:
+    """Delete a training checkpoint, and its folder once empty; nothing if there is none."""
+    if checkpoint is None:
+        return
+    checkpoint.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the folder still holds another checkpoint, or is gone already
+        checkpoint.parent.rmdir()
 
 
 def resolve_types(data_dir: Path, machine_types) -> list[str]:
@@ -104,20 +122,26 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
                        additional_data: Path | None = None) -> dict:
     """Train (or reuse) the model of one machine type; returns its summary row.
 
-    With `additional_data`, its <machine_type>/train clips join the training set.
+    With `additional_data`, its <machine_type>/train clips join the training set. A torch
+    training resumes from its checkpoint after the last finished epoch if one with the same
+    fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over.
     """
     engine = backend(solution)
     target = model_path(solution, result_dir, machine_type)
     history_path = result_dir / f"history_{machine_type}.csv"
+    checkpoint = checkpoint_path(solution, result_dir, machine_type)
     listed = layout.list_clips(data_dir, machine_type, "train")
     if additional_data is not None:
         listed += layout.list_clips(additional_data, machine_type, "train")
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} train features")
     fingerprint = training_fingerprint(solution, additional_data)
     started = time.perf_counter()
-    if not retrain and target.is_file() and history_path.is_file():
+    if retrain:
+        remove_checkpoint(checkpoint)
+    elif target.is_file() and history_path.is_file():
         _, saved_fingerprint = engine.load(solution, target)
         if saved_fingerprint == fingerprint:
+            remove_checkpoint(checkpoint)  # left behind if a run stopped between saving the model and removing it
             history = pd.read_csv(history_path)
             return _summary_row(machine_type, clips, len(make_items(solution, log_mels, True)), history, None, True)
         print(f"{target.name}: settings or training data changed since it was trained; training again")
@@ -125,12 +149,15 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     train_items = make_items(solution, train_mels, True)
     val_items = make_items(solution, val_mels, True) if val_mels else None
     display = LossDisplay(f"{solution.run_name} · {machine_type}", live=live)
-    net, history = engine.train(solution, train_items, val_items, result_dir / "logs", machine_type, display)
+    resumable = {"checkpoint": checkpoint, "fingerprint": fingerprint} if checkpoint else {}
+    net, history = engine.train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
+                                **resumable)
     seconds = time.perf_counter() - started
     display.update(history)
     display.close(result_dir / f"loss_{machine_type}.png")
     engine.save(net, target, fingerprint)
     atomic_write_text(history_path, history.to_csv(index=False))
+    remove_checkpoint(checkpoint)
     items = len(train_items) + (len(val_items) if val_items is not None else 0)
     return _summary_row(machine_type, clips, items, history, seconds, False)
 

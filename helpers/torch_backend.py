@@ -4,28 +4,40 @@ Where and how to train (accelerator, devices, nodes, strategy, precision) comes 
 ``trainer`` section of config.yaml, so a GPU or a DDP cluster is a setting, not code.
 The network's reconstruction error is mean squared error unless the network defines
 ``training_loss`` (for example the VAE); scoring uses ``reconstruct`` when it exists.
+
+Interrupted training resumes: given a checkpoint path, :func:`train` saves the whole training
+state there after every finished epoch (:class:`EpochCheckpoint`), and a later call with the same
+settings fingerprint continues from it with the same result as an uninterrupted run on the CPU.
 """
 from __future__ import annotations
 
 import logging
+import pickle
+import random
 import warnings
+import zipfile
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from tensorboardX import SummaryWriter
 from torch import nn
 
 from helpers import inputs
+from helpers.errors import ToolkitError
 from helpers.fileio import atomic_path, atomic_write_text
 from helpers.inputs import FrameVectors, Patches
 from helpers.liveplot import LossDisplay, history_frame
 from helpers.solution import import_model
 
 MODEL_SUFFIX = ".pt"
+CHECKPOINT_SUFFIX = ".ckpt"
 Items = FrameVectors | Patches
+log = logging.getLogger("helpers")
 
 
 class ItemDataset(torch.utils.data.Dataset):
@@ -143,6 +155,13 @@ class EpochHistory(L.Callback):
     def __getstate__(self) -> dict:
         return {**self.__dict__, "display": None, "writer": None}
 
+    def state_dict(self) -> dict:
+        """The rows so far, for a checkpoint (a resumed run's history starts with them)."""
+        return {"rows": self.rows}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+
     def on_train_epoch_start(self, trainer, module):
         if isinstance(self.train_items, Patches) and trainer.current_epoch > 0:
             self.train_items.resample()
@@ -169,25 +188,147 @@ class EpochHistory(L.Callback):
         return history_frame(self.rows) if self.rows else pd.read_csv(self.history_path)
 
 
+def random_state(train_items: Items) -> dict:
+    """The state of every random generator that later epochs draw from, as plain tensors, lists and numbers.
+
+    torch's global generator (the DataLoader's shuffle draws its permutation from it, the VAE its
+    noise), numpy's and Python's global generators, and the random-crop generator of Patches.
+    CUDA generators are not included: GPU runs repeat only as far as their kernels allow anyway.
+    """
+    name, key, position, has_gauss, cached_gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": (name, key.tolist(), position, has_gauss, cached_gauss),
+             "python": random.getstate()}
+    if isinstance(train_items, Patches):
+        state["crops"] = train_items.rng.bit_generator.state
+    return state
+
+
+def set_random_state(state: dict, train_items: Items) -> None:
+    """Put back the generators' states saved by :func:`random_state`."""
+    torch.set_rng_state(state["torch"])
+    name, key, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), *rest))
+    random.setstate(state["python"])
+    if isinstance(train_items, Patches):
+        train_items.rng.bit_generator.state = state["crops"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, through helpers.fileio: a checkpoint is written whole or not at all."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
+class EpochCheckpoint(Checkpoint):
+    """Saves the whole training state to `path` after every finished epoch; puts the random state back on resume.
+
+    The file is Lightning's checkpoint (weights with BatchNorm buffers, optimiser state, loop
+    position, the history rows of EpochHistory) plus this callback's state: the settings
+    `fingerprint`, the epochs finished and :func:`random_state`. Lightning runs checkpoint
+    callbacks after all others, so the epoch's history row is in it. Only the first process
+    writes (Lightning's strategy does so under DDP). Resumed by ``fit(ckpt_path=...)``, the random
+    state is put back as the checkpoint is loaded: Lightning creates the first epoch's DataLoader
+    iterator (which draws from torch's generator) as training starts, before any epoch hook runs.
+    """
+
+    def __init__(self, path: Path, fingerprint: str, train_items: Items):
+        self.path = path
+        self.fingerprint = fingerprint
+        self.train_items = train_items
+        self.epochs = 0
+
+    def state_dict(self) -> dict:
+        return {"fingerprint": self.fingerprint, "epochs": self.epochs, "random": random_state(self.train_items)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epochs = state_dict["epochs"]
+        set_random_state(state_dict["random"], self.train_items)
+
+    def on_train_epoch_end(self, trainer, module):
+        self.epochs = trainer.current_epoch + 1
+        trainer.save_checkpoint(self.path, weights_only=False)
+
+
+def resumable_epochs(path: Path, fingerprint: str) -> int:
+    """The epochs finished in the checkpoint at `path`, if a training with `fingerprint` can resume from it.
+
+    Raises ToolkitError naming the file and the reason when it cannot: it is cut short or not a
+    file that torch.save wrote (a zip archive), it is damaged (a member fails its CRC check) or
+    cannot be read, it is not a training checkpoint of this toolkit, or it was saved by a training
+    with other settings or training data. It is read with ``weights_only`` (tensors and plain
+    values only), so a foreign file runs no code.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ToolkitError(f"checkpoint {path} is cut short or was not written by torch.save "
+                           f"(a checkpoint is a whole zip archive)") from err
+    if damaged is not None:
+        raise ToolkitError(f"checkpoint {path} is damaged ({damaged} fails its CRC check)")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise ToolkitError(f"checkpoint {path} cannot be read ({str(err).splitlines()[0]})") from err
+    state = saved.get("callbacks", {}).get(EpochCheckpoint.__qualname__) if isinstance(saved, dict) else None
+    if not isinstance(state, dict) or not {"state_dict", "optimizer_states", "loops"} <= saved.keys():
+        raise ToolkitError(f"checkpoint {path} is not a training checkpoint of this toolkit (expected Lightning's "
+                           f"training state with an {EpochCheckpoint.__qualname__} entry)")
+    if state.get("fingerprint") != fingerprint:
+        raise ToolkitError(f"checkpoint {path} was saved by a training with other settings or training data "
+                           f"(fingerprint {state.get('fingerprint')}, this training has {fingerprint})")
+    return int(state["epochs"])
+
+
+def _resume_from(checkpoint: Path, fingerprint: str, epochs: int, name: str) -> Path | None:
+    """`checkpoint` if training can resume from it (says so in one printed line), else None.
+
+    A checkpoint that cannot be resumed is reported with a warning naming it and the reason, and removed.
+    """
+    if not checkpoint.is_file():
+        return None
+    try:
+        done = resumable_epochs(checkpoint, fingerprint)
+    except ToolkitError as err:
+        log.warning("%s; removed it, training starts over", err)
+        checkpoint.unlink(missing_ok=True)
+        return None
+    print(f"{name}: resuming from the checkpoint after epoch {done} of {epochs} ({checkpoint})", flush=True)
+    return checkpoint
+
+
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
-          log_name: str, display: LossDisplay | None = None) -> tuple[nn.Module, pd.DataFrame]:
-    """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
+          log_name: str, display: LossDisplay | None = None, checkpoint: Path | None = None,
+          fingerprint: str = "") -> tuple[nn.Module, pd.DataFrame]:
+    """Train a network of `solution` on `train_items`; returns it and its loss history.
+
+    With `checkpoint`, the training state is saved there after every finished epoch (see
+    :class:`EpochCheckpoint`), and a checkpoint already there that was saved with the same
+    `fingerprint` is resumed from: training continues after its last epoch and gives the same
+    network and history as an uninterrupted run. One that cannot be resumed is reported and removed,
+    and training starts over. The caller removes the checkpoint once the model is saved.
+    """
     training, trainer_settings = solution.config["training"], solution.config["trainer"]
     L.seed_everything(training["seed"], workers=True, verbose=False)
     task = AutoencoderTask(solution, training["learning_rate"])
     history = EpochHistory(display, train_items, Path(log_dir) / log_name)
+    callbacks = [history] + ([EpochCheckpoint(checkpoint, fingerprint, train_items)] if checkpoint else [])
+    resume = _resume_from(checkpoint, fingerprint, training["epochs"], log_name) if checkpoint else None
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
-        max_epochs=training["epochs"], callbacks=[history],
+        max_epochs=training["epochs"], callbacks=callbacks, plugins=[AtomicCheckpointIO()],
         logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=checkpoint is not None, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True, **trainer_settings,
     )
     val_loader = loader(val_items, training["batch_size"], False) if val_items is not None and len(val_items) else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"]), val_loader)
+        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"]), val_loader,
+                    ckpt_path=resume, weights_only=True)
     return task.net.cpu().eval(), history.history()
 
 
