@@ -37,9 +37,11 @@ def live_frontend() -> bool:
 
     ``DCASE_HEADLESS=1`` says no, ``DCASE_HEADLESS=0`` says yes (a frontend not recognised here, e.g. Voila).
     """
+    if not in_kernel():
+        return False
     marked = os.environ.get(HEADLESS_VARIABLE)
-    if marked in ("0", "1") or not in_kernel():
-        return marked == "0" and in_kernel()
+    if marked in ("0", "1"):
+        return marked == "0"
     return "JPY_SESSION_NAME" in os.environ or "__vsc_ipynb_file__" in _shell().user_ns
 
 

@@ -93,7 +93,8 @@ def allowed_ranges(expected: pd.DataFrame) -> pd.DataFrame:
     # the mean over types spreads at least as a mean of independent figures with the per-type spread
     types = (~overall).groupby(table["solution"]).transform("sum") / len(METRICS)
     per_type = np.sqrt(variance.where(~overall).groupby(table["solution"]).transform("mean") / types)
-    sd = np.maximum(table["sd"], pooled).where(~overall, np.maximum.reduce([table["sd"], pooled, per_type]))
+    sd = np.maximum(table["sd"], pooled)
+    sd = sd.where(~overall, np.maximum(sd, per_type))
     half = K * np.sqrt(1 + 1 / n) * sd
     return table.assign(low=table["mean"] - half, high=table["mean"] + half)
 

@@ -160,6 +160,17 @@ def _describe_cell(executed: Path) -> str:
     return f'cell {own.index(started[-1]) + 1} of {len(own)} ({cell.get("id", "?")}: "{first}")'
 
 
+def _what_ended(err: BaseException, timeout: float) -> str:
+    """What papermill's exception says ended the run, in words."""
+    if isinstance(err, papermill.PapermillExecutionError):
+        return f"{err.ename}: {err.evalue}"
+    if isinstance(err, CellTimeoutError):
+        return f"the cell ran longer than its time limit of {timeout:.0f} s (timeout / --timeout)"
+    if isinstance(err, DeadKernelError):
+        return "the kernel died (killed, crashed or out of memory)"
+    return f"the kernel failed: {err}"  # jupyter_client: it did not start or stopped answering
+
+
 def execute_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
                      timeout: float | None = None, progress: bool = False,
                      idle_timeout: float | None = IDLE_TIMEOUT) -> Path:
@@ -190,16 +201,7 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
             if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
                 raise
             where = _describe_cell(tmp)
-            if watchdog and watchdog.reason:
-                what = watchdog.reason
-            elif isinstance(err, papermill.PapermillExecutionError):
-                what = f"{err.ename}: {err.evalue}"
-            elif isinstance(err, CellTimeoutError):
-                what = f"the cell ran longer than its time limit of {timeout:.0f} s (timeout / --timeout)"
-            elif isinstance(err, DeadKernelError):
-                what = "the kernel died (killed, crashed or out of memory)"
-            else:  # jupyter_client: the kernel did not start or stopped answering
-                what = f"the kernel failed: {err}"
+            what = watchdog.reason if watchdog and watchdog.reason else _what_ended(err, timeout)
             if tmp.is_file() and tmp.stat().st_size:
                 tmp.replace(failed)
                 kept = f"; the executed copy is kept in {failed}"
