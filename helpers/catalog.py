@@ -69,3 +69,9 @@ def clip_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Clip counts per machine type, split, ID and label. [columns=machine_type, split, machine_id, label, clips]"""
     return (table.groupby(["machine_type", "split", "machine_id", "label"], sort=True)
             .size().rename("clips").reset_index())
+
+
+def count_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """clip_counts as one row per (machine type, ID) and a column per (split, label), whole numbers."""
+    return counts.pivot_table(index=["machine_type", "machine_id"], columns=["split", "label"], values="clips",
+                              aggfunc="sum", fill_value=0)

@@ -45,9 +45,7 @@ def _download(args) -> None:
 def _table(args) -> None:
     from helpers import catalog, skiplog
 
-    counts = catalog.clip_counts(catalog.file_table(args.data))
-    print(counts.pivot_table(index=["machine_type", "machine_id"], columns=["split", "label"],
-                             values="clips", fill_value=0).to_string())
+    print(catalog.count_table(catalog.clip_counts(catalog.file_table(args.data))).to_string())
     print(skiplog.summary())
 
 
@@ -115,12 +113,12 @@ def _regress(args) -> None:
 
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else (
         list(regression.SEEDS) if args.update else [regression.SEEDS[0]])
+    if args.update and len(seeds) < 2:
+        raise ToolkitError(f"--update records the spread over seeds: give at least two (--seeds 0,1,2), got {seeds}")
     measured = regression.measure(_selected_solutions(args.solution), seeds=seeds, epochs=args.epochs,
                                   timeout=args.timeout, idle_timeout=args.idle_timeout)
     print(measured.round(4).to_string(index=False))
     if args.update:
-        if len(seeds) < 2:
-            raise ToolkitError(f"--update records the spread over seeds: give at least two (--seeds 0,1,2), got {seeds}")
         print(f"wrote {regression.write_expected(measured)}")
         return
     problems = regression.compare(measured, regression.read_expected())

@@ -12,12 +12,17 @@ from pathlib import Path
 
 from helpers.errors import ToolkitError
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # the mode open() gives a new file under this process's umask
+
 
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
 
-    Raises ToolkitError naming the folder if the folder cannot be created or written.
+    Raises ToolkitError naming the folder if the folder cannot be created or written, and naming
+    the file if the final rename fails (the old file, if any, is then left as it was).
     """
     path = Path(path)
     try:
@@ -28,7 +33,11 @@ def atomic_path(path: str | Path):
         raise ToolkitError(f"cannot write to folder {path.parent}: {err.strerror or err}") from err
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.chmod(tmp, FILE_MODE)  # mkstemp makes the file private; a result or clip is readable as any other
+            os.replace(tmp, path)
+        except OSError as err:
+            raise ToolkitError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
         Path(tmp).unlink(missing_ok=True)
 

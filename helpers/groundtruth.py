@@ -27,7 +27,7 @@ def read(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     rows, machine_type = [], None
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet may add a BOM
             for number, fields in enumerate(csv.reader(handle), start=1):
                 fields = [f.strip() for f in fields]
                 if not any(fields):

@@ -45,14 +45,13 @@ def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> n
 
 
 def view_clip(solution: Solution, model, path) -> ClipView | None:
-    """The model's view of the clip at `path`; None if the clip cannot be used (recorded as skipped)."""
+    """The model's view of the clip at `path`; None if the clip is unreadable or too short for one
+    network input (recorded as skipped, with the reason)."""
     log_mels = featurecache.log_mels([path], solution.features, progress=False)
-    if not log_mels:
+    if str(path) not in log_mels or not pipeline.long_enough(solution, path, log_mels[str(path)]):
         return None
     logmel = np.asarray(log_mels[str(path)])
     items = pipeline.make_items(solution, [logmel], training=False)
-    if len(items) == 0:
-        return None
     engine = pipeline.backend(solution)
     batch = items.batch(np.arange(len(items)))
     recon = engine.reconstruct(model, batch).reshape(batch.shape)

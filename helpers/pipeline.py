@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import featurecache, groundtruth, layout, paths, results, skiplog
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, DataLayoutError
 from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import FrameVectors, Patches
 from helpers.liveplot import LossDisplay
@@ -76,22 +76,26 @@ def min_frames(solution: Solution) -> int:
     return inputs["patch_size"] if inputs["kind"] == "patches" else solution.features.frames
 
 
+def long_enough(solution: Solution, path, log_mel: np.ndarray) -> bool:
+    """Whether a clip's log-mel [shape=(n_mels, frames)] holds one network input; if not, it is skipped and recorded."""
+    frames, needed = log_mel.shape[1], min_frames(solution)
+    if frames < needed:
+        skiplog.skip(path, f"too short: {frames} log-mel frame(s), one network input needs {needed}")
+    return frames >= needed
+
+
 def load_clip_features(solution: Solution, clips: list[layout.Clip], progress: bool, desc: str):
     """(usable clips, their log-mels), in clip order.
 
     Unreadable clips, and clips too short for one network input, are skipped and recorded.
     """
     mels = featurecache.log_mels([c.path for c in clips], solution.features, progress=progress, desc=desc)
-    needed, kept = min_frames(solution), []
-    for clip in clips:
-        if str(clip.path) not in mels:
-            continue
-        frames = mels[str(clip.path)].shape[1]
-        if frames < needed:
-            skiplog.skip(clip.path, f"too short: {frames} log-mel frame(s), one network input needs {needed}")
-        else:
-            kept.append(clip)
+    kept = [c for c in clips if str(c.path) in mels and long_enough(solution, c.path, mels[str(c.path)])]
     return kept, [mels[str(c.path)] for c in kept]
+
+
+def _folders(*roots: Path | None, machine_type: str, split: str) -> str:
+    return " and ".join(str(Path(root) / machine_type / split) for root in roots if root is not None)
 
 
 def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool) -> FrameVectors | Patches:
@@ -134,6 +138,10 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     if additional_data is not None:
         listed += layout.list_clips(additional_data, machine_type, "train")
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} train features")
+    if not clips:
+        raise DataLayoutError(f"no usable training clip in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')}: "
+                              f"{len(listed)} well-named clip(s), every one skipped (see the skipped files); "
+                              f"a model of {machine_type} needs at least one readable normal clip")
     fingerprint = training_fingerprint(solution, additional_data)
     started = time.perf_counter()
     if retrain:
@@ -210,6 +218,8 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     model = load_model(solution, machine_type, result_root)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
+        log.warning("%s: no usable test clip in %s (%d well-named clip(s), every one skipped); no scores for %s",
+                    machine_type, _folders(data_dir, machine_type=machine_type, split="test"), len(listed), machine_type)
         return pd.DataFrame(columns=["machine_type", "machine_id", "file_name", "label", "score", "path"])
     items = make_items(solution, log_mels, training=False)
     errors = backend(solution).item_errors(model, items, solution.config["scoring"]["batch_size"])

@@ -17,6 +17,7 @@ os.replace). Files from another run that do not belong to this preset are left i
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -269,7 +270,6 @@ def _slider_params(rng):
 
 
 def _slider(rng, n, p, anomaly, severity):
-    seconds = n / SAMPLE_RATE
     period = 2 * p["stroke_s"] * (1 + rng.normal(0, 0.01))
     cycle = phase_of(1 / period, n, rng)
     velocity = np.clip(np.sin(cycle) * (1 + p["dwell"]), -1, 1)  # flat tops: constant speed mid-stroke
@@ -567,13 +567,12 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     (out / MANIFEST).write_text(json.dumps(manifest))
     tasks = [(job, seed, keep) for job in jobs]
     workers = max(1, workers or os.cpu_count() or 1)
-    bar = tqdm(total=len(tasks), desc=f"synth {size}", unit="clip", disable=not progress)
-    if workers == 1:
-        sizes = [bar.update(1) or _run_job(task) for task in tasks]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            sizes = [bar.update(1) or s for s in pool.map(_run_job, tasks, chunksize=8)]
-    bar.close()
+    sizes = []
+    with (tqdm(total=len(tasks), desc=f"synth {size}", unit="clip", disable=not progress) as bar,
+          ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool):
+        for clip_bytes in pool.map(_run_job, tasks, chunksize=8) if pool else map(_run_job, tasks):
+            sizes.append(clip_bytes)
+            bar.update()
     ground_truth = None
     if eval_layout:
         ground_truth = atomic_write_text(out / groundtruth.FILE_NAME, "\n".join(truth) + "\n")

@@ -23,9 +23,22 @@ def test_multichannel_uses_first_channel(tmp_path):
     assert y.shape == (1600,) and np.allclose(y, 0.5, atol=1e-4)
 
 
-def test_other_sample_rate_is_resampled(tmp_path):
-    y = load_audio(write_wav(tmp_path / "hi.wav", seconds=1.0, sample_rate=48_000))
-    assert y.shape == (16_000,)
+def _peak_hz(y: np.ndarray, sample_rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return float(np.fft.rfftfreq(len(y), 1 / sample_rate)[spectrum.argmax()])
+
+
+@pytest.mark.parametrize("rate", [48_000, 44_100, 8_000])
+def test_other_sample_rate_is_resampled_keeping_the_sound(tmp_path, rate):
+    """A 1 kHz tone stays a 1 kHz tone of the same level at 16 kHz: the content, not only the length."""
+    t = np.arange(rate) / rate
+    path = tmp_path / f"tone_{rate}.wav"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 1000.0 * t), rate, subtype="PCM_16")
+    y = load_audio(path)
+    assert y.shape == (16_000,) and y.dtype == np.float32
+    assert _peak_hz(y, 16_000) == pytest.approx(1000.0, abs=1.0)
+    middle = y[1600:-1600]  # away from the resampler's edges
+    assert np.sqrt(np.mean(middle ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.02)
 
 
 def test_corrupt_and_empty_files_raise_clip_error_naming_them(tmp_path):

@@ -3,9 +3,9 @@ skipped and listed, the run goes on, and nothing already written is lost or left
 import logging
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -162,19 +162,78 @@ def test_read_only_result_folder_names_the_folder(tiny_data, tmp_path):
 
 
 def test_a_failing_run_keeps_the_results_already_written(tiny_data, tmp_path, monkeypatch):
+    """The last step of writing result.csv (the rename over the old file) fails: the old file stays
+    whole, although the new run's result.csv would differ (it adds a machine type), and no
+    temporary file is left beside it."""
+    from helpers import fileio
+
     sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
-    pipeline.train_all(sol, tiny_data, tmp_path, "fan", live=False, progress=False)
+    pipeline.train_all(sol, tiny_data, tmp_path, "fan,valve", live=False, progress=False)
     pipeline.test_all(sol, tiny_data, tmp_path, "fan", progress=False)
     result_dir = tmp_path / "pytorch"
-    before = {p.name: p.read_bytes() for p in result_dir.iterdir() if p.is_file()}
+    before = (result_dir / "result.csv").read_bytes()
+    replace = os.replace
 
-    def broken_writer(path, tables):
-        raise OSError("disk full")
+    def rename_fails_for_result_csv(source, target):
+        if os.path.basename(target) == "result.csv":
+            raise OSError(28, "No space left on device")
+        replace(source, target)
 
-    monkeypatch.setattr(results, "write_result_csv", broken_writer)
-    with pytest.raises(OSError):
-        pipeline.test_all(sol, tiny_data, tmp_path, "fan", progress=False)
-    after = {p.name: p.read_bytes() for p in result_dir.iterdir() if p.is_file()}
-    assert after["result.csv"] == before["result.csv"]
-    assert sorted(after) == sorted(before)  # no temporary files left beside them
-    assert pd.read_csv(result_dir / "scores.csv")["score"].notna().all()
+    monkeypatch.setattr(fileio.os, "replace", rename_fails_for_result_csv)
+    with pytest.raises(ToolkitError) as err:
+        pipeline.test_all(sol, tiny_data, tmp_path, "fan,valve", progress=False)
+    assert str(err.value) == f"cannot write {result_dir / 'result.csv'}: No space left on device"
+    assert (result_dir / "result.csv").read_bytes() == before
+    assert not [p.name for p in result_dir.iterdir() if p.name.startswith(".")]  # no temporary files left
+    monkeypatch.setattr(fileio.os, "replace", replace)
+    pipeline.test_all(sol, tiny_data, tmp_path, "fan,valve", progress=False)
+    assert set(results.read_result_csv(result_dir / "result.csv")["machine_type"]) == {"fan", "valve"}
+
+
+def test_a_training_folder_without_a_usable_clip_names_the_folder(tmp_path):
+    train = tmp_path / "data" / "fan" / "train"
+    train.mkdir(parents=True)
+    _write_bad_files(train, {k: v for k, v in TRAIN_BAD.items() if k.startswith("normal")})
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
+    with pytest.raises(DataLayoutError) as err:
+        pipeline.train_all(sol, tmp_path / "data", tmp_path / "result", "fan", live=False, progress=False)
+    assert str(err.value).startswith(f"no usable training clip in {train}: 4 well-named clip(s), every one skipped")
+    assert len(skiplog.skipped()) == 4
+
+
+def test_a_test_folder_without_a_usable_clip_is_reported_and_the_other_types_go_on(tiny_data, tmp_path, caplog):
+    data = tmp_path / "data"
+    for machine_type in ("fan", "valve"):
+        shutil.copytree(tiny_data / machine_type, data / machine_type)
+    for clip in (data / "fan" / "test").iterdir():
+        clip.write_bytes(b"broken")
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
+    pipeline.train_all(sol, data, tmp_path, live=False, progress=False)
+    scores, tables = pipeline.test_all(sol, data, tmp_path, progress=False)
+    assert set(scores["machine_type"]) == {"valve"} and list(tables) == ["valve"]
+    assert f"fan: no usable test clip in {data / 'fan' / 'test'} (16 well-named clip(s), every one skipped)" in caplog.text
+    written = results.read_result_csv(tmp_path / "pytorch" / "result.csv")
+    assert set(written["machine_type"]) == {"valve"}
+
+
+def test_a_clip_too_short_to_show_is_skipped_by_the_visualize_notebook(tiny_data, tmp_path):
+    """A clip that changed since the test run (now 2 frames long) is left out of the figures and
+    listed with its reason; the notebook shows the other clips and ends."""
+    from helpers import inspection, runner
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data / "valve", data / "valve")
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
+    pipeline.train_all(sol, data, tmp_path, live=False, progress=False)
+    scores, _ = pipeline.test_all(sol, data, tmp_path, progress=False)
+    short, kept = scores["path"].iloc[0], scores["path"].iloc[1]
+    write_wav(Path(short), seconds=0.05)
+    assert inspection.view_clip(sol, pipeline.load_model(sol, "valve", tmp_path), short) is None
+    assert skiplog.skipped()[-1].reason == "too short: 2 log-mel frame(s), one network input needs 5"
+    executed = runner.execute_notebook(paths.NOTEBOOKS / "pytorch" / "02-visualize-predictions.ipynb",
+                                       tmp_path / "visual.ipynb",
+                                       {"DATA_DIR": str(data), "RESULT_ROOT": str(tmp_path), "CLIPS": [short, kept]},
+                                       timeout=300)
+    text = executed.read_text()
+    assert "1 file(s) skipped:" in text
+    assert f"{short}: too short: 2 log-mel frame(s)" in text

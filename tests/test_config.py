@@ -57,10 +57,26 @@ def test_bad_yaml_and_missing_file(tmp_path):
         config.load(tmp_path / "nope.yaml")
 
 
-def test_every_solution_config_loads_and_builds():
-    for folder in solution.solution_folders():
-        loaded = solution.load(folder)
-        assert loaded.name == folder.name and loaded.fingerprint()
+@pytest.mark.parametrize("folder", solution.solution_folders(), ids=lambda f: f.name)
+def test_every_solution_config_loads_and_builds(folder):
+    """The network that config.yaml describes is built and maps a batch of inputs to the shape it scores."""
+    import numpy as np
+
+    loaded = solution.load(folder)
+    assert loaded.name == folder.name and len(loaded.fingerprint()) == 12
+    net = loaded.build_model()
+    batch = np.random.default_rng(0).normal(-40, 10, (3, *loaded.input_shape())).astype(np.float32)
+    if loaded.framework == "torch":
+        import torch
+
+        net.eval()
+        with torch.no_grad():
+            out = (net.reconstruct if hasattr(net, "reconstruct") else net)(torch.from_numpy(batch)).numpy()
+        assert sum(p.numel() for p in net.parameters()) > 0
+    else:
+        out = np.asarray(net(batch, training=False))
+        assert net.count_params() > 0
+    assert out.shape == batch.shape and np.isfinite(out).all()
 
 
 def test_unknown_model_setting_names_the_build_arguments(tmp_path):

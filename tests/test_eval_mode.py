@@ -27,6 +27,35 @@ def test_ground_truth_list_is_read_in_its_published_format(eval_data):
     assert ((fan["original_name"].str.startswith("anomaly")) == (fan["label"] == 1)).all()
 
 
+HAND_WRITTEN = (  # the published layout, as the DCASE 2020 evaluator reads it (label in the third column)
+    "\ufeffToyCar\r\n"
+    "id_05_00000000.wav,anomaly_id_05_00000263.wav,1\r\n"
+    "id_05_00000001.wav,normal_id_05_00000017.wav,0\r\n"
+    "fan\r\n"
+    "id_01_00000000.wav,normal_id_01_00000042.wav,0\r\n"
+    "id_03_00000000.wav,anomaly_id_03_00000007.wav,1\r\n"
+    "\r\n"
+)
+
+
+def test_a_hand_written_list_in_the_published_format_is_read_row_by_row(tmp_path):
+    """Windows line ends, a byte-order mark and a trailing empty line, as a list saved by a spreadsheet has."""
+    path = tmp_path / "eval_data_list.csv"
+    path.write_bytes(HAND_WRITTEN.encode("utf-8"))
+    truth = groundtruth.read(path)
+    assert truth.values.tolist() == [
+        ["ToyCar", "id_05_00000000.wav", "anomaly_id_05_00000263.wav", 1],
+        ["ToyCar", "id_05_00000001.wav", "normal_id_05_00000017.wav", 0],
+        ["fan", "id_01_00000000.wav", "normal_id_01_00000042.wav", 0],
+        ["fan", "id_03_00000000.wav", "anomaly_id_03_00000007.wav", 1],
+    ]
+    scores = pd.DataFrame({"machine_type": "fan", "machine_id": ["01", "03", "05"],
+                           "file_name": ["id_01_00000000.wav", "id_03_00000000.wav", "id_05_00000000.wav"],
+                           "label": pd.array([pd.NA] * 3, dtype="Int64"), "score": [1.0, 2.0, 3.0]})
+    labelled = groundtruth.attach_labels(scores, truth, "fan", path)
+    assert labelled["label"].tolist() == [0, 1, pd.NA]  # the ToyCar rows do not label fan clips
+
+
 @pytest.mark.parametrize("text, problem", [
     ("id_01_00000000.wav,normal_id_01_00000000.wav,0\n", "line 1: a clip row before any machine-type line"),
     ("fan\nid_01_00000000.wav,normal_id_01_00000000.wav,normal\n", "line 2: 'id_01_00000000.wav,normal_id_01_00000000.wav,normal' is not a clip row"),

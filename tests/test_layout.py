@@ -31,7 +31,19 @@ def test_training_folder_accepts_normal_only():
         layout.parse_clip(Path("id_00_00000001.wav"), "fan", "train")
 
 
-def test_clip_name_round_trips():
+@pytest.mark.parametrize("machine_id,index,label,split", [
+    ("02", 7, "normal", "train"), ("04", 12345678, "anomaly", "test"), ("00", 0, "normal", "test"),
+    ("05", 7, None, "test"),
+])
+def test_clip_name_round_trips(machine_id, index, label, split):
+    """A name made by clip_name parses back to the same ID, index and label."""
+    name = layout.clip_name(machine_id, index, label)
+    clip = layout.parse_clip(Path("data/fan") / split / name, "fan", split)
+    assert (clip.machine_id, clip.index, clip.label_name, clip.split) == (machine_id, index, label or "unknown", split)
+    assert clip.name == name
+
+
+def test_clip_name_has_the_dcase_shape():
     assert layout.clip_name("02", 7, "normal") == "normal_id_02_00000007.wav"
     assert layout.clip_name("05", 7, None) == "id_05_00000007.wav"
 

@@ -3,18 +3,21 @@
 Solutions are discovered from notebooks/*/config.yaml, so a copied solution folder is tested
 without editing this file.
 """
+import json
 import math
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
-from helpers import paths, runner
-from helpers.results import read_result_csv, read_scores
+from helpers import layout, paths, runner
+from helpers.results import collect_results, read_result_csv, read_scores
 from helpers.solution import solution_folders
 
 CELL_TIMEOUT = 300
 TYPES = "ToyCar"  # the 11 s type; 10 s clips are covered by the unit tests
+EPOCHS = 2
 VAE_WEIGHTINGS = [(1.0, 1.0), (1.0, 0.01), (1.0, 0.0), (0.01, 1.0), (0.0, 1.0)]
 
 
@@ -23,18 +26,51 @@ def result_root(tmp_path_factory):
     return tmp_path_factory.mktemp("result")
 
 
-def check_result_files(run_dir: Path, types: list[str]):
+def data_test_ids(data: Path, machine_type: str) -> list[str]:
+    """The machine IDs of the test clips in the data folder itself (not read back from a result)."""
+    return layout.machine_ids(layout.list_clips(data, machine_type, "test"))
+
+
+def check_result_files(run_dir: Path, data: Path, types: list[str]):
+    """Every ID of the data has its score file with every test clip, and result.csv its row."""
     table = read_result_csv(run_dir / "result.csv")
-    assert sorted(table["machine_type"].unique()) == sorted(types)
+    assert list(dict.fromkeys(table["machine_type"])) == types
     for value in table[["AUC", "pAUC"]].to_numpy().ravel():
         assert math.isfinite(value) and 0.0 <= value <= 1.0
     for machine_type in types:
-        ids = table[(table["machine_type"] == machine_type) & (table["id"] != "Average")]["id"]
-        for machine_id in ids:
+        rows = table[table["machine_type"] == machine_type]
+        assert list(rows["id"]) == data_test_ids(data, machine_type) + ["Average"]
+        assert rows["AUC"].iloc[-1] == pytest.approx(rows["AUC"].iloc[:-1].mean())
+        for machine_id in data_test_ids(data, machine_type):
+            clips = [c.name for c in layout.list_clips(data, machine_type, "test") if c.machine_id == machine_id]
             scores = read_scores(run_dir / f"anomaly_score_{machine_type}_id_{machine_id}.csv")
-            assert len(scores) >= 2
-            assert scores["file_name"].str.match(rf"(normal|anomaly)_id_{machine_id}_\d{{8}}\.wav").all()
+            assert sorted(scores["file_name"]) == sorted(clips)
             assert scores["score"].map(math.isfinite).all()
+
+
+def check_recorded_metrics(run_dir: Path, run_name: str):
+    """What the 01 notebook showed and recorded is what result.csv and metrics.json hold."""
+    recorded = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
+    assert recorded["run_name"] == run_name
+    shown = pd.DataFrame(recorded["rows"])
+    written = read_result_csv(run_dir / "result.csv").replace({"id": {"Average": "mean"}})
+    merged = written.merge(shown, on=["machine_type", "id"], suffixes=("_csv", "_shown"), validate="1:1")
+    assert len(merged) == len(written)
+    for metric in ("AUC", "pAUC"):
+        assert merged[f"{metric}_shown"].to_numpy() == pytest.approx(merged[f"{metric}_csv"].to_numpy(), abs=1e-12)
+    payload = json.loads((run_dir / "metrics.json").read_text())
+    for machine_type, entry in payload["machine_types"].items():
+        rows = shown[shown["machine_type"] == machine_type].set_index("id")
+        for metric in ("AUC", "pAUC"):
+            assert entry[f"{metric}_mean"] == pytest.approx(rows.loc["mean", metric], abs=1e-12)
+            assert entry[f"{metric}_hmean"] == pytest.approx(rows.loc["hmean", metric], abs=1e-12)
+            assert [r[metric] for r in entry["ids"]] == pytest.approx(list(rows[metric].drop(["mean", "hmean"])), abs=1e-12)
+
+
+def images(executed: Path) -> list[int]:
+    """The number of PNG images each code cell of an executed notebook shows."""
+    cells = nbformat.read(executed, as_version=4).cells
+    return [sum("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for c in cells if c.cell_type == "code"]
 
 
 def test_data_overview_notebook(tiny_data, tmp_path):
@@ -42,19 +78,35 @@ def test_data_overview_notebook(tiny_data, tmp_path):
                                      {"DATA_DIR": str(tiny_data), "CLIPS_PER_LABEL": 2, "AUDIO_PLAYERS": 1},
                                      timeout=CELL_TIMEOUT)
     text = output.read_text()
-    assert text.count("image/png") >= 3 and "data:audio/x-wav" in text
+    assert sum(images(output)) >= 3
+    assert text.count("data:audio/x-wav") == 6 * 2  # one player per label and machine type
+    clips = sum(len(layout.list_clips(tiny_data, t, split)) for t in layout.machine_types(tiny_data) for split in layout.SPLITS)
+    assert f"{clips} clips under {tiny_data}" in text
 
 
 @pytest.mark.parametrize("folder", solution_folders(), ids=lambda f: f.name)
 def test_solution_notebooks(folder, tiny_data, result_root):
-    run_dir = runner.run_solution(folder, tiny_data, result_root, TYPES, epochs=2, retrain=True, timeout=CELL_TIMEOUT)
-    check_result_files(run_dir, TYPES.split(","))
-    metrics = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
-    assert metrics["run_name"] == folder.name
-    assert {row["machine_type"] for row in metrics["rows"]} == set(TYPES.split(","))
-    for name in ("history_ToyCar.csv", "loss_ToyCar.png", "train_summary.csv", "scores.csv", "metrics.json"):
-        assert (run_dir / name).is_file(), name
-    assert "image/png" in (run_dir / "notebooks" / "02-visualize-predictions.ipynb").read_text()
+    run_dir = runner.run_solution(folder, tiny_data, result_root, TYPES, epochs=EPOCHS, retrain=True,
+                                  timeout=CELL_TIMEOUT)
+    types = TYPES.split(",")
+    check_result_files(run_dir, tiny_data, types)
+    check_recorded_metrics(run_dir, folder.name)
+    for machine_type in types:
+        history = pd.read_csv(run_dir / f"history_{machine_type}.csv")
+        assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
+        assert history["loss"].map(math.isfinite).all() and history["val_loss"].map(math.isfinite).all()
+        assert (run_dir / f"loss_{machine_type}.png").stat().st_size > 5_000
+    summary = pd.read_csv(run_dir / "train_summary.csv")
+    assert list(summary["machine_type"]) == types and (summary["epochs"] == EPOCHS).all()
+    assert not summary["reused"].any()
+    visual = run_dir / "notebooks" / "02-visualize-predictions.ipynb"
+    # one figure of panels and one of errors over time per machine type
+    assert sum(images(visual)) == 2 * len(types)
+    cells = nbformat.read(visual, as_version=4).cells
+    text = visual.read_text()
+    for why in ("typical normal", "typical anomaly", "highest-scored normal", "lowest-scored anomaly"):
+        assert why in text
+    assert "interactive in JupyterLab" in cells[-1].outputs[0]["data"]["text/markdown"]
 
 
 @pytest.mark.parametrize("reconstruction,kl", VAE_WEIGHTINGS)
@@ -73,8 +125,14 @@ def test_vae_weightings_are_parameters(reconstruction, kl, tiny_data, tmp_path):
 def test_comparison_notebook(result_root, tiny_data):
     if not list(result_root.glob("*/result.csv")):
         runner.run_solution(paths.NOTEBOOKS / "pytorch", tiny_data, result_root, "fan", epochs=1, timeout=CELL_TIMEOUT)
+    runs = sorted(p.parent.name for p in result_root.glob("*/result.csv"))
     output = runner.run_comparison(result_root, paths.NOTEBOOKS, timeout=CELL_TIMEOUT)
-    assert "image/png" in output.read_text()
+    types = set(collect_results(result_root)["machine_type"])
+    # the averages figure (AUC and pAUC in one), then one figure of per-ID AUC per machine type
+    assert sum(images(output)) == 1 + len(types)
+    cells = [c for c in nbformat.read(output, as_version=4).cells if c.cell_type == "code"]
+    table = cells[2].outputs[-1]["data"]["text/plain"]
+    assert all(run in table for run in runs)
 
 
 def test_unknown_parameter_is_refused(tmp_path):

@@ -42,25 +42,130 @@ def test_log_mel_image_has_seconds_hz_and_db(tmp_path):
     render(ax, tmp_path, "logmel")
 
 
-@pytest.mark.parametrize("draw", [
-    lambda ax: plots.roc_curves(scores(), ax=ax, title="ROC"),
-    lambda ax: plots.score_histograms(scores(), ax=ax),
-    lambda ax: plots.score_position(scores(), 1.5, ax=ax, threshold=1.0),
-    lambda ax: plots.mean_spectra({"normal": np.linspace(-10, -40, 128), "anomaly": np.linspace(-12, -38, 128)}, ax=ax),
-    lambda ax: plots.loss_curves(pd.DataFrame({"epoch": [1, 2, 3], "loss": [100.0, 20.0, 9.0], "val_loss": [90.0, 25.0, 10.0]}), ax=ax),
-    lambda ax: plots.item_errors_over_time(np.linspace(0, 10, 309), np.random.default_rng(0).random(309), ax=ax, label="x"),
-    lambda ax: plots.clip_counts_bars(pd.DataFrame({"machine_type": ["fan", "fan", "fan"], "split": ["train", "test", "test"],
-                                                    "machine_id": ["00"] * 3, "label": ["normal", "normal", "anomaly"],
-                                                    "clips": [10, 5, 5]}), ax=ax),
-    lambda ax: plots.stat_strip(pd.DataFrame({"machine_type": ["fan", "fan"], "source": ["real", "synthetic"],
-                                              "rms_dbfs": [-38.0, -39.0]}), "rms_dbfs", ax=ax),
-    lambda ax: plots.metric_bars(pd.DataFrame({"machine_type": ["fan", "fan"], "solution": ["a", "b"], "AUC": [0.7, 0.8]}), ax=ax),
-], ids=["roc", "histograms", "score_position", "mean_spectra", "loss_curves", "errors_over_time", "counts", "stat_strip",
-        "metric_bars"])
-def test_plot_functions_draw_on_the_given_ax(draw, tmp_path, request):
+def legend_texts(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def bar_heights(ax) -> list[float]:
+    return [round(p.get_height(), 6) for p in ax.patches if hasattr(p, "get_height")]
+
+
+def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
     fig, ax = plt.subplots()
-    assert draw(ax) is ax
-    render(ax, tmp_path, request.node.callspec.id)
+    table = scores()
+    assert plots.roc_curves(table, ax=ax, title="ROC") is ax
+    texts = legend_texts(ax)
+    for machine_id, group in table.groupby("machine_id"):
+        assert f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})" in texts
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("id ")]
+    assert len(curves) == 2
+    for line in curves:  # a ROC curve runs from (0, 0) to (1, 1) and never goes down
+        x, y = line.get_xdata(), line.get_ydata()
+        assert (x[0], y[0], x[-1], y[-1]) == (0, 0, 1, 1) and np.all(np.diff(y) >= 0)
+    assert "pAUC range (FPR ≤ 0.1)" in texts and ax.get_title() == "ROC"
+    render(ax, tmp_path, "roc")
+
+
+def test_roc_curves_leave_out_ids_with_one_label():
+    fig, ax = plt.subplots()
+    table = scores()
+    table.loc[table["machine_id"] == "02", "label"] = 0
+    plots.roc_curves(table, ax=ax)
+    assert [t for t in legend_texts(ax) if t.startswith("id ")] == [legend_texts(ax)[0]]
+    assert legend_texts(ax)[0].startswith("id 00 ")
+
+
+def test_score_histograms_count_each_label(tmp_path):
+    fig, ax = plt.subplots()
+    table = scores()
+    table.loc[len(table)] = {"machine_id": "00", "label": pd.NA, "score": 0.0}
+    table["label"] = table["label"].astype("Int64")
+    assert plots.score_histograms(table, ax=ax, bins=10) is ax
+    assert legend_texts(ax) == ["normal (20)", "anomaly (20)", "unlabelled (1)"]
+    assert sum(bar_heights(ax)) == 41 and len(ax.patches) == 30
+    render(ax, tmp_path, "histograms")
+
+
+def test_score_position_marks_the_clip_and_the_threshold(tmp_path):
+    fig, ax = plt.subplots()
+    assert plots.score_position(scores(), 1.5, ax=ax, threshold=1.0) is ax
+    marks = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()}
+    assert marks == {"this clip (1.50)": 1.5, "threshold (1.00)": 1.0}
+    assert "this clip (1.50)" in legend_texts(ax) and "threshold (1.00)" in legend_texts(ax)
+    render(ax, tmp_path, "score_position")
+
+
+def test_mean_spectra_draw_each_label_over_mel_frequencies(tmp_path):
+    fig, ax = plt.subplots()
+    spectra = {"normal": np.linspace(-10, -40, 128), "anomaly": np.linspace(-12, -38, 128)}
+    assert plots.mean_spectra(spectra, ax=ax) is ax
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"normal", "anomaly"} and legend_texts(ax) == ["normal", "anomaly"]
+    for label, spectrum in spectra.items():
+        assert np.array_equal(lines[label].get_ydata(), spectrum)
+        assert np.array_equal(lines[label].get_xdata(), plots.mel_frequencies())
+    assert ax.get_xscale() == "log" and 0 < plots.mel_frequencies()[0] < plots.mel_frequencies()[-1] < 8000
+    render(ax, tmp_path, "mean_spectra")
+
+
+def test_loss_curves_draw_both_losses_log_scaled_over_a_decade(tmp_path):
+    fig, ax = plt.subplots()
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [100.0, 20.0, 9.0], "val_loss": [90.0, 25.0, 10.0]})
+    assert plots.loss_curves(history, ax=ax) is ax
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["training"].get_ydata()) == [100.0, 20.0, 9.0]
+    assert list(lines["validation"].get_ydata()) == [90.0, 25.0, 10.0]
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"
+    render(ax, tmp_path, "loss_curves")
+    fig, ax = plt.subplots()
+    plots.loss_curves(pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.5]}), ax=ax)
+    assert [line.get_label() for line in ax.get_lines()] == ["training"] and ax.get_yscale() == "linear"
+
+
+def test_errors_over_time_draw_the_errors_and_their_mean(tmp_path):
+    fig, ax = plt.subplots()
+    times, errors = np.linspace(0, 10, 309), np.random.default_rng(0).random(309)
+    assert plots.item_errors_over_time(times, errors, ax=ax, label="x") is ax
+    curve, mean = ax.get_lines()
+    assert np.array_equal(curve.get_xdata(), times) and np.array_equal(curve.get_ydata(), errors)
+    assert mean.get_ydata()[0] == pytest.approx(errors.mean()) and legend_texts(ax) == ["x"]
+    render(ax, tmp_path, "errors_over_time")
+
+
+def test_clip_counts_bars_stack_the_counts(tmp_path):
+    fig, ax = plt.subplots()
+    counts = pd.DataFrame({"machine_type": ["fan", "fan", "fan", "valve"], "split": ["train", "test", "test", "train"],
+                           "machine_id": ["00"] * 4, "label": ["normal", "normal", "anomaly", "normal"],
+                           "clips": [10, 5, 4, 7]})
+    assert plots.clip_counts_bars(counts, ax=ax) is ax
+    assert sorted(h for h in bar_heights(ax) if h) == [4, 5, 7, 10]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fan", "valve"]
+    render(ax, tmp_path, "counts")
+
+
+def test_stat_strip_places_real_and_synthetic_dots(tmp_path):
+    fig, ax = plt.subplots()
+    stats = pd.DataFrame({"machine_type": ["fan", "fan", "valve"], "source": ["real", "synthetic", "synthetic"],
+                          "rms_dbfs": [-38.0, -39.0, -30.0]})
+    assert plots.stat_strip(stats, "rms_dbfs", ax=ax) is ax
+    real, synthetic = ax.collections
+    assert real.get_offsets().tolist() == [[-0.15, -38.0]]
+    assert np.allclose(synthetic.get_offsets(), [[0.15, -39.0], [1.15, -30.0]])
+    assert legend_texts(ax) == ["real", "synthetic"] and ax.get_ylabel() == "rms_dbfs"
+    render(ax, tmp_path, "stat_strip")
+
+
+def test_metric_bars_draw_one_bar_per_type_and_solution(tmp_path):
+    fig, ax = plt.subplots()
+    table = pd.DataFrame({"machine_type": ["fan", "fan", "valve", "valve"], "solution": ["a", "b", "a", "b"],
+                          "AUC": [0.7, 0.8, 0.6, 0.9]})
+    assert plots.metric_bars(table, ax=ax) is ax
+    assert bar_heights(ax) == [0.7, 0.6, 0.8, 0.9]  # pandas draws solution by solution
+    assert legend_texts(ax) == ["a", "b"] and ax.get_ylim() == (0, 1)
+    render(ax, tmp_path, "metric_bars")
 
 
 def test_clip_panels_share_the_input_scale(tmp_path):

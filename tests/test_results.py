@@ -53,7 +53,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
 
 
 def test_unwritable_result_folder_names_the_folder(tmp_path):
-    blocker = tmp_path / "result"
+    blocker = tmp_path / "blocker"
     blocker.write_text("a file where the result folder should be")
-    with pytest.raises(ToolkitError, match="result"):
+    with pytest.raises(ToolkitError) as err:
         write_result_csv(blocker / "pytorch" / "result.csv", tables())
+    assert str(err.value).startswith(f"cannot write to folder {blocker / 'pytorch'}: ")
+    assert blocker.read_text() == "a file where the result folder should be"

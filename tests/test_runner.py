@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import cli, frontend, paths, pipeline, runner, solution
+from helpers import frontend, paths, pipeline, runner, solution
 
 BODIES = {
     "sleeps": "time.sleep(WAIT)\nprint('woke up')",

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths, pipeline, solution
+from helpers import layout, paths, pipeline, solution
 from helpers.inspection import view_clip
 
 FALLING_EPOCHS = 6
@@ -49,3 +49,60 @@ def test_validation_split_holds_out_the_last_clips():
     train, val = pipeline.split_validation(mels, 0.1)
     assert len(train) == 9 and val[0][0, 0] == 9
     assert pipeline.split_validation(mels[:1], 0.1) == (mels[:1], [])
+
+
+@pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
+def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny_data, tmp_path):
+    from helpers import torch_backend
+
+    sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": 2})
+    clips, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
+    net, _ = torch_backend.train(sol, pipeline.make_items(sol, mels, True), None, tmp_path / "logs", "fan")
+    test_items = pipeline.make_items(sol, pipeline.load_clip_features(
+        sol, layout.list_clips(tiny_data, "fan", "test"), False, "")[1], training=False)
+    trained = torch_backend.item_errors(net, test_items, 256)
+    torch_backend.save(net, tmp_path / "model.pt", "abc")
+    loaded, fingerprint = torch_backend.load(sol, tmp_path / "model.pt")
+    assert fingerprint == "abc" and np.array_equal(torch_backend.item_errors(loaded, test_items, 256), trained)
+    assert len(np.unique(trained)) > 1
+
+
+def test_patch_crops_are_drawn_anew_every_epoch_and_training_sees_them(tiny_data, tmp_path, monkeypatch):
+    """The conv AE trains on new random crops each epoch: epoch k's batches come from the k-th draw."""
+    from helpers import torch_backend
+    from helpers.inputs import Patches
+
+    draws, seen = {}, []
+    original_resample, original_batch = Patches.resample, Patches.batch
+
+    def resample(self):
+        original_resample(self)
+        draws.setdefault(id(self), []).append(self.starts.copy())
+
+    def recording_batch(self, items):
+        seen.append((id(self), len(draws[id(self)]) - 1, self.starts[np.asarray(items)]))
+        return original_batch(self, items)
+
+    monkeypatch.setattr(Patches, "resample", resample)
+    monkeypatch.setattr(Patches, "batch", recording_batch)
+    epochs = 3
+    sol = solution.load(paths.NOTEBOOKS / "cnn_ae", {"training.epochs": epochs})
+    _, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
+    items = pipeline.make_items(sol, mels, training=True)
+    torch_backend.train(sol, items, None, tmp_path / "logs", "fan")
+    assert len(draws[id(items)]) == epochs
+    assert all(not np.array_equal(a, b) for a, b in zip(draws[id(items)], draws[id(items)][1:]))
+    used = [(draw, starts) for owner, draw, starts in seen if owner == id(items)]
+    assert {draw for draw, _ in used} == set(range(epochs))
+    for draw, starts in used:
+        assert set(starts) <= set(draws[id(items)][draw])
+    assert sum(len(s) for _, s in used) == epochs * len(items)
+
+
+def test_loading_a_model_that_was_never_trained_says_what_to_run(tmp_path):
+    from helpers.errors import ConfigError
+
+    sol = solution.load(paths.NOTEBOOKS / "pytorch")
+    with pytest.raises(ConfigError) as err:
+        pipeline.load_model(sol, "fan", tmp_path)
+    assert str(err.value) == f"no trained model at {tmp_path / 'pytorch' / 'model_fan.pt'}; run 00-train-with-visual first"

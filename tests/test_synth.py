@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import groundtruth, synth
+from helpers import fileio, groundtruth, synth
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
 from helpers.features import log_mel
@@ -131,3 +131,13 @@ def test_ids_of_a_type_sound_different(tiny_data):
         centres = np.array([s.mean(axis=0) for s in spectra.values()])
         between = np.abs(centres - centres.mean(axis=0)).mean()
         assert between > 2 * within, machine_type
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_planned_clip_is_written_with_the_progress_bar_on(tmp_path, workers):
+    """What the summary counts is on disk, one worker or several, with the progress bar drawing."""
+    summary = synth.generate(tmp_path, size="tiny", seed=0, types=["fan"], workers=workers, progress=True)
+    written = sorted(tmp_path.rglob("*.wav"))
+    assert len(written) == summary["files"] == 4 * (3 + 2 + 2)
+    assert summary["bytes"] == sum(p.stat().st_size for p in written)
+    assert all(p.stat().st_mode & 0o777 == fileio.FILE_MODE for p in written)

@@ -1,0 +1,149 @@
+"""The command line, `python -m helpers <command>`: exit codes, error lines and what it prints.
+
+Commands that only wire other modules together (demo, regress) are run in this process with the
+long work replaced by recorders; synth, table and run run for real, as a user types them.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import cli, layout, paths, regression, results, runner, synth
+from helpers.solution import solution_folders
+
+
+def helpers_command(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=paths.PROJECT_ROOT)
+
+
+def test_synth_then_table_print_what_was_written(tmp_path):
+    data = tmp_path / "data"
+    made = helpers_command("synth", "--out", str(data), "--size", "tiny", "--types", "fan,valve", "--workers", "1")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith(f"wrote synthetic data to {data}: ")
+    for machine_type in ("fan", "valve"):
+        train = layout.list_clips(data, machine_type, "train")
+        test = layout.list_clips(data, machine_type, "test")
+        assert len(train) == 4 * 3 and sorted(c.label for c in test) == [0] * 8 + [1] * 8
+    shown = helpers_command("table", "--data", str(data))
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.split() for line in shown.stdout.splitlines() if re.match(r"^(fan|valve|\s+)\s*\d\d\s", line)]
+    # machine_type (only on its first row), ID, then test/anomaly, test/normal, train/normal counts
+    assert [row[-4:] for row in rows] == [[i, "2", "2", "3"] for i in layout.DEV_IDS["fan"]] * 2
+    assert shown.stdout.strip().endswith("No files were skipped.")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["synth", "--size", "huge", "--out", "{tmp}/x"], "huge"),
+    (["table", "--data", "{tmp}/nowhere"], "data folder {tmp}/nowhere does not exist"),
+    (["run", "--solution", "pytorch,nope"], "unknown solution(s) ['nope']"),
+    (["regress", "--solution", "nope"], "unknown solution(s) ['nope']"),
+    (["regress", "--update", "--seeds", "0", "--solution", "pytorch"], "give at least two (--seeds 0,1,2)"),
+    (["download", "--types", "fans", "--dest", "{tmp}/d"], "unknown machine type(s) ['fans']"),
+])
+def test_bad_arguments_exit_2_with_one_error_line(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(regression, "measure", lambda *a, **k: pytest.fail("measured before checking the arguments"))
+    code = cli.main([a.format(tmp=tmp_path) for a in argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("error: ") and message.format(tmp=tmp_path) in line
+
+
+def test_an_unknown_command_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["trian"])
+    assert stop.value.code == 2 and "invalid choice: 'trian'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def recorded_runs(monkeypatch):
+    """Replace notebook execution by a recorder; each 'run' writes a result.csv as a real one would."""
+    calls = {"notebooks": [], "solutions": [], "comparisons": [], "synth": []}
+
+    def run_solution(folder, data_dir, result_root, machine_types=None, epochs=None, retrain=False, timeout=None,
+                     **options):
+        calls["solutions"].append({"name": folder.name, "data": str(data_dir), "epochs": epochs, "retrain": retrain})
+        run = options.get("run_name") or folder.name
+        table = pd.DataFrame({"id": ["00", "02"], "AUC": [0.6, 0.8], "pAUC": [0.55, 0.65]})
+        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table})
+        return Path(result_root) / run
+
+    monkeypatch.setattr(runner, "run_solution", run_solution)
+    monkeypatch.setattr(runner, "execute_notebook", lambda source, output, parameters, *a, **k:
+                        calls["notebooks"].append((source.name, parameters)))
+    monkeypatch.setattr(runner, "run_comparison", lambda root, *a, **k: calls["comparisons"].append(root))
+
+    def generate(out, size, seed, **options):
+        calls["synth"].append((str(out), size, seed))
+        (out / "fan" / "train").mkdir(parents=True)
+
+    monkeypatch.setattr(synth, "generate", generate)
+    return calls
+
+
+def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(recorded_runs, tmp_path, capsys):
+    data, result = tmp_path / "data", tmp_path / "result"
+    data.mkdir()
+    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result)]) == 0
+    printed = capsys.readouterr().out
+    assert recorded_runs["synth"] == [(str(data), "tiny", 0)]
+    assert f"making the tiny synthetic dataset in {data}" in printed
+    assert f"demo: {cli.DEMO_EPOCHS} training epochs per model" in printed
+    assert recorded_runs["notebooks"] == [("00-data-eda.ipynb", {"DATA_DIR": str(data.resolve())})]
+    names = [f.name for f in solution_folders()]
+    assert [c["name"] for c in recorded_runs["solutions"]] == names
+    assert all(c["epochs"] == cli.DEMO_EPOCHS and c["data"] == str(data) and not c["retrain"]
+               for c in recorded_runs["solutions"])
+    assert recorded_runs["comparisons"] == [str(result)]
+    # the averages of every run, one column per run and metric
+    table = printed.split("Average AUC / pAUC per machine type:")[1]
+    fan = next(line for line in table.splitlines() if line.startswith("fan"))
+    assert fan.split()[1:] == ["0.7"] * len(names) + ["0.6"] * len(names)
+
+    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result)]) == 0
+    assert len(recorded_runs["synth"]) == 1 and "making the" not in capsys.readouterr().out
+
+
+def committed_means(shift: dict | None = None) -> pd.DataFrame:
+    """A measurement at the committed table's means, with {(solution, type): AUC shift} applied."""
+    expected = regression.read_expected()
+    wide = expected.pivot_table(index=["solution", "machine_type"], columns="metric", values="mean").reset_index()
+    for (solution, machine_type), move in (shift or {}).items():
+        wide.loc[(wide["solution"] == solution) & (wide["machine_type"] == machine_type), "AUC"] += move
+    return wide.assign(seed=0)[regression.MEASURED_COLUMNS]
+
+
+def test_regress_passes_at_the_recorded_means_and_names_each_figure_outside(monkeypatch, capsys):
+    measured = committed_means()
+    monkeypatch.setattr(regression, "measure", lambda folders, **k: measured[measured["solution"].isin(
+        [f.name for f in folders])])
+    assert cli.main(["regress"]) == 0
+    assert f"all {2 * len(measured)} figures within the seed spread" in capsys.readouterr().out
+
+    measured = committed_means({("pytorch", regression.ALL_TYPES): -0.2, ("vae", "fan"): +0.5})
+    assert cli.main(["regress"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == f"error: 2 figure(s) outside the spread recorded in {regression.EXPECTED}:"
+    assert lines[1].strip().startswith("pytorch all types AUC (seed 0): ")
+    assert "moved -0.2000" in lines[1]
+    assert lines[2].strip().startswith("vae fan AUC (seed 0): ")
+
+
+def test_run_trains_tests_and_prints_the_averages(tiny_data, tmp_path):
+    """The headline command on tiny data: three notebooks, the comparison, the table of averages."""
+    done = helpers_command("run", "--solution", "pytorch", "--types", "fan", "--epochs", "1",
+                           "--dev-data", str(tiny_data), "--result-dir", str(tmp_path), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in runner.SOLUTION_NOTEBOOKS:
+        assert re.search(rf"running pytorch/{name} as pytorch \.\.\. \d+\.\d s", done.stdout), name
+    average = results.read_result_csv(tmp_path / "pytorch" / "result.csv").set_index("id").loc["Average"]
+    table = done.stdout.split("Average AUC / pAUC per machine type:")[1]
+    fan = next(line for line in table.splitlines() if line.startswith("fan")).split()
+    assert fan[1:] == [f"{average['AUC']:.4f}".rstrip("0"), f"{average['pAUC']:.4f}".rstrip("0")]
+    assert (tmp_path / "compare-solutions.ipynb").is_file()
+    assert done.stdout.strip().endswith(f"executed notebooks and results under {tmp_path}/")
