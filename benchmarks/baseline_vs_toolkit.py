@@ -121,7 +121,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
-    cache = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    cache = Path(job["cache"])
     started = time.perf_counter()
     mels = featurecache.log_mels(job["train"], sol.features, cache_dir=cache, progress=False)
     cold = time.perf_counter() - started
@@ -190,10 +190,13 @@ WAYS = {"baseline": run_baseline, "keras": lambda job: run_toolkit(job, "origina
 # ---------------------------------------------------------------- the orchestrator
 
 def watch(way: str, job: dict, limit_gb: float) -> dict:
-    """Run one way in a child process; return its figures with its peak memory (or why it stopped)."""
+    """Run one way in a child process; return its figures with its peak memory (or why it stopped).
+
+    The child's feature cache and logs go into a temporary folder removed when it ends.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "out.json"
-        job_path.write_text(json.dumps(job))
+        job_path.write_text(json.dumps({**job, "cache": str(Path(tmp) / "cache")}))
         child = subprocess.Popen([sys.executable, __file__, "--child", way, str(job_path), str(out_path)],
                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.DEVNULL)
         process, peak, killed = psutil.Process(child.pid), 0, False
