@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from helpers import download, groundtruth
-from helpers.errors import ToolkitError
+from helpers.errors import DataLayoutError, ToolkitError
 
 TYPES = ("fan", "ToyCar")
 GROUND_TRUTH_CSV = b"fan\nid_01_00000000.wav,anomaly_id_01_00000003.wav,1\n"
@@ -360,6 +360,31 @@ def test_archive_that_is_not_a_zip_is_reported_and_deleted(mirror, tmp_path):
     with pytest.raises(ToolkitError, match=r"cannot unpack dev_data_fan\.zip: not a valid zip archive"):
         fetch(mirror, tmp_path, types=["fan"])
     assert list((tmp_path / "dev_data" / ".download").iterdir()) == []
+
+
+@pytest.mark.parametrize("entries, found", [
+    ({"normal_id_00_00000000.wav": wav_bytes(0), "readme.txt": b"x"}, "['normal_id_00_00000000.wav', 'readme.txt']"),
+    ({"gearbox/train/normal_id_00_00000000.wav": wav_bytes(0)}, "['gearbox/train/normal_id_00_00000000.wav']"),
+], ids=["files-at-the-top", "unknown-machine-type"])
+def test_archive_without_the_layout_is_reported_left_unmarked_and_tried_again(mirror, tmp_path, entries, found):
+    dev = mirror.records[download.SETS["dev"]]
+    dev["dev_data_fan.zip"] = zip_bytes(entries)
+    with pytest.raises(DataLayoutError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    message = str(err.value)
+    assert message.startswith("dev_data_fan.zip holds no <machine_type>/train or <machine_type>/test folder")
+    assert message.endswith(f"found: {found}")
+    dest = tmp_path / "dev_data"
+    # nothing placed, nothing marked done; the verified archive stays for the next run
+    assert tree(dest) == [".download", ".download/dev_data_fan.zip"]
+    with pytest.raises(DataLayoutError):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert len(mirror.file_requests()) == 1  # the second run unpacked the kept archive again
+    dev["dev_data_fan.zip"] = zip_bytes(mirror.contents["dev_data_fan.zip"])  # the record is mended: a new MD5
+    assert fetch(mirror, tmp_path, types=["fan"])["fetched"] == ["dev_data_fan.zip"]
+    assert len(mirror.file_requests()) == 2
+    assert layout_files(dest) == expected_files(mirror, ["dev_data_fan.zip"])
+    assert tree(dest / ".download") == ["dev_data_fan.zip.done"]
 
 
 def test_unreachable_server_names_the_url(tmp_path):
