@@ -396,6 +396,35 @@ def test_unreachable_server_names_the_url(tmp_path):
         download.download(tmp_path / "dev_data", tmp_path / "eval_data", server=url, progress=False)
 
 
+def test_record_the_server_does_not_hold_names_the_url(mirror, tmp_path):
+    record = download.SETS["dev"]
+    del mirror.records[record]
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path)
+    assert str(err.value).startswith(f"{mirror.url}/api/records/{record} answered HTTP 404 Not Found; "
+                                     f"expected Zenodo record {record}")
+    assert tree(tmp_path) == []
+
+
+def test_record_without_a_machine_type_names_the_record_and_its_files_before_fetching_any(mirror, tmp_path):
+    del mirror.records[download.SETS["dev"]]["dev_data_fan.zip"]
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["ToyCar", "fan"])
+    assert str(err.value) == (f"Zenodo record {download.SETS['dev']} (dev set) on {mirror.url} has no archive ending "
+                              f"in _fan.zip; its files: dev_data_ToyCar.zip")
+    assert mirror.file_requests() == []
+
+
+def test_record_listing_a_file_name_with_a_folder_is_refused(mirror, tmp_path):
+    dev = mirror.records[download.SETS["dev"]]
+    dev["../dev_data_fan.zip"] = dev.pop("dev_data_fan.zip")
+    with pytest.raises(ToolkitError, match=r"did not answer a Zenodo record: .*\(file name '\.\./dev_data_fan\.zip' "
+                                           r"is not a plain file name\)"):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert mirror.file_requests() == []
+    assert tree(tmp_path) == []
+
+
 def test_too_little_disk_space_stops_before_fetching(mirror, tmp_path, monkeypatch):
     monkeypatch.setattr(download.shutil, "disk_usage", lambda path: SimpleNamespace(free=100))
     with pytest.raises(ToolkitError, match=r"not enough free disk space in .*dev_data: the download needs about .*100B is free"):
