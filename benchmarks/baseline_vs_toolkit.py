@@ -1,6 +1,6 @@
 """The original DCASE 2020 baseline's way against this project's way, on the same data, in one run.
 
-    python benchmarks/baseline_vs_toolkit.py [--type fan] [--size medium] [--epochs 10] [--full]
+    python benchmarks/baseline_vs_toolkit.py [--type fan] [--size medium] [--epochs 10] [--full] [--work DIR]
 
 Each way runs in its own child process, watched by this one for its peak resident memory (and
 stopped when it passes --memory-limit-gb, which is then reported instead of taking the machine
@@ -32,7 +32,11 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".cache" / "benchmark"
+
+
+def default_work() -> Path:
+    """Where the synthetic data sets are made: $DCASE_CACHE_DIR/benchmark if it is set, else .cache/benchmark."""
+    return Path(os.environ.get("DCASE_CACHE_DIR") or ROOT / ".cache") / "benchmark"
 
 
 # ---------------------------------------------------------------- the ways (run in children)
@@ -117,7 +121,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
-    cache = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    cache = Path(job["cache"])
     started = time.perf_counter()
     mels = featurecache.log_mels(job["train"], sol.features, cache_dir=cache, progress=False)
     cold = time.perf_counter() - started
@@ -186,10 +190,13 @@ WAYS = {"baseline": run_baseline, "keras": lambda job: run_toolkit(job, "origina
 # ---------------------------------------------------------------- the orchestrator
 
 def watch(way: str, job: dict, limit_gb: float) -> dict:
-    """Run one way in a child process; return its figures with its peak memory (or why it stopped)."""
+    """Run one way in a child process; return its figures with its peak memory (or why it stopped).
+
+    The child's feature cache and logs go into a temporary folder removed when it ends.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "out.json"
-        job_path.write_text(json.dumps(job))
+        job_path.write_text(json.dumps({**job, "cache": str(Path(tmp) / "cache")}))
         child = subprocess.Popen([sys.executable, __file__, "--child", way, str(job_path), str(out_path)],
                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.DEVNULL)
         process, peak, killed = psutil.Process(child.pid), 0, False
@@ -210,10 +217,10 @@ def watch(way: str, job: dict, limit_gb: float) -> dict:
         return {**json.loads(out_path.read_text()), "peak_gb": peak / 2 ** 30}
 
 
-def dataset(machine_type: str, size: str) -> tuple[list[str], list[str], list[int]]:
+def dataset(work: Path, machine_type: str, size: str) -> tuple[list[str], list[str], list[int]]:
     from helpers import layout, synth
 
-    root = WORK / f"{size}-{machine_type}"
+    root = work / f"{size}-{machine_type}"
     synth.generate(root, size=size, types=[machine_type], progress=True)
     train = [str(c.path) for c in layout.list_clips(root, machine_type, "train")]
     test = layout.list_clips(root, machine_type, "test")
@@ -257,16 +264,19 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="add the memory run on ToyCar at full size (4,000 clips)")
     parser.add_argument("--memory-limit-gb", type=float, default=psutil.virtual_memory().total / 2 ** 30 * 0.6,
                         help="stop a way whose memory passes this (default: 60 %% of this machine's memory)")
+    parser.add_argument("--work", type=Path, default=default_work(),
+                        help="folder for the synthetic data (default: $DCASE_CACHE_DIR/benchmark if set, "
+                             "else .cache/benchmark in the repository)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2 ** 30:.0f} GB; python {platform.python_version()}")
-    train, test, labels = dataset(args.type, args.size)
+    train, test, labels = dataset(args.work, args.type, args.size)
     job = {"train": train, "test": test, "labels": labels, "epochs": args.epochs}
     print(f"data: {args.type}, {len(train)} training and {len(test)} test clips; {args.epochs} epochs")
     results = {way: watch(way, job, args.memory_limit_gb) for way in WAYS}
     report(results)
     if args.full:
-        train, _, _ = dataset("ToyCar", "full")
+        train, _, _ = dataset(args.work, "ToyCar", "full")
         job = {"train": train, "epochs": 1}
         print(f"\nfull size: ToyCar, {len(train)} training clips of 11 s, 1 epoch, memory limit "
               f"{args.memory_limit_gb:.1f} GB")

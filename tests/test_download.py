@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from helpers import download, groundtruth
-from helpers.errors import ToolkitError
+from helpers.errors import DataLayoutError, ToolkitError
 
 TYPES = ("fan", "ToyCar")
 GROUND_TRUTH_CSV = b"fan\nid_01_00000000.wav,anomaly_id_01_00000003.wav,1\n"
@@ -73,6 +73,8 @@ class Mirror:
         self.records, self.contents = make_records()
         self.truncate: dict[str, int] = {}  # file name -> how many of its next responses are cut in half
         self.wrong_md5: set[str] = set()  # files published with a wrong checksum
+        self.errors: dict[str, list[int]] = {}  # file name -> the HTTP error statuses of its next responses, in order
+        self.ignore_range: set[str] = set()  # files always served whole (HTTP 200), whatever Range asks for
         self.log: list[tuple[str, str | None]] = []  # (path, Range header) of every request
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -108,7 +110,12 @@ class Mirror:
                 if not match or match[2] not in mirror.records.get(int(match[1]), {}):
                     return self._send(404, b"not found", "text/plain")
                 name, data = match[2], mirror.records[int(match[1])][match[2]]
-                start = int(re.fullmatch(r"bytes=(\d+)-", self.headers["Range"])[1]) if self.headers["Range"] else 0
+                if mirror.errors.get(name):
+                    status = mirror.errors[name].pop(0)
+                    headers = {"Content-Range": f"bytes */{len(data)}"} if status == 416 else {}
+                    return self._send(status, b"error", "text/plain", headers)
+                asked = None if name in mirror.ignore_range else self.headers["Range"]
+                start = int(re.fullmatch(r"bytes=(\d+)-", asked)[1]) if asked else 0
                 headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
                 body = data[start:]
                 if mirror.truncate.get(name, 0) > 0:
@@ -151,6 +158,24 @@ def layout_files(root: Path) -> dict[str, bytes]:
 def expected_files(mirror, archives) -> dict[str, bytes]:
     return {path.removeprefix("dev_data/"): data for archive in archives
             for path, data in mirror.contents[archive].items() if path.endswith(".wav")}
+
+
+def tree(root: Path) -> list[str]:
+    """Every path under root, relative, sorted."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def leave_part(tmp_path, name: str, data: bytes) -> Path:
+    """The .part file an interrupted earlier run leaves in the dev root's work folder."""
+    work = tmp_path / "dev_data" / ".download"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.part").write_bytes(data)
+    return work / f"{name}.part"
+
+
+def file_path(name: str) -> str:
+    """The mirror's URL path of a development archive."""
+    return f"/files/{download.SETS['dev']}/{name}"
 
 
 def test_dev_download_unpacks_both_types_marks_them_done_and_cleans_up(mirror, tmp_path):
@@ -218,6 +243,75 @@ def test_download_that_always_stops_short_names_the_archive_and_the_bytes(mirror
     assert (dest / ".download" / "dev_data_fan.zip.part").stat().st_size == received  # kept for the next run
 
 
+@pytest.mark.parametrize("status", [503, 500])
+def test_server_errors_are_retried_within_the_attempts(mirror, tmp_path, status):
+    mirror.errors["dev_data_fan.zip"] = [status] * (download.ATTEMPTS - 1)
+    summary = fetch(mirror, tmp_path, types=["fan"])
+    assert summary["fetched"] == ["dev_data_fan.zip"]
+    assert mirror.file_requests() == [(file_path("dev_data_fan.zip"), None)] * download.ATTEMPTS
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
+    marker = tmp_path / "dev_data" / ".download" / "dev_data_fan.zip.done"
+    assert marker.read_text().strip() == hashlib.md5(mirror.file("dev_data_fan.zip")).hexdigest()
+
+
+def test_server_errors_keep_the_part_and_the_download_resumes_after_them(mirror, tmp_path):
+    data = mirror.file("dev_data_fan.zip")
+    leave_part(tmp_path, "dev_data_fan.zip", data[:1000])
+    mirror.errors["dev_data_fan.zip"] = [503, 500]
+    fetch(mirror, tmp_path, types=["fan"], keep_archives=True)
+    assert mirror.file_requests() == [(file_path("dev_data_fan.zip"), "bytes=1000-")] * 3
+    assert (tmp_path / "dev_data" / ".download" / "dev_data_fan.zip").read_bytes() == data
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
+
+
+def test_more_server_errors_than_attempts_name_the_archive_the_url_and_the_reason(mirror, tmp_path):
+    mirror.errors["dev_data_fan.zip"] = [503] * (download.ATTEMPTS + 1)
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    message = str(err.value)
+    assert message.startswith(f"download of dev_data_fan.zip from {mirror.url}{file_path('dev_data_fan.zip')} "
+                              f"stopped short after {download.ATTEMPTS} attempts")
+    assert "(last: 503 Server Error: Service Unavailable for url:" in message
+    assert len(mirror.file_requests()) == download.ATTEMPTS
+    assert tree(tmp_path / "dev_data") == [".download"]  # no part, no marker, no machine-type folder
+
+
+def test_server_ignoring_the_range_gets_the_part_rewritten_with_the_whole_file(mirror, tmp_path):
+    data = mirror.file("dev_data_fan.zip")
+    mirror.truncate["dev_data_fan.zip"] = 1
+    mirror.ignore_range.add("dev_data_fan.zip")
+    summary = fetch(mirror, tmp_path, types=["fan"], keep_archives=True)
+    assert summary["fetched"] == ["dev_data_fan.zip"]
+    # the resume request is answered 200 with the whole file, which passes its checksum at once: no third request
+    assert [r for _, r in mirror.file_requests()] == [None, f"bytes={len(data) // 2}-"]
+    assert (tmp_path / "dev_data" / ".download" / "dev_data_fan.zip").read_bytes() == data
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
+
+
+def test_range_not_satisfiable_restarts_the_download_from_the_first_byte(mirror, tmp_path):
+    data = mirror.file("dev_data_fan.zip")
+    leave_part(tmp_path, "dev_data_fan.zip", b"stale" * 200)
+    mirror.errors["dev_data_fan.zip"] = [416]
+    fetch(mirror, tmp_path, types=["fan"], keep_archives=True)
+    assert [r for _, r in mirror.file_requests()] == ["bytes=1000-", None]
+    assert (tmp_path / "dev_data" / ".download" / "dev_data_fan.zip").read_bytes() == data
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
+
+
+@pytest.mark.parametrize("status, reason", [(403, "Forbidden"), (404, "Not Found")])
+def test_client_error_stops_at_once_naming_the_url_and_keeps_the_part(mirror, tmp_path, status, reason):
+    data = mirror.file("dev_data_fan.zip")
+    part = leave_part(tmp_path, "dev_data_fan.zip", data[:1000])
+    mirror.errors["dev_data_fan.zip"] = [status]
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    url = f"{mirror.url}{file_path('dev_data_fan.zip')}"
+    assert str(err.value).startswith(f"{url} answered HTTP {status} {reason} for dev_data_fan.zip; ")
+    assert mirror.file_requests() == [(file_path("dev_data_fan.zip"), "bytes=1000-")]
+    assert tree(tmp_path / "dev_data") == [".download", ".download/dev_data_fan.zip.part"]
+    assert part.read_bytes() == data[:1000]  # kept for a later run to resume
+
+
 def test_wrong_checksum_names_both_md5s_and_removes_the_download(mirror, tmp_path):
     data = mirror.file("dev_data_fan.zip")
     mirror.wrong_md5.add("dev_data_fan.zip")
@@ -232,13 +326,10 @@ def test_wrong_checksum_names_both_md5s_and_removes_the_download(mirror, tmp_pat
 
 
 def test_interrupted_run_is_resumed_from_the_part_file(mirror, tmp_path):
-    data = mirror.file("dev_data_ToyCar.zip")
-    work = tmp_path / "dev_data" / ".download"
-    work.mkdir(parents=True)
-    (work / "dev_data_ToyCar.zip.part").write_bytes(data[:1000])
+    leave_part(tmp_path, "dev_data_ToyCar.zip", mirror.file("dev_data_ToyCar.zip")[:1000])
     summary = fetch(mirror, tmp_path, types=["ToyCar"])
     assert summary["fetched"] == ["dev_data_ToyCar.zip"]
-    assert mirror.file_requests() == [(f"/files/{download.SETS['dev']}/dev_data_ToyCar.zip", "bytes=1000-")]
+    assert mirror.file_requests() == [(file_path("dev_data_ToyCar.zip"), "bytes=1000-")]
     assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_ToyCar.zip"])
 
 
@@ -271,6 +362,31 @@ def test_archive_that_is_not_a_zip_is_reported_and_deleted(mirror, tmp_path):
     assert list((tmp_path / "dev_data" / ".download").iterdir()) == []
 
 
+@pytest.mark.parametrize("entries, found", [
+    ({"normal_id_00_00000000.wav": wav_bytes(0), "readme.txt": b"x"}, "['normal_id_00_00000000.wav', 'readme.txt']"),
+    ({"gearbox/train/normal_id_00_00000000.wav": wav_bytes(0)}, "['gearbox/train/normal_id_00_00000000.wav']"),
+], ids=["files-at-the-top", "unknown-machine-type"])
+def test_archive_without_the_layout_is_reported_left_unmarked_and_tried_again(mirror, tmp_path, entries, found):
+    dev = mirror.records[download.SETS["dev"]]
+    dev["dev_data_fan.zip"] = zip_bytes(entries)
+    with pytest.raises(DataLayoutError) as err:
+        fetch(mirror, tmp_path, types=["fan"])
+    message = str(err.value)
+    assert message.startswith("dev_data_fan.zip holds no <machine_type>/train or <machine_type>/test folder")
+    assert message.endswith(f"found: {found}")
+    dest = tmp_path / "dev_data"
+    # nothing placed, nothing marked done; the verified archive stays for the next run
+    assert tree(dest) == [".download", ".download/dev_data_fan.zip"]
+    with pytest.raises(DataLayoutError):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert len(mirror.file_requests()) == 1  # the second run unpacked the kept archive again
+    dev["dev_data_fan.zip"] = zip_bytes(mirror.contents["dev_data_fan.zip"])  # the record is mended: a new MD5
+    assert fetch(mirror, tmp_path, types=["fan"])["fetched"] == ["dev_data_fan.zip"]
+    assert len(mirror.file_requests()) == 2
+    assert layout_files(dest) == expected_files(mirror, ["dev_data_fan.zip"])
+    assert tree(dest / ".download") == ["dev_data_fan.zip.done"]
+
+
 def test_unreachable_server_names_the_url(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -278,6 +394,35 @@ def test_unreachable_server_names_the_url(tmp_path):
     url = f"http://127.0.0.1:{port}"
     with pytest.raises(ToolkitError, match=rf"cannot reach {re.escape(url)}/api/records/{download.SETS['dev']}: .*--server"):
         download.download(tmp_path / "dev_data", tmp_path / "eval_data", server=url, progress=False)
+
+
+def test_record_the_server_does_not_hold_names_the_url(mirror, tmp_path):
+    record = download.SETS["dev"]
+    del mirror.records[record]
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path)
+    assert str(err.value).startswith(f"{mirror.url}/api/records/{record} answered HTTP 404 Not Found; "
+                                     f"expected Zenodo record {record}")
+    assert tree(tmp_path) == []
+
+
+def test_record_without_a_machine_type_names_the_record_and_its_files_before_fetching_any(mirror, tmp_path):
+    del mirror.records[download.SETS["dev"]]["dev_data_fan.zip"]
+    with pytest.raises(ToolkitError) as err:
+        fetch(mirror, tmp_path, types=["ToyCar", "fan"])
+    assert str(err.value) == (f"Zenodo record {download.SETS['dev']} (dev set) on {mirror.url} has no archive ending "
+                              f"in _fan.zip; its files: dev_data_ToyCar.zip")
+    assert mirror.file_requests() == []
+
+
+def test_record_listing_a_file_name_with_a_folder_is_refused(mirror, tmp_path):
+    dev = mirror.records[download.SETS["dev"]]
+    dev["../dev_data_fan.zip"] = dev.pop("dev_data_fan.zip")
+    with pytest.raises(ToolkitError, match=r"did not answer a Zenodo record: .*\(file name '\.\./dev_data_fan\.zip' "
+                                           r"is not a plain file name\)"):
+        fetch(mirror, tmp_path, types=["fan"])
+    assert mirror.file_requests() == []
+    assert tree(tmp_path) == []
 
 
 def test_too_little_disk_space_stops_before_fetching(mirror, tmp_path, monkeypatch):
