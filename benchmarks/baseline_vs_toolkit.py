@@ -32,7 +32,6 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".cache" / "benchmark"
 
 
 # ---------------------------------------------------------------- the ways (run in children)
@@ -211,9 +210,9 @@ def watch(way: str, job: dict, limit_gb: float) -> dict:
 
 
 def dataset(machine_type: str, size: str) -> tuple[list[str], list[str], list[int]]:
-    from helpers import layout, synth
+    from helpers import cache, layout, synth
 
-    root = WORK / f"{size}-{machine_type}"
+    root = cache.work_folder("benchmark") / f"{size}-{machine_type}"
     synth.generate(root, size=size, types=[machine_type], progress=True)
     train = [str(c.path) for c in layout.list_clips(root, machine_type, "train")]
     test = layout.list_clips(root, machine_type, "test")
