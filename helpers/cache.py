@@ -27,6 +27,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +44,8 @@ FILE_TABLES = "file_tables"
 WORK_FOLDERS = ("regression", "benchmark", "soak")  # what work_folder hands out; --clear removes only known parts
 MAX_SIZE_VARIABLE = "DCASE_CACHE_MAX_SIZE"
 RECORD_SUFFIX = ".json"
+FRESH, STALE, UNKNOWN = "fresh", "stale", "unknown source"
+LEFTOVER_AGE_NS = 3600 * 10**9  # a temporary file this old belongs to no write still in progress
 
 SIZE_FORMS = "a number of bytes (1048576) or a number with K, M, G or T, powers of 1024 (500M, 2G, 1.5GB, 10GiB)"
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])(?:i?B)?|B)?", re.IGNORECASE)
@@ -205,6 +209,98 @@ def feature_entries(home: Path) -> tuple[list[Entry], list[Entry]]:
     return entries, leftovers
 
 
+def _feature_state(entry: Entry) -> str:
+    if entry.record is None:
+        return UNKNOWN
+    try:
+        stat = os.stat(entry.record["source"])
+    except OSError:
+        return STALE
+    same = (stat.st_size, stat.st_mtime_ns) == (entry.record.get("size"), entry.record.get("mtime_ns"))
+    return FRESH if same else STALE
+
+
+def _file_table_states(entries: list[Entry]) -> list[str]:
+    """FRESH for the most recently used table of each data folder that still exists."""
+    current = {}
+    for entry in entries:
+        if entry.record is not None:
+            source = entry.record["source"]
+            if source not in current or entry.used_ns > current[source].used_ns:
+                current[source] = entry
+    return [UNKNOWN if e.record is None else
+            FRESH if current[e.record["source"]] is e and os.path.isdir(e.record["source"]) else STALE
+            for e in entries]
+
+
+def _by_state(entries: list[Entry], states: list[str]) -> dict[str, list[Entry]]:
+    grouped = {FRESH: [], STALE: [], UNKNOWN: []}
+    for entry, state in zip(entries, states):
+        grouped[state].append(entry)
+    return grouped
+
+
+def _tree_size(path: Path) -> tuple[int, int]:
+    """(files, bytes) of a file or of everything under a folder (links counted, not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return 1, path.lstat().st_size
+    files = size = 0
+    for parent, _, names in os.walk(path):
+        files += len(names)
+        size += sum(os.lstat(os.path.join(parent, name)).st_size for name in names)
+    return files, size
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What a cache folder holds. Entries are grouped by state: FRESH, STALE, UNKNOWN (source)."""
+
+    home: Path
+    features: dict[str, list[Entry]]
+    file_tables: dict[str, list[Entry]]
+    leftovers: list[Entry]  # in features/ and file_tables/: unfinished writes, records without an entry
+    others: dict[str, tuple[int, int]]  # {name: (files, bytes)} of everything else in the folder
+
+
+def survey(home: Path) -> Survey:
+    """Every entry of the cache folder `home`, classified (reads each record; stats each source)."""
+    features, feature_leftovers = feature_entries(home)
+    tables, table_leftovers = _scan(home / FILE_TABLES, ".csv")
+    others = {item.name: _tree_size(item) for item in sorted(Path(home).iterdir())
+              if item.name not in (FEATURES, FILE_TABLES)} if Path(home).is_dir() else {}
+    return Survey(Path(home), _by_state(features, [_feature_state(e) for e in features]),
+                  _by_state(tables, _file_table_states(tables)), feature_leftovers + table_leftovers, others)
+
+
+def describe(found: Survey, origin: str, limit: int | None) -> list[str]:
+    """The lines `python -m helpers cache --info` prints about `found`."""
+    lines = [f"cache folder: {found.home} ({origin})"]
+    entries = [e for group in found.features.values() for e in group]
+    lines.append(f"feature entries: {_count(entries)}; {len(found.features[STALE])} stale (source gone or changed), "
+                 f"{len(found.features[UNKNOWN])} of unknown source")
+    by_settings = {}
+    for entry in entries:
+        settings = entry.record.get("settings") if entry.record else None
+        label = " ".join(f"{k}={v}" for k, v in settings.items()) if isinstance(settings, dict) else "unknown settings"
+        by_settings.setdefault(label, []).append(entry)
+    lines += [f"  {label}: {_count(group)}" for label, group in sorted(by_settings.items())]
+    tables = [e for group in found.file_tables.values() for e in group]
+    lines.append(f"file tables: {_count(tables)}; {len(found.file_tables[STALE])} stale (data folder gone or "
+                 f"changed), {len(found.file_tables[UNKNOWN])} of unknown source")
+    if found.leftovers:
+        lines.append(f"leftover files (unfinished writes, lost records): {_count(found.leftovers)}")
+    for name, (files, size) in found.others.items():
+        known = "work folder" if name in WORK_FOLDERS else "not made by the cache; --clear leaves it"
+        lines.append(f"{name}: {files} file(s), {format_size(size)} ({known})")
+    lines.append(f"size limit of the feature entries: {format_size(limit)} ({MAX_SIZE_VARIABLE})" if limit is not None
+                 else f"size limit of the feature entries: none (set {MAX_SIZE_VARIABLE}, e.g. 2G)")
+    return lines
+
+
+def _count(entries: list[Entry]) -> str:
+    return f"{len(entries)} ({format_size(sum(e.bytes for e in entries))})"
+
+
 # ---------------------------------------------------------------- removing entries
 
 def _unlink(path: Path) -> None:
@@ -236,4 +332,47 @@ def evict(home: Path, limit: int, keep=frozenset()) -> list[Entry]:
     if total > limit:
         log.warning("the features in use take %s, more than the size limit of %s (%s): %s keeps them all the same",
                     format_size(total), format_size(limit), MAX_SIZE_VARIABLE, home)
+    return removed
+
+
+def prune(home: Path, limit: int | None = None) -> dict[str, list[Entry]]:
+    """Remove what is stale or of unknown source, and leftover files older than an hour; then, if `limit` is
+    given, the least recently used feature entries until they fit in `limit` bytes.
+
+    Returns {what was removed: [entries]}, in the order removed.
+    """
+    found = survey(home)
+    removed = {"stale feature entries": found.features[STALE],
+               "feature entries of unknown source": found.features[UNKNOWN],
+               "stale file tables": found.file_tables[STALE],
+               "file tables of unknown source": found.file_tables[UNKNOWN]}
+    for entry in (e for group in removed.values() for e in group):
+        _remove(entry)
+    old = time.time_ns() - LEFTOVER_AGE_NS
+    removed["leftover files older than an hour"] = [e for e in found.leftovers if e.used_ns < old]
+    for leftover in removed["leftover files older than an hour"]:
+        _unlink(leftover.path)
+    if limit is not None:
+        removed["least recently used feature entries"] = evict(home, limit)
+    return removed
+
+
+def clear(home: Path) -> dict[str, tuple[int, int]]:
+    """Remove the cache's own parts from `home` (features, file tables, work folders), which stays.
+
+    Anything else there is not the cache's (a misdirected DCASE_CACHE_DIR) and is left alone.
+    Returns {name: (files, bytes)} of what was removed.
+    """
+    removed = {}
+    for name in (FEATURES, FILE_TABLES, *WORK_FOLDERS):
+        path = Path(home) / name
+        if path.exists() or path.is_symlink():
+            removed[name] = _tree_size(path)
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError as err:
+                raise ToolkitError(f"cannot remove {path}: {err.strerror or err}") from err
     return removed
