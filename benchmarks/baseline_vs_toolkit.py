@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_work() -> Path:
-    """Where the synthetic data sets are made: $DCASE_CACHE_DIR/benchmark if it is set, else .cache/benchmark."""
-    return Path(os.environ.get("DCASE_CACHE_DIR") or ROOT / ".cache") / "benchmark"
+    """Where the synthetic data sets are made: the cache's benchmark folder (helpers.cache)."""
+    from helpers import cache
+
+    return cache.work_folder("benchmark")
 
 
 # ---------------------------------------------------------------- the ways (run in children)
@@ -264,10 +266,11 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="add the memory run on ToyCar at full size (4,000 clips)")
     parser.add_argument("--memory-limit-gb", type=float, default=psutil.virtual_memory().total / 2 ** 30 * 0.6,
                         help="stop a way whose memory passes this (default: 60 %% of this machine's memory)")
-    parser.add_argument("--work", type=Path, default=default_work(),
-                        help="folder for the synthetic data (default: $DCASE_CACHE_DIR/benchmark if set, "
-                             "else .cache/benchmark in the repository)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the synthetic data (default: the cache's benchmark folder, "
+                             "$DCASE_CACHE_DIR/benchmark if set, else .cache/benchmark in the repository)")
     args = parser.parse_args()
+    args.work = args.work or default_work()
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2 ** 30:.0f} GB; python {platform.python_version()}")
     train, test, labels = dataset(args.work, args.type, args.size)

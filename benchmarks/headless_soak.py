@@ -2,7 +2,7 @@
 
     python benchmarks/headless_soak.py [--repeats 5] [--solution pytorch] [--epochs 2]
 
-Three data folders, made under .cache/soak/:
+Three data folders, made under the cache's soak/ work folder (helpers.cache; DCASE_CACHE_DIR moves it):
 - synthetic: the tiny synthetic preset, fan and valve;
 - broken: tiny synthetic fan plus every kind of bad file (corrupt, empty, header without
   samples, too short, misnamed, 8 channels, 44.1 kHz, stray non-audio files) and an ID whose
@@ -32,7 +32,6 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".cache" / "soak"
 REAL = ROOT.parent / "shared" / "real_samples"
 NOTEBOOK_TIME = re.compile(r"running \S+/(\S+\.ipynb) as \S+ \.\.\. ([\d.]+) s")
 
@@ -105,11 +104,14 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=900, help="seconds after which a run counts as hung")
     args = parser.parse_args(argv)
 
-    folders = make_data(WORK)
+    from helpers import cache
+
+    work = cache.work_folder("soak")
+    folders = make_data(work)
     outcomes, times, walls = defaultdict(list), defaultdict(lambda: defaultdict(list)), defaultdict(list)
     for repeat in range(args.repeats):
         for name, data in folders.items():
-            outcome, seconds, wall = run_once(data, WORK / "result" / name, args.solution, args.epochs, args.limit)
+            outcome, seconds, wall = run_once(data, work / "result" / name, args.solution, args.epochs, args.limit)
             outcomes[name].append(outcome)
             walls[name].append(wall)
             for notebook, value in seconds.items():

@@ -2,7 +2,8 @@
 
 Columns: path, machine_type, split, machine_id, label (normal/anomaly/unknown), index,
 samples, sample_rate, channels, seconds. The cache is keyed by every file's path, size and
-modification time, so adding, removing or touching a clip rebuilds it.
+modification time, so adding, removing or touching a clip rebuilds it; each cached table records
+its data folder (helpers.cache), so that tables of folders that have changed or gone can be pruned.
 """
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
-from helpers import layout, skiplog
+from helpers import cache, layout, skiplog
 from helpers.fileio import atomic_write_text
-from helpers.paths import CACHE
 
 COLUMNS = ["path", "machine_type", "split", "machine_id", "label", "index",
            "samples", "sample_rate", "channels", "seconds"]
+
+
+class _CacheHome:
+    """file_table's default cache_dir: the cache folder in use (helpers.cache.folder)."""
+
+    def __repr__(self) -> str:
+        return "<the cache folder in use>"
+
+
+HOME = _CacheHome()
 
 
 def _all_clips(root: Path) -> list[layout.Clip]:
@@ -49,19 +59,25 @@ def _row(clip: layout.Clip) -> dict | None:
             "seconds": info.frames / info.samplerate}
 
 
-def file_table(root: str | Path, cache_dir: str | Path | None = CACHE) -> pd.DataFrame:
-    """One row per readable clip under `root` (dev or eval layout); cached under `cache_dir`."""
+def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOME) -> pd.DataFrame:
+    """One row per readable clip under `root` (dev or eval layout). [columns=COLUMNS]
+
+    Cached under `cache_dir`: by default the cache folder in use; None: not cached (nor when the cache is off).
+    """
     root = Path(root)
     clips = _all_clips(root)
+    folder = cache.folder() if cache_dir is HOME else cache_dir
     cache_path = None
-    if cache_dir is not None:
-        cache_path = Path(cache_dir) / "file_tables" / f"{_signature(root, clips)}.csv"
+    if folder is not None:
+        cache_path = Path(folder) / cache.FILE_TABLES / f"{_signature(root, clips)}.csv"
         if cache_path.is_file():
+            cache.touch(cache_path)
             return pd.read_csv(cache_path, dtype={"machine_id": str})
     rows = [row for row in map(_row, clips) if row is not None]
     table = pd.DataFrame(rows, columns=COLUMNS)
     if cache_path is not None:
         atomic_write_text(cache_path, table.to_csv(index=False))
+        cache.write_record(cache_path, {"source": str(root.resolve())})
     return table
 
 

@@ -3,7 +3,8 @@
 Commands: ``synth`` (make synthetic data), ``download`` (the real DCASE 2020 Task 2 data),
 ``table`` (print clip counts of a data folder), ``run`` (execute solutions' notebooks with
 papermill; ``--eval-data`` for eval mode), ``demo`` (synthetic data, the overview, every
-solution and the comparison), ``regress`` (check results against the committed table).
+solution and the comparison), ``regress`` (check results against the committed table),
+``cache`` (where the cache is and what it holds; prune or clear it).
 """
 from __future__ import annotations
 
@@ -128,6 +129,31 @@ def _regress(args) -> None:
     print(f"all {2 * len(measured)} figures within the seed spread recorded in {regression.EXPECTED}")
 
 
+def _cache(args) -> None:
+    from helpers import cache
+
+    if args.max_size is not None and not args.prune:
+        raise ToolkitError(f"--max-size goes with --prune: python -m helpers cache --prune --max-size {args.max_size}")
+    home, origin = cache.where()
+    if home is None:
+        print(f"cache: {origin}; nothing to show or remove")
+        return
+    if args.clear:
+        removed = cache.clear(home)
+        for name, (files, size) in removed.items():
+            print(f"removed {name}/: {files} file(s), {cache.format_size(size)}")
+        print(f"freed {cache.format_size(sum(size for _, size in removed.values()))} in {home}")
+    elif args.prune:
+        limit = cache.max_size() if args.max_size is None else cache.parse_size(args.max_size, "--max-size")
+        removed = cache.prune(home, limit)
+        for what, entries in removed.items():
+            print(f"{what}: removed {len(entries)} ({cache.format_size(sum(e.bytes for e in entries))})")
+        freed = sum(e.bytes for entries in removed.values() for e in entries)
+        print(f"freed {cache.format_size(freed)} in {home}")
+    else:
+        print("\n".join(cache.describe(cache.survey(home), origin, cache.max_size())))
+
+
 def _add_time_limits(command: argparse.ArgumentParser) -> None:
     from helpers.runner import CELL_TIMEOUT, IDLE_TIMEOUT, TRAINING_CELL_TIMEOUT
 
@@ -197,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     regress.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10; the table is for 10)")
     _add_time_limits(regress)
     regress.set_defaults(func=_regress)
+
+    cache = commands.add_parser("cache", help="show where the cache is and what it holds (default), prune or clear it")
+    action = cache.add_mutually_exclusive_group()
+    action.add_argument("--info", action="store_true",
+                        help="where the cache is and why, entries and sizes per kind, stale entries, the size limit")
+    action.add_argument("--prune", action="store_true",
+                        help="remove stale entries and those of unknown source (then evict down to the size limit)")
+    action.add_argument("--clear", action="store_true", help="remove every entry and work folder of the cache")
+    cache.add_argument("--max-size", metavar="SIZE",
+                       help="with --prune: evict the least recently used feature entries until they fit in SIZE "
+                            "(500M, 2G, 1.5GB or bytes; default: DCASE_CACHE_MAX_SIZE if set)")
+    cache.set_defaults(func=_cache)
     return parser
 
 

@@ -1,9 +1,11 @@
 """Log-mel features of many clips, computed over the cores and cached on disk.
 
-Each clip's float32 log-mel [shape=(n_mels, frames)] is stored as one ``.npy`` file, named by a
-hash of the feature settings and the file's identity (absolute path, size, modification time),
-so changing a setting or a file never serves stale data. Cached arrays are memory-mapped.
-Training and testing, and every solution with the same settings, share the cache.
+Each clip's float32 log-mel [shape=(n_mels, frames)] is stored as one ``.npy`` file in the cache
+folder (helpers.cache), named by a hash of the feature settings and the file's identity (absolute
+path, size, modification time), so changing a setting or a file never serves stale data; beside
+it, a record of that identity and the settings lets stale entries be found and pruned. Cached
+arrays are memory-mapped. Training and testing, and every solution with the same settings, share
+the cache. With the cache off (no folder can be written), log-mels are computed in memory.
 """
 from __future__ import annotations
 
@@ -20,12 +22,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers import skiplog
+from helpers import cache, skiplog
 from helpers.audio import load_audio
 from helpers.errors import ClipError
 from helpers.features import FeatureSettings, log_mel
 from helpers.fileio import atomic_path
-from helpers.paths import CACHE
 
 PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
 
@@ -35,20 +36,28 @@ def _settings_key(settings: FeatureSettings) -> str:
     return json.dumps(settings.as_dict(), sort_keys=True)
 
 
-def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path = CACHE) -> Path:
-    """Where the log-mel of `path` under `settings` is cached (OSError if `path` cannot be read)."""
+def _identity(path: str | Path) -> tuple[str, int, int]:
+    """(absolute path, size, mtime_ns) of a clip (OSError if it cannot be read)."""
     path = os.path.abspath(path)
     stat = os.stat(path)
-    key = json.dumps([path, stat.st_size, stat.st_mtime_ns, _settings_key(settings)])
-    digest = hashlib.sha1(key.encode()).hexdigest()
-    return Path(cache_dir) / "features" / digest[:2] / f"{digest}.npy"
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+def _entry(cache_dir: str | Path, identity: tuple[str, int, int], settings: FeatureSettings) -> Path:
+    digest = hashlib.sha1(json.dumps([*identity, _settings_key(settings)]).encode()).hexdigest()
+    return Path(cache_dir) / cache.FEATURES / digest[:2] / f"{digest}.npy"
+
+
+def cache_path(path: str | Path, settings: FeatureSettings, cache_dir: str | Path) -> Path:
+    """Where the log-mel of `path` under `settings` is cached in `cache_dir` (OSError if `path` cannot be read)."""
+    return _entry(cache_dir, _identity(path), settings)
 
 
 _NPY_HEADER = re.compile(rb"'descr': '<f4', 'fortran_order': False, 'shape': \((\d+), (\d+)\)")
 
 
 def _open(target: Path) -> np.ndarray | None:
-    """The cached log-mel, memory-mapped; None if it is not (or not wholly) in the cache.
+    """The cached log-mel, memory-mapped and marked as used; None if it is not (or not wholly) in the cache.
 
     Reads the ``.npy`` header directly (one open, one mmap per clip: a warm cache of a
     thousand clips opens in a fraction of a second, where np.load parses every header).
@@ -56,6 +65,7 @@ def _open(target: Path) -> np.ndarray | None:
     try:
         with open(target, "rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            cache.touch(handle.fileno())
     except (OSError, ValueError):  # missing, or empty
         return None
     header_end = 10 + int.from_bytes(mapped[8:10], "little")
@@ -68,38 +78,54 @@ def _open(target: Path) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype=np.float32, count=rows * columns, offset=header_end).reshape(rows, columns)
 
 
-def _compute(job: tuple[str, FeatureSettings, str]) -> tuple[str, str | None]:
-    """Compute and store one clip's log-mel; returns (path, error reason or None)."""
-    path, settings, target = job
+def _compute(job: tuple[str, FeatureSettings, Path | None, dict]) -> tuple[str, np.ndarray | None, str | None]:
+    """Compute one clip's log-mel and, given a target, store it there with its record.
+
+    Returns (path, the log-mel [shape=(n_mels, frames)] if not stored, the reason it cannot be read or None).
+    """
+    path, settings, target, record = job
     try:
         y = load_audio(path, settings.sample_rate)
     except ClipError as err:
-        return path, err.reason
+        return path, None, err.reason
+    mel = np.ascontiguousarray(log_mel(y, settings), dtype=np.float32)
+    if target is None:
+        return path, mel, None
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(log_mel(y, settings), dtype=np.float32))
-    return path, None
+            np.save(handle, mel)
+    cache.write_record(target, record)
+    return path, None, None
 
 
-def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: str | Path = CACHE,
+def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: str | Path | None = None,
              workers: int | None = None, progress: bool = True, desc: str = "features") -> dict[str, np.ndarray]:
-    """{path: memory-mapped log-mel [shape=(n_mels, frames)]} for every readable clip of `paths`.
+    """{path: log-mel [shape=(n_mels, frames)]} for every readable clip of `paths`, memory-mapped from the cache.
 
+    `cache_dir`: the cache folder (default: helpers.cache.folder(), the configured home or its
+    fallback; when the cache is off, log-mels are computed in memory and nothing is written).
     Unreadable or empty clips are skipped and recorded in helpers.skiplog; the rest go on.
-    Missing entries are computed in `workers` processes (default: all cores).
+    Missing entries are computed in `workers` processes (default: all cores). With
+    DCASE_CACHE_MAX_SIZE set, writing new entries evicts the least recently used others (never
+    those returned) until the feature entries fit.
     """
+    limit = cache.max_size()  # read first: a bad setting stops the call before any work
+    folder = cache.folder() if cache_dir is None else Path(cache_dir)
     paths = [str(p) for p in paths]
-    targets, found = {}, {}
+    identities, targets, found = {}, {}, {}
     for path in paths:
         try:
-            targets[path] = cache_path(path, settings, cache_dir)
+            identities[path] = _identity(path)
         except OSError as err:
             skiplog.skip(path, f"cannot be read ({err.strerror})")
             continue
-        cached = _open(targets[path])
+        targets[path] = None if folder is None else _entry(folder, identities[path], settings)
+        cached = None if folder is None else _open(targets[path])
         if cached is not None:
             found[path] = cached
-    todo = [(p, settings, str(t)) for p, t in targets.items() if p not in found]
+    todo = [(p, settings, targets[p], {"source": source, "size": size, "mtime_ns": mtime_ns,
+                                       "settings": settings.as_dict()})
+            for p, (source, size, mtime_ns) in identities.items() if p not in found]
     if todo:
         # a spawned worker costs seconds to start: only spread work that takes longer than that
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // PARALLEL_FROM))
@@ -110,13 +136,15 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
             # spawn, not fork: the caller may hold threads (torch, TensorFlow) that fork would copy
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             outcomes = pool.map(_compute, todo, chunksize=max(1, min(32, len(todo) // (4 * workers))))
-        for path, reason in outcomes:
+        for path, mel, reason in outcomes:
             bar.update()
-            if reason is None:
-                found[path] = _open(targets[path])
-            else:
+            if reason is not None:
                 skiplog.skip(path, reason)
+            else:
+                found[path] = _open(targets[path]) if mel is None else mel
         bar.close()
         if workers > 1:
             pool.shutdown()
+        if limit is not None and folder is not None:
+            cache.evict(folder, limit, keep={targets[p] for p in found})
     return {path: found[path] for path in paths if found.get(path) is not None}

@@ -42,10 +42,11 @@ def atomic_path(path: str | Path):
         Path(tmp).unlink(missing_ok=True)
 
 
-def writable_folder(path: str | Path, what: str = "folder") -> Path:
+def writable_folder(path: str | Path, what: str = "folder",
+                    hint: str = "choose a folder you can write to (RESULT_ROOT / --result-dir)") -> Path:
     """`path`, created if needed, after checking that a file can be written in it.
 
-    Raises ToolkitError naming the folder and the reason, before any long work starts.
+    Raises ToolkitError naming the folder and the reason (then `hint`, if any), before any long work starts.
     """
     path = Path(path)
     try:
@@ -54,8 +55,8 @@ def writable_folder(path: str | Path, what: str = "folder") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise ToolkitError(f"cannot write to the {what} {path}: {err.strerror or err}; "
-                           f"choose a folder you can write to (RESULT_ROOT / --result-dir)") from err
+        message = f"cannot write to the {what} {path}: {err.strerror or err}"
+        raise ToolkitError(f"{message}; {hint}" if hint else message) from err
     return path
 
 

@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import paths, runner, synth
+from helpers import cache, paths, runner, synth
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
 
 EXPECTED = paths.PROJECT_ROOT / "regression" / "expected.csv"
-WORK = paths.CACHE / "regression"
 EPOCHS = 10
 SEEDS = (0, 1, 2)
 K = 4.0
@@ -43,12 +42,14 @@ EXPECTED_COLUMNS = ["solution", "machine_type", "metric", "seeds", "values", "me
 CHECKED_NOTEBOOKS = runner.SOLUTION_NOTEBOOKS[:2]  # training and test; the figures need no visualisation
 
 
-def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path = WORK, epochs: int = EPOCHS,
+def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, epochs: int = EPOCHS,
             timeout: float | None = None, idle_timeout: float | None = runner.IDLE_TIMEOUT) -> pd.DataFrame:
     """Train each solution from scratch with each seed on the fixed dataset and test it.
 
+    `work` holds the dataset and the runs (default: the cache's regression work folder).
     Average AUC/pAUC per machine type and seed, plus the "all types" mean. [columns=MEASURED_COLUMNS]
     """
+    work = cache.work_folder("regression") if work is None else Path(work)
     data = work / "dev_data"
     if not data.is_dir():
         synth.generate(data, size="small", seed=0)

@@ -1,13 +1,14 @@
-"""Shared fixtures: small WAV writers and one tiny synthetic dataset per test session."""
+"""Shared fixtures: small WAV writers, one tiny synthetic dataset and one cache folder per test session."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import skiplog
+from helpers import cache, paths, skiplog
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
@@ -19,6 +20,24 @@ def write_wav(path: Path, seconds: float = 1.0, sample_rate: int = 16_000, chann
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, data, sample_rate, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory) -> Path:
+    """The whole session caches in a temporary folder, never the repository's .cache, and with no size limit.
+
+    Set in os.environ, so that notebook kernels and other processes the tests start use it too.
+    """
+    before = {name: os.environ.get(name) for name in (paths.CACHE_DIR_VARIABLE, cache.MAX_SIZE_VARIABLE)}
+    home = tmp_path_factory.mktemp("cache")
+    os.environ[paths.CACHE_DIR_VARIABLE] = str(home)
+    os.environ.pop(cache.MAX_SIZE_VARIABLE, None)
+    yield home
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
