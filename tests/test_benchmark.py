@@ -21,7 +21,7 @@ LABEL_WIDTH = 38  # the table's first column
 
 def repository_entries() -> set[str]:
     """The entries of the repository's top folder, its .cache and .cache/benchmark: where a stray run writes."""
-    folders = (paths.PROJECT_ROOT, paths.CACHE, paths.CACHE / "benchmark")
+    folders = (paths.PROJECT_ROOT, paths.DEFAULT_CACHE, paths.DEFAULT_CACHE / "benchmark")
     return {p.relative_to(paths.PROJECT_ROOT).as_posix() for f in folders if f.is_dir() for p in f.iterdir()}
 
 
