@@ -13,8 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from helpers import scoring
 from helpers.errors import ConfigError
 from helpers.features import FeatureSettings
+from helpers.inputs import KINDS
 
 NUMBER = (int, float)
 # section -> key -> (default, accepted types, description of accepted values)
@@ -28,9 +30,11 @@ SCHEMA = {
         "sample_rate": (16_000, int, "positive integer (Hz)"),
     },
     "inputs": {
-        "kind": ("vectors", str, "'vectors' (stacked frames) or 'patches' (square log-mel patches)"),
+        "kind": ("vectors", str, f"one of {', '.join(KINDS)} (helpers.inputs)"),
         "patch_size": (64, int, "positive integer, equal to features.n_mels"),
         "patch_step": (32, int, "positive integer (frames between test crops)"),
+        "segment_frames": (64, int, "positive integer (frames of one log-mel segment)"),
+        "segment_step": (32, int, "positive integer (frames between test segments)"),
         "crops_per_clip": (8, int, "positive integer (random training crops per clip per epoch)"),
     },
     "training": {
@@ -40,6 +44,8 @@ SCHEMA = {
         "validation_split": (0.1, NUMBER, "number in [0, 1)"),
         "shuffle": (True, bool, "true or false"),
         "seed": (0, int, "integer"),
+        "objective": ("reconstruction", str, "'reconstruction' (predict the input's target) or 'machine_id' "
+                                             "(classify the clip's machine ID within its type)"),
     },
     "trainer": {
         "accelerator": ("cpu", str, "'cpu', 'gpu', 'mps' or 'auto'"),
@@ -50,6 +56,12 @@ SCHEMA = {
     },
     "scoring": {
         "batch_size": (8192, int, "positive integer (items per forward pass at test time)"),
+        "backend": ("mse", str, "the objective's own score ('mse' for reconstruction, 'nll' for machine_id) "
+                                "or a density back end: 'mahalanobis', 'knn', 'gmm'"),
+        "vectors": ("auto", str, "what a density back end is fitted on: 'auto', 'error' or 'embedding'"),
+        "neighbours": (5, int, "positive integer (k of the knn back end)"),
+        "components": (4, int, "positive integer (Gaussian components of the gmm back end)"),
+        "fit_items": (20000, int, "positive integer (training vectors per machine ID the knn and gmm back ends keep)"),
     },
 }
 TOP_LEVEL = {
@@ -57,7 +69,8 @@ TOP_LEVEL = {
     "description": ("", str, "text"),
     "model": ({}, dict, "mapping of build_model keyword arguments"),
 }
-CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): ("vectors", "patches")}
+CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): tuple(KINDS),
+           ("training", "objective"): scoring.OBJECTIVES, ("scoring", "vectors"): scoring.VECTORS}
 
 
 def defaults() -> dict:
@@ -111,6 +124,7 @@ def validate(raw: dict, where: str) -> dict:
     if not 0 <= config["training"]["validation_split"] < 1:
         raise ConfigError(f"{where}: setting 'training.validation_split' must be in [0, 1), "
                           f"got {config['training']['validation_split']!r}")
+    scoring.check(config["training"]["objective"], config["scoring"]["backend"], config["scoring"]["vectors"], where)
     feature_settings(config, where)
     return config
 

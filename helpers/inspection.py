@@ -1,15 +1,20 @@
-"""What a trained model does to one clip: its log-mel, the reconstruction, the error image and
-the error over time, on the same items the clip's score is the mean of.
+"""What a trained model makes of one clip, on the same items and scores the test run used.
+
+For every solution: the log-mel input, each item's score over time and the clip's score. For a
+reconstruction objective also the prediction (the reconstruction, or IDNN's predicted middle
+frames) and the squared error as images; for a machine_id objective the probability of each
+machine ID over time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import featurecache, pipeline
+from helpers import featurecache, layout, pipeline, plots, scoring
 from helpers.errors import ToolkitError
 from helpers.solution import Solution
 
@@ -18,18 +23,25 @@ from helpers.solution import Solution
 class ClipView:
     """One clip seen through a model.
 
-    log_mel, reconstruction, error: [shape=(n_mels, frames)] (error = squared difference, dB²,
-    averaged over the items covering each bin); item_times: the centre of each item in seconds
-    [shape=(items,)]; item_errors: each item's mean squared error [shape=(items,)];
-    score: the clip's anomaly score (mean of item_errors).
+    log_mel: [shape=(n_mels, frames)]; item_times: the centre of each item in seconds
+    [shape=(items,)]; item_scores: each item's score [shape=(items,)]; score: the clip's anomaly
+    score (their mean); score_label: what the score is (for axis labels). Reconstruction
+    objective: reconstruction and error [shape=(n_mels, frames)] (the prediction and the squared
+    difference in dB², averaged over the items covering each bin; NaN where no item predicts).
+    machine_id objective: id_probabilities [shape=(classes, items)], classes (the IDs, in the
+    network's order) and machine_id (the clip's own ID).
     """
 
     log_mel: np.ndarray
-    reconstruction: np.ndarray
-    error: np.ndarray
     item_times: np.ndarray
-    item_errors: np.ndarray
+    item_scores: np.ndarray
     score: float
+    score_label: str
+    reconstruction: np.ndarray | None = None
+    error: np.ndarray | None = None
+    id_probabilities: np.ndarray | None = None
+    classes: list[str] | None = None
+    machine_id: str | None = None
 
 
 def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
@@ -44,35 +56,62 @@ def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> n
         return (total / counts).T
 
 
-def view_clip(solution: Solution, model, path) -> ClipView | None:
-    """The model's view of the clip at `path`; None if the clip is unreadable or too short for one
-    network input (recorded as skipped, with the reason)."""
+def view_clip(solution: Solution, model: pipeline.TrainedModel, path, machine_id: str | None = None) -> ClipView | None:
+    """The model's view of the clip at `path` (of machine ID `machine_id`, read from its name when
+    None); None if the clip is unreadable or too short for one network input (recorded as skipped,
+    with the reason)."""
     log_mels = featurecache.log_mels([path], solution.features, progress=False)
     if str(path) not in log_mels or not pipeline.long_enough(solution, path, log_mels[str(path)]):
         return None
+    machine_id = machine_id or layout.parse_clip(path, "", "test").machine_id
     logmel = np.asarray(log_mels[str(path)])
-    items = pipeline.make_items(solution, [logmel], training=False)
-    engine = pipeline.backend(solution)
-    batch = items.batch(np.arange(len(items)))
-    recon = engine.reconstruct(model, batch).reshape(batch.shape)
-    n_mels = logmel.shape[0]
-    if batch.ndim == 2:  # stacked vectors, frame-major
-        as_time = lambda a: a.reshape(len(a), -1, n_mels)
-    else:  # patches, mel by time
-        as_time = lambda a: a.transpose(0, 2, 1)
-    squared = (recon - batch).astype(np.float64) ** 2
-    errors = squared.reshape(len(squared), -1).mean(axis=1)
-    span = as_time(batch).shape[1]
+    clip = layout.Clip("", "test", machine_id, 0, None, Path(path))
+    items = pipeline.clip_items(solution, model, [clip], [logmel])
+    outputs = pipeline.score_items(solution, model, items, [machine_id], keep_predictions=True)
     settings = solution.features
-    return ClipView(
+    view = ClipView(
         log_mel=logmel,
-        reconstruction=_overlap_average(as_time(recon), items.starts, logmel.shape[1]),
-        error=_overlap_average(as_time(squared), items.starts, logmel.shape[1]),
-        item_times=(items.starts + span / 2) * settings.hop_length / settings.sample_rate,
-        item_errors=errors,
-        score=float(errors.mean()),
-    )
+        item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
+        item_scores=outputs.scores, score=float(np.mean(outputs.scores)),
+        score_label=scoring.SCORE_LABELS[solution.config["scoring"]["backend"]], machine_id=machine_id)
+    everything = np.arange(len(items))
+    if solution.objective == "reconstruction":
+        target = items.targets(everything)
+        squared = (outputs.predictions.reshape(target.shape) - target).astype(np.float64) ** 2
+        placed = items.positions() + items.target_offset
+        view.reconstruction = _overlap_average(items.as_frames(outputs.predictions), placed, logmel.shape[1])
+        view.error = _overlap_average(items.as_frames(squared), placed, logmel.shape[1])
+    else:
+        view.id_probabilities = np.exp(scoring.log_softmax(outputs.predictions)).T
+        view.classes = model.classes
+    return view
 
+
+def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=None) -> list:
+    """Per machine type of `chosen` (from :func:`choose_clips`): a figure with one row of panels per
+    clip (plots.clip_panels) and one of every clip's item scores over time. Clips that cannot be
+    shown now (unreadable, too short) leave a blank row and are listed with the skipped files.
+    Returns the pyplot figures (a notebook shows them with plt.show())."""
+    figures = []
+    for machine_type, group in chosen.groupby("machine_type", sort=False):
+        model = pipeline.load_model(solution, machine_type, result_root)
+        figure, axes = plt.subplots(len(group), 3, figsize=(15, 3 * len(group)), squeeze=False, layout="constrained")
+        timeline_figure, timeline = plt.subplots(figsize=(10, 3), layout="constrained")
+        for row, clip in zip(axes, group.itertuples()):
+            view = view_clip(solution, model, clip.path, clip.machine_id)
+            if view is None:
+                for ax in row:
+                    ax.set_axis_off()
+                continue
+            label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
+            plots.clip_panels(view, solution.features, row,
+                              title=f"{machine_type} id {clip.machine_id} · {clip.file_name} · {label} ({clip.why})")
+            plots.item_scores_over_time(view.item_times, view.item_scores, ax=timeline,
+                                        label=f"{label}: {clip.file_name}", ylabel=view.score_label,
+                                        colour=plots.LABEL_COLOURS[label] if clip.why.startswith("typical") else None,
+                                        title=f"{solution.run_name} · {machine_type}: score over time")
+        figures += [figure, timeline_figure]
+    return figures
 
 
 def choose_clips(scores: pd.DataFrame, clips=None, machine_types=None) -> pd.DataFrame:

@@ -1,10 +1,11 @@
 """Training and scoring of the Keras solutions on TensorFlow (the original baseline's recipe).
 
 The network is compiled with Adam and mean squared error and trained with ``model.fit``, as in
-the DCASE 2020 baseline. Batches are built from FrameVectors or Patches as they are needed (a
-PyDataset), never from a stacked copy of every vector. This is the only module of the project
-that imports TensorFlow; the ``trainer`` section of config.yaml (Lightning placement) does not
-apply here.
+the DCASE 2020 baseline, to predict its items' reconstruction targets (training.objective
+``reconstruction``; the machine_id objective is the torch framework's). Batches are built from
+the solution's Items as they are needed (a PyDataset), never from a stacked copy of every
+vector. This is the only module of the project that imports TensorFlow; the ``trainer`` section
+of config.yaml (Lightning placement) does not apply here.
 
 Saved models are ``.keras`` archives (weights reloaded into ``solution.build_model()``, so
 custom layers need no registration); the settings fingerprint is stored inside the archive as
@@ -25,21 +26,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import inputs  # noqa: E402
+from helpers.errors import ConfigError  # noqa: E402
 from helpers.fileio import atomic_path  # noqa: E402
-from helpers.inputs import FrameVectors, Patches  # noqa: E402
+from helpers.inputs import Items  # noqa: E402
 from helpers.liveplot import LossDisplay, history_frame  # noqa: E402
 
 MODEL_SUFFIX = ".keras"
 FINGERPRINT_MEMBER = "fingerprint.json"
-Items = FrameVectors | Patches
 
 
 class ItemBatches(keras.utils.PyDataset):
-    """Batches of (input, target=input) built from items; [shape=(batch, *item_shape)] each.
+    """Batches of (inputs, reconstruction targets) built from items; [shape=(batch, *shape)] each.
 
     A training set (`training=True`) reshuffles its order at every epoch end when `shuffle`,
-    and draws new random crops first when its items are Patches.
+    and first draws new random crops where its kind draws them (Items.resample).
     """
 
     def __init__(self, items: Items, batch_size: int, shuffle: bool = False, training: bool = False,
@@ -58,14 +58,14 @@ class ItemBatches(keras.utils.PyDataset):
         return -(-len(self.items) // self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        batch = self.items.batch(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        return batch, batch
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = self.items.batch(chosen)
+        return batch, batch if self.items.target_is_input else self.items.targets(chosen)
 
     def on_epoch_end(self) -> None:
         if not self.training:
             return
-        if isinstance(self.items, Patches):
-            self.items.resample()
+        self.items.resample()
         self.order = self._new_order()
 
 
@@ -99,8 +99,11 @@ class EpochHistory(keras.callbacks.Callback):
 
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
-          log_name: str, display: LossDisplay | None = None) -> tuple[keras.Model, pd.DataFrame]:
+          log_name: str, display: LossDisplay | None = None, classes: int | None = None) -> tuple[keras.Model, pd.DataFrame]:
     """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
+    if solution.objective != "reconstruction":
+        raise ConfigError(f"{solution.folder / 'config.yaml'}: the keras framework trains reconstruction networks; "
+                          f"training.objective {solution.objective!r} needs framework: torch")
     training = solution.config["training"]
     keras.utils.set_random_seed(training["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same run: no order-dependent kernels
@@ -116,25 +119,25 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     return model, history.history()
 
 
-def save(model: keras.Model, path: str | Path, fingerprint: str) -> None:
-    """Write the model as a .keras archive with its settings fingerprint inside, whole or not at all."""
+def save(model: keras.Model, path: str | Path, saved: dict) -> None:
+    """Write the model as a .keras archive with `saved` ({"fingerprint", ...}) inside, whole or not at all."""
     with atomic_path(path) as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(FINGERPRINT_MEMBER, json.dumps({"fingerprint": fingerprint}))
+            archive.writestr(FINGERPRINT_MEMBER, json.dumps(saved))
 
 
-def load(solution, path: str | Path) -> tuple[keras.Model, str]:
-    """The saved network and the settings fingerprint it was trained with."""
+def load(solution, path: str | Path) -> tuple[keras.Model, dict]:
+    """The saved network and what was saved with it ({"fingerprint", "classes"})."""
     model = solution.build_model()
     model.load_weights(path)
     with zipfile.ZipFile(path) as archive:
-        fingerprint = json.loads(archive.read(FINGERPRINT_MEMBER))["fingerprint"]
-    return model, fingerprint
+        saved = json.loads(archive.read(FINGERPRINT_MEMBER))
+    return model, {"fingerprint": saved["fingerprint"], "classes": saved.get("classes")}
 
 
-def reconstruct(model: keras.Model, batch: np.ndarray) -> np.ndarray:
-    """The network's reconstruction of a batch of inputs, in the inputs' units. [shape=batch.shape]
+def predict(model: keras.Model, batch: np.ndarray) -> np.ndarray:
+    """The network's prediction for a batch of inputs, in the targets' units. [shape=(batch, *target)]
 
     An eager call in inference mode: as fast as ``predict_on_batch`` on big batches, without
     tracing a graph for every loaded model and every batch size.
@@ -142,6 +145,7 @@ def reconstruct(model: keras.Model, batch: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(np.ascontiguousarray(batch, dtype=np.float32), training=False))
 
 
-def item_errors(model: keras.Model, items: Items, batch_size: int) -> np.ndarray:
-    """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]"""
-    return inputs.item_errors(items, lambda batch: reconstruct(model, batch), batch_size)
+def embed(model: keras.Model, batch: np.ndarray) -> np.ndarray:
+    """Keras solutions expose no embedding: ConfigError naming the setting to change."""
+    raise ConfigError("scoring.vectors 'embedding' needs a network with embed(x) (a torch solution); "
+                      "the keras solutions give error vectors: use scoring.vectors 'error'")

@@ -5,10 +5,16 @@ with ``additional_data`` (the additional training data's root, e.g. eval_data/) 
 development and the additional training clips together; test_all on the eval root scores its
 unlabelled test clips and, given the ground-truth list, computes AUC/pAUC for them too.
 Every file they write goes to the run's result folder (result/<run_name>/):
-    model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_summary.csv,
-    anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json
+    model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_clips_<type>.txt,
+    train_summary.csv, anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json,
+    density_<type>.npz (a fitted density back end, helpers.densities)
 and, while a torch model trains, checkpoints/<type>.ckpt: the training state after the last
 finished epoch, from which an interrupted training resumes; removed once the model is saved.
+
+A clip's score is whatever the solution's scoring says (helpers.scoring): the objective's own
+score (the baseline's mean squared error for autoencoders) or a density back end fitted on the
+training clips; :func:`score_items` is the one place that turns network inputs into item scores,
+for the test run, the visualisation and the clip browser alike.
 """
 from __future__ import annotations
 
@@ -17,35 +23,51 @@ import hashlib
 import importlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import featurecache, groundtruth, layout, paths, results, skiplog
-from helpers.errors import ConfigError, DataLayoutError
+from helpers import densities, featurecache, groundtruth, layout, paths, results, scoring, skiplog
+from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_write_text, writable_folder
-from helpers.inputs import FrameVectors, Patches
+from helpers.inputs import Items
 from helpers.liveplot import LossDisplay
 from helpers.metrics import per_id_table
 from helpers.solution import Solution
 
-BACKENDS = {"torch": "helpers.torch_backend", "keras": "helpers.keras_backend"}
+ENGINES = {"torch": "helpers.torch_backend", "keras": "helpers.keras_backend"}
 log = logging.getLogger("helpers")
 
 
-def backend(solution: Solution):
-    """The module that trains and runs this solution's networks (TensorFlow only for keras)."""
-    return importlib.import_module(BACKENDS[solution.framework])
+@dataclass
+class TrainedModel:
+    """One machine type's trained network with what scoring needs besides it.
+
+    classes: the machine IDs a machine_id network tells apart, in its output order (else None);
+    fingerprint: the settings fingerprint it was trained with; density: the fitted density back
+    end when scoring.backend names one (helpers.densities), else None.
+    """
+
+    net: object
+    fingerprint: str
+    classes: list[str] | None = None
+    density: densities.Density | None = None
+
+
+def engine(solution: Solution):
+    """The framework module that trains and runs this solution's networks (TensorFlow only for keras)."""
+    return importlib.import_module(ENGINES[solution.framework])
 
 
 def model_path(solution: Solution, result_dir: Path, machine_type: str) -> Path:
-    return result_dir / f"model_{machine_type}{backend(solution).MODEL_SUFFIX}"
+    return result_dir / f"model_{machine_type}{engine(solution).MODEL_SUFFIX}"
 
 
 def checkpoint_path(solution: Solution, result_dir: Path, machine_type: str) -> Path | None:
-    """Where the training of one machine type keeps its state between epochs; None if its backend does not resume."""
-    suffix = getattr(backend(solution), "CHECKPOINT_SUFFIX", None)
+    """Where the training of one machine type keeps its state between epochs; None if its engine does not resume."""
+    suffix = getattr(engine(solution), "CHECKPOINT_SUFFIX", None)
     return result_dir / "checkpoints" / f"{machine_type}{suffix}" if suffix else None
 
 
@@ -70,15 +92,9 @@ def resolve_types(data_dir: Path, machine_types) -> list[str]:
     return wanted
 
 
-def min_frames(solution: Solution) -> int:
-    """Log-mel frames one network input needs: the stacked frames, or the patch width."""
-    inputs = solution.config["inputs"]
-    return inputs["patch_size"] if inputs["kind"] == "patches" else solution.features.frames
-
-
 def long_enough(solution: Solution, path, log_mel: np.ndarray) -> bool:
     """Whether a clip's log-mel [shape=(n_mels, frames)] holds one network input; if not, it is skipped and recorded."""
-    frames, needed = log_mel.shape[1], min_frames(solution)
+    frames, needed = log_mel.shape[1], solution.min_frames()
     if frames < needed:
         skiplog.skip(path, f"too short: {frames} log-mel frame(s), one network input needs {needed}")
     return frames >= needed
@@ -98,19 +114,33 @@ def _folders(*roots: Path | None, machine_type: str, split: str) -> str:
     return " and ".join(str(Path(root) / machine_type / split) for root in roots if root is not None)
 
 
-def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool) -> FrameVectors | Patches:
-    """The network inputs for these clips: stacked vectors, or patches (random crops when training)."""
-    inputs = solution.config["inputs"]
-    if inputs["kind"] == "patches":
-        return Patches(log_mels, inputs["patch_size"], step=None if training else inputs["patch_step"],
-                       crops_per_clip=inputs["crops_per_clip"], seed=solution.config["training"]["seed"])
-    return FrameVectors(log_mels, solution.features.frames)
+def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool, labels=None) -> Items:
+    """The network inputs of these clips, of the solution's input kind (random crops when training
+    for kinds that draw them); `labels`: each clip's machine-ID index for a machine_id objective."""
+    return solution.input_kind.build(log_mels, solution.config["inputs"], solution.features, training,
+                                     solution.config["training"]["seed"], labels)
 
 
-def split_validation(log_mels: list[np.ndarray], fraction: float) -> tuple[list, list]:
-    """Hold out the last `fraction` of the clips, as Keras' validation_split holds out the last items."""
-    held = int(round(len(log_mels) * fraction)) if len(log_mels) > 1 else 0
-    return (log_mels[:len(log_mels) - held], log_mels[len(log_mels) - held:]) if held else (log_mels, [])
+def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray | None:
+    """Each clip's index in `classes` (-1 for an ID not among them); None without classes. [shape=(clips,)]"""
+    if classes is None:
+        return None
+    index = {machine_id: i for i, machine_id in enumerate(classes)}
+    return np.array([index.get(c.machine_id, -1) for c in clips], dtype=np.int64)
+
+
+def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
+    """(training, validation) positions: the last `fraction` of the clips held out, as Keras'
+    validation_split holds out the last items; with `groups` (e.g. machine IDs), the last
+    `fraction` of each group's clips, so that every group is in both parts."""
+    groups = np.zeros(len(log_mels), np.int64) if groups is None else np.asarray(groups)
+    train, held = [], []
+    for group in dict.fromkeys(groups.tolist()):
+        members = np.flatnonzero(groups == group).tolist()
+        count = int(round(len(members) * fraction)) if len(members) > 1 else 0
+        train += members[:len(members) - count]
+        held += members[len(members) - count:]
+    return sorted(train), sorted(held)
 
 
 def training_fingerprint(solution: Solution, additional_data: Path | None) -> str:
@@ -121,6 +151,11 @@ def training_fingerprint(solution: Solution, additional_data: Path | None) -> st
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+def train_clips_path(result_dir: Path, machine_type: str) -> Path:
+    """The list of one machine type's training clips (one path a line), for fitting a density back end later."""
+    return result_dir / f"train_clips_{machine_type}.txt"
+
+
 def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
                        retrain: bool = False, live: bool = True, progress: bool = True,
                        additional_data: Path | None = None) -> dict:
@@ -128,9 +163,11 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
 
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
     training resumes from its checkpoint after the last finished epoch if one with the same
-    fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over.
+    fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over. A
+    machine_id objective learns the IDs of the training clips (in sorted order) and holds out
+    the validation clips per ID. A density back end (scoring.backend) is fitted afterwards.
     """
-    engine = backend(solution)
+    framework = engine(solution)
     target = model_path(solution, result_dir, machine_type)
     history_path = result_dir / f"history_{machine_type}.csv"
     checkpoint = checkpoint_path(solution, result_dir, machine_type)
@@ -142,32 +179,42 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
         raise DataLayoutError(f"no usable training clip in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')}: "
                               f"{len(listed)} well-named clip(s), every one skipped (see the skipped files); "
                               f"a model of {machine_type} needs at least one readable normal clip")
+    atomic_write_text(train_clips_path(result_dir, machine_type), "".join(f"{c.path}\n" for c in clips))
     fingerprint = training_fingerprint(solution, additional_data)
+    classes = layout.machine_ids(clips) if solution.objective == "machine_id" else None
+    labels = id_labels(clips, classes)
     started = time.perf_counter()
     if retrain:
         remove_checkpoint(checkpoint)
     elif target.is_file() and history_path.is_file():
-        _, saved_fingerprint = engine.load(solution, target)
-        if saved_fingerprint == fingerprint:
+        saved = _load(solution, target)
+        if saved.fingerprint == fingerprint:
             remove_checkpoint(checkpoint)  # left behind if a run stopped between saving the model and removing it
+            fitted_density(solution, saved, machine_type, result_dir, progress)
             history = pd.read_csv(history_path)
             return _summary_row(machine_type, clips, len(make_items(solution, log_mels, True)), history, None, True)
         print(f"{target.name}: settings or training data changed since it was trained; training again")
-    train_mels, val_mels = split_validation(log_mels, solution.config["training"]["validation_split"])
-    train_items = make_items(solution, train_mels, True)
-    val_items = make_items(solution, val_mels, True) if val_mels else None
+    train, held = split_validation(log_mels, solution.config["training"]["validation_split"],
+                                   labels if classes else None)
+    train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train))
+    val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held)) if held else None
     display = LossDisplay(f"{solution.run_name} · {machine_type}", live=live)
     resumable = {"checkpoint": checkpoint, "fingerprint": fingerprint} if checkpoint else {}
-    net, history = engine.train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
-                                **resumable)
+    net, history = framework.train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
+                                   classes=len(classes) if classes else None, **resumable)
     seconds = time.perf_counter() - started
     display.update(history)
     display.close(result_dir / f"loss_{machine_type}.png")
-    engine.save(net, target, fingerprint)
+    framework.save(net, target, {"fingerprint": fingerprint, "classes": classes})
     atomic_write_text(history_path, history.to_csv(index=False))
     remove_checkpoint(checkpoint)
+    fitted_density(solution, TrainedModel(net, fingerprint, classes), machine_type, result_dir, progress)
     items = len(train_items) + (len(val_items) if val_items is not None else 0)
     return _summary_row(machine_type, clips, items, history, seconds, False)
+
+
+def _subset(labels: np.ndarray | None, positions: list[int]) -> np.ndarray | None:
+    return None if labels is None else labels[positions]
 
 
 def _summary_row(machine_type, clips, items: int, history, seconds, reused) -> dict:
@@ -195,38 +242,111 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     return summary
 
 
-def clip_scores(errors: np.ndarray, clip_of: np.ndarray, n_clips: int) -> np.ndarray:
-    """Mean item error per clip; NaN for a clip with no items. [shape=(n_clips,)]"""
-    counts = np.bincount(clip_of, minlength=n_clips)
-    sums = np.bincount(clip_of, weights=errors, minlength=n_clips)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+def _load(solution: Solution, target: Path) -> TrainedModel:
+    net, saved = engine(solution).load(solution, target)
+    return TrainedModel(net, saved["fingerprint"], saved.get("classes"))
 
 
-def load_model(solution: Solution, machine_type: str, result_root=None):
-    """The trained model of one machine type; ConfigError if it has not been trained yet."""
-    target = model_path(solution, solution.result_dir(result_root), machine_type)
+def load_model(solution: Solution, machine_type: str, result_root=None, progress: bool = False) -> TrainedModel:
+    """The trained model of one machine type, with its density back end if scoring uses one (fitted
+    now from the listed training clips if it is missing or was fitted with other settings).
+
+    ConfigError if the model has not been trained yet.
+    """
+    result_dir = solution.result_dir(result_root)
+    target = model_path(solution, result_dir, machine_type)
     if not target.is_file():
         raise ConfigError(f"no trained model at {target}; run 00-train-with-visual first")
-    return backend(solution).load(solution, target)[0]
+    model = _load(solution, target)
+    return fitted_density(solution, model, machine_type, result_dir, progress)
+
+
+def uses_density(solution: Solution) -> bool:
+    return solution.config["scoring"]["backend"] in scoring.DENSITY_BACKENDS
+
+
+def density_path(result_dir: Path, machine_type: str) -> Path:
+    return result_dir / f"density_{machine_type}.npz"
+
+
+def density_fingerprint(solution: Solution, model: TrainedModel) -> str:
+    """The model's fingerprint extended by the back end's settings: a change of either fits it anew."""
+    settings = {k: v for k, v in solution.config["scoring"].items() if k != "batch_size"}
+    return hashlib.sha1(f"{model.fingerprint}+{sorted(settings.items())}".encode()).hexdigest()[:12]
+
+
+def fitted_density(solution: Solution, model: TrainedModel, machine_type: str, result_dir: Path,
+                   progress: bool = False) -> TrainedModel:
+    """`model` with its density back end: loaded from density_<type>.npz when fitted with the same
+    model and settings, else fitted on the training clips listed at training time and saved."""
+    if not uses_density(solution):
+        return model
+    target, fingerprint = density_path(result_dir, machine_type), density_fingerprint(solution, model)
+    if target.is_file():
+        try:
+            density, saved = densities.load(target)
+        except ToolkitError as err:
+            log.warning("%s; fitting it anew", err)
+            saved = None
+        if saved == fingerprint:
+            model.density = density
+            return model
+    listed = train_clips_path(result_dir, machine_type)
+    if not listed.is_file():
+        raise ConfigError(f"{target} is missing and so is {listed}, the list of training clips to fit it on; "
+                          f"run 00-train-with-visual again")
+    clips = [layout.parse_clip(line, machine_type, "train") for line in listed.read_text().splitlines() if line]
+    clips, log_mels = load_clip_features(solution, clips, progress, f"{machine_type} density fit")
+    items = make_items(solution, log_mels, training=False, labels=id_labels(clips, model.classes))
+    settings = solution.config["scoring"]
+    kind = scoring.vector_kind(solution.objective, settings["vectors"])
+    vectors = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
+                                   vectors=kind).vectors
+    ids = np.array([c.machine_id for c in clips])[items.clip_of]
+    model.density = densities.fit(settings["backend"], vectors, ids, settings, solution.config["training"]["seed"])
+    densities.save(model.density, target, fingerprint)
+    return model
+
+
+def clip_items(solution: Solution, model: TrainedModel, clips: list[layout.Clip], log_mels: list[np.ndarray]) -> Items:
+    """The test-time network inputs of these clips, labelled with their IDs' places in the model's classes."""
+    return make_items(solution, log_mels, training=False, labels=id_labels(clips, model.classes))
+
+
+def score_items(solution: Solution, model: TrainedModel, items: Items, machine_ids,
+                keep_predictions: bool = False) -> scoring.ItemOutputs:
+    """Every item's anomaly score under the solution's scoring (helpers.scoring), and the network's
+    outputs when asked. `machine_ids`: each clip's machine ID [shape=(clips,)], for a density back end."""
+    settings = solution.config["scoring"]
+    kind = scoring.vector_kind(solution.objective, settings["vectors"]) if uses_density(solution) else None
+    outputs = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
+                                   vectors=kind, keep_predictions=keep_predictions)
+    if kind is not None:
+        outputs.scores = model.density.score(outputs.vectors, np.asarray(machine_ids)[items.clip_of])
+    return outputs
 
 
 def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_root=None,
                        progress: bool = True) -> pd.DataFrame:
     """Anomaly score of every usable test clip. [columns=machine_type, machine_id, file_name, label, score, path]"""
     listed = layout.list_clips(data_dir, machine_type, "test")
-    model = load_model(solution, machine_type, result_root)
+    model = load_model(solution, machine_type, result_root, progress)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
         log.warning("%s: no usable test clip in %s (%d well-named clip(s), every one skipped); no scores for %s",
                     machine_type, _folders(data_dir, machine_type=machine_type, split="test"), len(listed), machine_type)
         return pd.DataFrame(columns=["machine_type", "machine_id", "file_name", "label", "score", "path"])
-    items = make_items(solution, log_mels, training=False)
-    errors = backend(solution).item_errors(model, items, solution.config["scoring"]["batch_size"])
+    items = clip_items(solution, model, clips, log_mels)
+    machine_ids = [c.machine_id for c in clips]
+    unknown = sorted(set(machine_ids) - set(model.classes)) if model.classes is not None else []
+    if unknown and not uses_density(solution):
+        log.warning("%s: the model knows the machine IDs %s, not %s; those clips get no score (nan)",
+                    machine_type, model.classes, unknown)
+    outputs = score_items(solution, model, items, machine_ids)
     return pd.DataFrame({
-        "machine_type": machine_type, "machine_id": [c.machine_id for c in clips],
+        "machine_type": machine_type, "machine_id": machine_ids,
         "file_name": [c.name for c in clips], "label": pd.array([c.label for c in clips], dtype="Int64"),
-        "score": clip_scores(errors, items.clip_of, len(clips)), "path": [str(c.path) for c in clips],
+        "score": scoring.clip_scores(outputs.scores, items.clip_of, len(clips)), "path": [str(c.path) for c in clips],
     })
 
 

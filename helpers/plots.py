@@ -159,20 +159,48 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
-    return _label(ax, "anomaly score (mean squared error)", "clips", title, legend={})
+    return _label(ax, "anomaly score", "clips", title, legend={})
 
 
-def item_errors_over_time(times: np.ndarray, errors: np.ndarray, ax=None, label: str | None = None,
-                          colour: str | None = None, title: str | None = None):
-    """Each item's reconstruction error against its time in the clip, the clip score dashed."""
+def item_scores_over_time(times: np.ndarray, scores: np.ndarray, ax=None, label: str | None = None,
+                          colour: str | None = None, title: str | None = None, ylabel: str = "error [dB²]"):
+    """Each item's score against its time in the clip, the clip score (their mean) dashed."""
     ax = _axes(ax, figsize=(7, 2.6))
-    line, = ax.plot(times, errors, lw=1.2, label=label, color=colour)
-    ax.axhline(float(np.mean(errors)), color=line.get_color(), lw=0.8, ls="--")
-    return _label(ax, "time [s]", "error [dB²]", title, legend={} if label else None)
+    line, = ax.plot(times, scores, lw=1.2, label=label, color=colour)
+    ax.axhline(float(np.mean(scores)), color=line.get_color(), lw=0.8, ls="--")
+    return _label(ax, "time [s]", ylabel, title, legend={} if label else None)
+
+
+def id_probabilities(view, ax=None, title: str | None = None):
+    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick)."""
+    ax = _axes(ax, figsize=(7, 2.6))
+    for machine_id, probability in zip(view.classes, view.id_probabilities):
+        own = machine_id == view.machine_id
+        ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
+                label=f"id {machine_id}" + (" (its own)" if own else ""))
+    ax.set_ylim(-0.02, 1.02)
+    return _label(ax, "time [s]", "p(ID)", title, legend={"fontsize": 8})
+
+
+def mean_id_probabilities(view, ax=None, title: str | None = None):
+    """The clip's mean probability of each machine ID, its own ID highlighted."""
+    ax = _axes(ax, figsize=(4, 2.6))
+    means = view.id_probabilities.mean(axis=1)
+    colours = [LABEL_COLOURS["normal"] if c == view.machine_id else "#bbbbbb" for c in view.classes]
+    ax.bar([f"id {c}" for c in view.classes], means, color=colours)
+    ax.set_ylim(0, 1)
+    return _label(ax, None, "mean p(ID)", title)
 
 
 def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
-    """Input, reconstruction and error images of a ClipView on three axes; input and reconstruction share one dB scale."""
+    """Three panels of a ClipView: for a reconstruction, the input, the prediction and the error
+    (input and prediction on one dB scale); for a machine-ID network, the input, the probability
+    of each ID over time and the mean probability per ID."""
+    if view.reconstruction is None:
+        log_mel_image(view.log_mel, settings, ax=axes[0], title=f"{title} · input")
+        id_probabilities(view, ax=axes[1], title="machine ID over time")
+        mean_id_probabilities(view, ax=axes[2], title=f"score {view.score:.2f} ({view.score_label})")
+        return axes
     vmin = float(np.nanmin([view.log_mel.min(), np.nanmin(view.reconstruction)]))
     vmax = float(np.nanmax([view.log_mel.max(), np.nanmax(view.reconstruction)]))
     log_mel_image(view.log_mel, settings, ax=axes[0], vmin=vmin, vmax=vmax, title=f"{title} · input")

@@ -1,11 +1,16 @@
 """A solution: a folder under notebooks/ with a config.yaml and a model.py.
 
 model.py defines ``build_model(input_shape, **model_settings)``; the ``model`` section of
-config.yaml gives its keyword arguments. For the torch framework it returns a torch.nn.Module
-whose ``forward`` reconstructs its input; it may also define ``training_loss(x) -> (loss, logs)``
-(a special loss, e.g. the VAE's) and ``reconstruct(x)`` (the reconstruction used for scoring).
-For the keras framework it returns a compiled-ready keras.Model.
-Copying a folder under a new name makes a new solution; nothing else needs editing.
+config.yaml gives its keyword arguments, and a solution trained on machine IDs
+(``training.objective: machine_id``) also gets ``classes``, the number of IDs of the machine
+type. For the torch framework it returns a torch.nn.Module whose ``forward`` maps a batch of
+inputs to the objective's output (helpers.scoring): the predicted target of a reconstruction
+objective, logits over the IDs of a machine_id objective. The module may also define
+``training_loss(x, target) -> (loss, parts)`` (its own loss, e.g. the VAE's or an angular-margin
+head's; `target` is the reconstruction target or the ID index) and ``embed(x)`` (vectors a
+density back end can be fitted on). For the keras framework it returns a keras.Model that
+predicts the reconstruction target. Copying a folder under a new name makes a new solution;
+nothing else needs editing.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from helpers import config as config_module
-from helpers import paths
+from helpers import inputs, paths
 from helpers.errors import ConfigError
 from helpers.features import FeatureSettings
 
@@ -46,15 +51,28 @@ class Solution:
         """Where this run writes: <result_root>/<run_name>."""
         return Path(result_root or paths.RESULT) / (self.run_name or self.name)
 
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one network input: (n_mels * frames,) or (patch_size, patch_size)."""
-        if self.config["inputs"]["kind"] == "patches":
-            size = self.config["inputs"]["patch_size"]
-            return (size, size)
-        return (self.features.dims,)
+    @property
+    def objective(self) -> str:
+        """What the network is trained for: 'reconstruction' or 'machine_id' (helpers.scoring)."""
+        return self.config["training"]["objective"]
 
-    def build_model(self):
-        return self.model_module.build_model(self.input_shape(), **self.config["model"])
+    @property
+    def input_kind(self) -> type[inputs.Items]:
+        """The class of this solution's network inputs (helpers.inputs.KINDS)."""
+        return inputs.kind(self.config["inputs"]["kind"])
+
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one network input, e.g. (n_mels * frames,) for stacked vectors."""
+        return self.input_kind.input_shape(self.config["inputs"], self.features)
+
+    def min_frames(self) -> int:
+        """Log-mel frames one network input needs."""
+        return self.input_kind.min_frames(self.config["inputs"], self.features)
+
+    def build_model(self, classes: int | None = None):
+        """A fresh network; `classes` (the machine IDs it tells apart) for a machine_id objective."""
+        extra = {"classes": classes} if self.objective == "machine_id" else {}
+        return self.model_module.build_model(self.input_shape(), **self.config["model"], **extra)
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes a trained model (not the Lightning trainer's placement)."""
@@ -83,13 +101,18 @@ def import_model(folder: Path) -> ModuleType:
     return module
 
 
-def _check_model_settings(module: ModuleType, settings: dict, where: str) -> None:
+def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
     signature = inspect.signature(module.build_model)
     params = list(signature.parameters.values())[1:]
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return
     accepted = {p.name for p in params}
-    for key in settings:
+    if config["training"]["objective"] == "machine_id":
+        if "classes" not in accepted:
+            raise ConfigError(f"{where}: training.objective 'machine_id' passes the number of machine IDs to "
+                              f"build_model as `classes`, which {module.__file__}'s build_model does not take")
+        accepted.discard("classes")
+    for key in config["model"]:
         if key not in accepted:
             raise config_module.unknown_setting_error(key, accepted, f"{where} [model]")
 
@@ -99,5 +122,5 @@ def load(folder: str | Path = ".", overrides: dict | None = None, run_name: str 
     folder = Path(folder).resolve()
     config = config_module.load(folder / "config.yaml", overrides)
     module = import_model(folder)
-    _check_model_settings(module, config["model"], str(folder / "config.yaml"))
+    _check_model_settings(module, config, str(folder / "config.yaml"))
     return Solution(folder.name, folder, config, module, run_name or folder.name)

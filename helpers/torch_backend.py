@@ -1,9 +1,11 @@
-"""Training and scoring of the PyTorch solutions, through one Lightning loop.
+"""Training and running the PyTorch solutions, through one Lightning loop.
 
 Where and how to train (accelerator, devices, nodes, strategy, precision) comes from the
 ``trainer`` section of config.yaml, so a GPU or a DDP cluster is a setting, not code.
-The network's reconstruction error is mean squared error unless the network defines
-``training_loss`` (for example the VAE); scoring uses ``reconstruct`` when it exists.
+The loss is the network's own ``training_loss(x, target)`` when it defines one (the VAE, an
+angular-margin head), else the objective's: mean squared error between the output and the
+reconstruction target, or cross-entropy of the logits against the machine-ID index
+(helpers.scoring). :func:`predict` and :func:`embed` are what scoring asks of a trained network.
 
 Interrupted training resumes: given a checkpoint path, :func:`train` saves the whole training
 state there after every finished epoch (:class:`EpochCheckpoint`), and a later call with the same
@@ -27,48 +29,55 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from tensorboardX import SummaryWriter
 from torch import nn
 
-from helpers import inputs
-from helpers.errors import ToolkitError
+from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path, atomic_write_text
-from helpers.inputs import FrameVectors, Patches
+from helpers.inputs import Items
 from helpers.liveplot import LossDisplay, history_frame
 from helpers.solution import import_model
 
 MODEL_SUFFIX = ".pt"
 CHECKPOINT_SUFFIX = ".ckpt"
-Items = FrameVectors | Patches
 log = logging.getLogger("helpers")
 
 
 class ItemDataset(torch.utils.data.Dataset):
-    """Network inputs built per batch from FrameVectors or Patches (no per-item Python work)."""
+    """(inputs, targets) built per batch from Items (no per-item Python work).
 
-    def __init__(self, items: Items):
-        self.items = items
+    targets: the reconstruction targets (the same tensor as the inputs for an autoencoder) or,
+    for a machine_id objective, each item's ID index [shape=(batch,)].
+    """
+
+    def __init__(self, items: Items, objective: str):
+        self.items, self.objective = items, objective
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitems__(self, indices: list[int]) -> torch.Tensor:
-        return torch.from_numpy(self.items.batch(np.asarray(indices)))
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = np.asarray(indices)
+        x = torch.from_numpy(self.items.batch(index))
+        if self.objective == "machine_id":
+            return x, torch.from_numpy(self.items.labels_of(index))
+        return x, x if self.items.target_is_input else torch.from_numpy(self.items.targets(index))
 
 
 def _as_batch(batch):
     return batch
 
 
-def loader(items: Items, batch_size: int, shuffle: bool) -> torch.utils.data.DataLoader:
+def loader(items: Items, batch_size: int, shuffle: bool, objective: str = "reconstruction") -> torch.utils.data.DataLoader:
     """A DataLoader of whole batches; Lightning swaps in a distributed sampler under DDP."""
-    return torch.utils.data.DataLoader(ItemDataset(items), batch_size=batch_size, shuffle=shuffle,
+    return torch.utils.data.DataLoader(ItemDataset(items, objective), batch_size=batch_size, shuffle=shuffle,
                                        collate_fn=_as_batch)
 
 
-def reconstruction_loss(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """The network's own training loss if it defines one, else mean squared error."""
+def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objective: str) -> tuple[torch.Tensor, dict]:
+    """The network's own training loss if it defines one, else the objective's (MSE or cross-entropy)."""
     if hasattr(net, "training_loss"):
-        return net.training_loss(x)
-    loss = torch.mean((net(x) - x) ** 2)
-    return loss, {}
+        return net.training_loss(x, target)
+    if objective == "machine_id":
+        return nn.functional.cross_entropy(net(x), target), {}
+    return torch.mean((net(x) - target) ** 2), {}
 
 
 def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
@@ -76,18 +85,20 @@ def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
 
 
-class AutoencoderTask(L.LightningModule):
-    """Trains any reconstruction network with Adam on its reconstruction loss.
+class NetworkTask(L.LightningModule):
+    """Trains any solution's network with Adam on its loss (:func:`network_loss`).
 
     The losses are summed on the module over each epoch and read once per epoch by
     EpochHistory (:meth:`epoch_means`): for networks this small, a per-step ``self.log`` costs
     about a third of the step itself.
     """
 
-    def __init__(self, solution, learning_rate: float):
+    def __init__(self, solution, learning_rate: float, classes: int | None = None):
         super().__init__()
-        self.net = solution.build_model()
-        self.net_recipe = (str(solution.folder), solution.input_shape(), dict(solution.config["model"]))
+        self.net = solution.build_model(classes)
+        extra = {"classes": classes} if solution.objective == "machine_id" else {}
+        self.net_recipe = (str(solution.folder), solution.input_shape(), {**solution.config["model"], **extra})
+        self.objective = solution.objective
         self.learning_rate = learning_rate
         self.sums: dict[str, list] = {}
 
@@ -113,13 +124,15 @@ class AutoencoderTask(L.LightningModule):
             total[1] += size
 
     def training_step(self, batch, _):
-        loss, parts = reconstruction_loss(self.net, batch)
-        self._add("", {"loss": loss, **parts}, len(batch))
+        x, target = batch
+        loss, parts = network_loss(self.net, x, target, self.objective)
+        self._add("", {"loss": loss, **parts}, len(x))
         return loss
 
     def validation_step(self, batch, _):
-        loss, _ = reconstruction_loss(self.net, batch)
-        self._add("val_", {"loss": loss}, len(batch))
+        x, target = batch
+        loss, _ = network_loss(self.net, x, target, self.objective)
+        self._add("val_", {"loss": loss}, len(x))
 
     def epoch_means(self) -> dict[str, float]:
         """This epoch's item-weighted mean of every loss (averaged over the processes under DDP); resets the sums."""
@@ -163,7 +176,7 @@ class EpochHistory(L.Callback):
         self.rows = list(state_dict["rows"])
 
     def on_train_epoch_start(self, trainer, module):
-        if isinstance(self.train_items, Patches) and trainer.current_epoch > 0:
+        if trainer.current_epoch > 0:
             self.train_items.resample()
 
     def on_train_epoch_end(self, trainer, module):
@@ -192,14 +205,15 @@ def random_state(train_items: Items) -> dict:
     """The state of every random generator that later epochs draw from, as plain tensors, lists and numbers.
 
     torch's global generator (the DataLoader's shuffle draws its permutation from it, the VAE its
-    noise), numpy's and Python's global generators, and the random-crop generator of Patches.
+    noise), numpy's and Python's global generators, and the generator of random crops (Items.resample).
     CUDA generators are not included: GPU runs repeat only as far as their kernels allow anyway.
     """
     name, key, position, has_gauss, cached_gauss = np.random.get_state()
     state = {"torch": torch.get_rng_state(), "numpy": (name, key.tolist(), position, has_gauss, cached_gauss),
              "python": random.getstate()}
-    if isinstance(train_items, Patches):
-        state["crops"] = train_items.rng.bit_generator.state
+    crops = train_items.random_state()
+    if crops is not None:
+        state["crops"] = crops
     return state
 
 
@@ -209,8 +223,7 @@ def set_random_state(state: dict, train_items: Items) -> None:
     name, key, *rest = state["numpy"]
     np.random.set_state((name, np.asarray(key, dtype=np.uint32), *rest))
     random.setstate(state["python"])
-    if isinstance(train_items, Patches):
-        train_items.rng.bit_generator.state = state["crops"]
+    train_items.set_random_state(state.get("crops"))
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -301,18 +314,19 @@ def _resume_from(checkpoint: Path, fingerprint: str, epochs: int, name: str) -> 
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
           log_name: str, display: LossDisplay | None = None, checkpoint: Path | None = None,
-          fingerprint: str = "") -> tuple[nn.Module, pd.DataFrame]:
+          fingerprint: str = "", classes: int | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a network of `solution` on `train_items`; returns it and its loss history.
 
-    With `checkpoint`, the training state is saved there after every finished epoch (see
-    :class:`EpochCheckpoint`), and a checkpoint already there that was saved with the same
-    `fingerprint` is resumed from: training continues after its last epoch and gives the same
-    network and history as an uninterrupted run. One that cannot be resumed is reported and removed,
-    and training starts over. The caller removes the checkpoint once the model is saved.
+    `classes`: the number of machine IDs a machine_id network tells apart. With `checkpoint`,
+    the training state is saved there after every finished epoch (see :class:`EpochCheckpoint`),
+    and a checkpoint already there that was saved with the same `fingerprint` is resumed from:
+    training continues after its last epoch and gives the same network and history as an
+    uninterrupted run. One that cannot be resumed is reported and removed, and training starts
+    over. The caller removes the checkpoint once the model is saved.
     """
     training, trainer_settings = solution.config["training"], solution.config["trainer"]
     L.seed_everything(training["seed"], workers=True, verbose=False)
-    task = AutoencoderTask(solution, training["learning_rate"])
+    task = NetworkTask(solution, training["learning_rate"], classes)
     history = EpochHistory(display, train_items, Path(log_dir) / log_name)
     callbacks = [history] + ([EpochCheckpoint(checkpoint, fingerprint, train_items)] if checkpoint else [])
     resume = _resume_from(checkpoint, fingerprint, training["epochs"], log_name) if checkpoint else None
@@ -323,37 +337,42 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
         enable_checkpointing=checkpoint is not None, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True, **trainer_settings,
     )
-    val_loader = loader(val_items, training["batch_size"], False) if val_items is not None and len(val_items) else None
+    objective = solution.objective
+    val_loader = (loader(val_items, training["batch_size"], False, objective)
+                  if val_items is not None and len(val_items) else None)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"]), val_loader,
+        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"], objective), val_loader,
                     ckpt_path=resume, weights_only=True)
     return task.net.cpu().eval(), history.history()
 
 
-def save(net: nn.Module, path: str | Path, fingerprint: str) -> None:
+def save(net: nn.Module, path: str | Path, saved: dict) -> None:
+    """Write the network's weights with `saved` ({"fingerprint", "classes"}), whole or not at all."""
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": net.state_dict(), "fingerprint": fingerprint}, tmp)
+        torch.save({"state_dict": net.state_dict(), **saved}, tmp)
 
 
-def load(solution, path: str | Path) -> tuple[nn.Module, str]:
-    """The saved network and the settings fingerprint it was trained with."""
+def load(solution, path: str | Path) -> tuple[nn.Module, dict]:
+    """The saved network and what was saved with it ({"fingerprint", "classes"})."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    net = solution.build_model()
+    classes = saved.get("classes")
+    net = solution.build_model(len(classes) if classes else None)
     net.load_state_dict(saved["state_dict"])
-    return net.eval(), saved["fingerprint"]
+    return net.eval(), {"fingerprint": saved["fingerprint"], "classes": classes}
 
 
 @torch.no_grad()
-def reconstruct(net: nn.Module, batch: np.ndarray) -> np.ndarray:
-    """The network's reconstruction of a batch of inputs, in the inputs' units."""
-    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-    out = net.reconstruct(x) if hasattr(net, "reconstruct") else net(x)
-    return out.numpy()
+def predict(net: nn.Module, batch: np.ndarray) -> np.ndarray:
+    """The network's output for a batch of inputs (a predicted target, or logits). [shape=(batch, *output)]"""
+    return net.eval()(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
 
 
-def item_errors(net: nn.Module, items: Items, batch_size: int) -> np.ndarray:
-    """Mean squared reconstruction error of every item, in batches across clips. [shape=(len(items),)]"""
-    net.eval()
-    return inputs.item_errors(items, lambda batch: reconstruct(net, batch), batch_size)
+@torch.no_grad()
+def embed(net: nn.Module, batch: np.ndarray) -> np.ndarray:
+    """The network's embedding of a batch of inputs [shape=(batch, d)]; ConfigError if it has none."""
+    if not hasattr(net, "embed"):
+        raise ConfigError(f"scoring.vectors 'embedding' needs the network ({type(net).__name__}) to define "
+                          f"embed(x); use scoring.vectors 'error' or add embed to model.py")
+    return net.eval().embed(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()

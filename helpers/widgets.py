@@ -160,7 +160,7 @@ class ClipBrowser:
         return self._models[key]
 
     def panels(self) -> Figure | None:
-        """The figure for the current selection: per solution, images, error over time, score position.
+        """The figure for the current selection: per solution, its panels, the score over time, the score position.
 
         A figure outside pyplot: in JupyterLab widget messages are handled on a kernel subshell
         whose post-execute hook closes pyplot's figures, which left half-drawn (blank) panels.
@@ -177,14 +177,15 @@ class ClipBrowser:
         label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
         for row, name in enumerate(shown):
             sol = self.solutions[name]
-            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path)
+            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path, clip.machine_id)
             if view is None:
                 continue
             images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
             plots.clip_panels(view, sol.features, images,
                               title=f"{name} · {clip.machine_type} id {clip.machine_id} · {clip.file_name} · {label}")
-            plots.item_errors_over_time(view.item_times, view.item_errors, ax=figure.add_subplot(grids[2 * row + 1, :2]),
-                                        colour=plots.LABEL_COLOURS[label], title=f"{name}: error over time")
+            plots.item_scores_over_time(view.item_times, view.item_scores, ax=figure.add_subplot(grids[2 * row + 1, :2]),
+                                        colour=plots.LABEL_COLOURS[label], ylabel=view.score_label,
+                                        title=f"{name}: score over time")
             id_scores = self.scores[name]
             id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["machine_id"] == clip.machine_id)]
             plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),

@@ -15,7 +15,8 @@ def write(tmp_path, text):
 def test_defaults_are_the_baseline():
     settings = config.defaults()
     assert settings["training"] == {"epochs": 100, "batch_size": 512, "learning_rate": 0.001,
-                                    "validation_split": 0.1, "shuffle": True, "seed": 0}
+                                    "validation_split": 0.1, "shuffle": True, "seed": 0, "objective": "reconstruction"}
+    assert settings["scoring"]["backend"] == "mse" and settings["inputs"]["kind"] == "vectors"
     assert config.feature_settings(settings).dims == 640
 
 
@@ -62,21 +63,23 @@ def test_every_solution_config_loads_and_builds(folder):
     """The network that config.yaml describes is built and maps a batch of inputs to the shape it scores."""
     import numpy as np
 
+    from helpers import pipeline
+
     loaded = solution.load(folder)
     assert loaded.name == folder.name and len(loaded.fingerprint()) == 12
-    net = loaded.build_model()
+    classes = 4 if loaded.objective == "machine_id" else None
+    net = loaded.build_model(classes)
     batch = np.random.default_rng(0).normal(-40, 10, (3, *loaded.input_shape())).astype(np.float32)
-    if loaded.framework == "torch":
-        import torch
-
-        net.eval()
-        with torch.no_grad():
-            out = (net.reconstruct if hasattr(net, "reconstruct") else net)(torch.from_numpy(batch)).numpy()
-        assert sum(p.numel() for p in net.parameters()) > 0
+    out = pipeline.engine(loaded).predict(net, batch)
+    if loaded.objective == "machine_id":
+        assert out.shape == (3, classes)
     else:
-        out = np.asarray(net(batch, training=False))
-        assert net.count_params() > 0
-    assert out.shape == batch.shape and np.isfinite(out).all()
+        mels = [np.zeros((loaded.features.n_mels, 200), np.float32)]
+        items = pipeline.make_items(loaded, mels, training=False)
+        assert out.shape == (3, *items.targets(np.arange(1)).shape[1:]) and items.batch(np.arange(1)).shape[1:] == batch.shape[1:]
+    assert np.isfinite(out).all()
+    size = net.count_params() if loaded.framework == "keras" else sum(p.numel() for p in net.parameters())
+    assert size > 0
 
 
 def test_unknown_model_setting_names_the_build_arguments(tmp_path):

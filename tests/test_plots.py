@@ -125,10 +125,11 @@ def test_loss_curves_draw_both_losses_log_scaled_over_a_decade(tmp_path):
     assert [line.get_label() for line in ax.get_lines()] == ["training"] and ax.get_yscale() == "linear"
 
 
-def test_errors_over_time_draw_the_errors_and_their_mean(tmp_path):
+def test_scores_over_time_draw_the_scores_and_their_mean(tmp_path):
     fig, ax = plt.subplots()
     times, errors = np.linspace(0, 10, 309), np.random.default_rng(0).random(309)
-    assert plots.item_errors_over_time(times, errors, ax=ax, label="x") is ax
+    assert plots.item_scores_over_time(times, errors, ax=ax, label="x", ylabel="−log p(own ID)") is ax
+    assert ax.get_ylabel() == "−log p(own ID)"
     curve, mean = ax.get_lines()
     assert np.array_equal(curve.get_xdata(), times) and np.array_equal(curve.get_ydata(), errors)
     assert mean.get_ydata()[0] == pytest.approx(errors.mean()) and legend_texts(ax) == ["x"]
@@ -171,13 +172,30 @@ def test_metric_bars_draw_one_bar_per_type_and_solution(tmp_path):
 def test_clip_panels_share_the_input_scale(tmp_path):
     rng = np.random.default_rng(0)
     logmel = rng.normal(-40, 5, (64, 100))
-    view = ClipView(logmel, logmel + 1, np.ones_like(logmel), np.linspace(0, 3, 96), rng.random(96), 1.0)
+    view = ClipView(logmel, np.linspace(0, 3, 96), rng.random(96), 1.0, "squared error [dB²]",
+                    reconstruction=logmel + 1, error=np.ones_like(logmel))
     fig, axes = plt.subplots(1, 3)
     plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan id 00 · clip.wav · normal")
     limits = [ax.collections[0].get_clim() for ax in axes]
     assert limits[0] == limits[1] and limits[2][0] == 0
     assert "score 1.00" in axes[2].get_title()
     render(axes[0], tmp_path, "panels")
+
+
+def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path):
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(3), size=20).T  # [classes, items]
+    view = ClipView(rng.normal(-40, 5, (64, 100)), np.linspace(0, 3, 20), rng.random(20), 0.7, "−log p(own ID)",
+                    id_probabilities=probabilities, classes=["00", "02", "04"], machine_id="02")
+    fig, axes = plt.subplots(1, 3)
+    plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan id 02")
+    lines = {line.get_label(): line for line in axes[1].get_lines()}
+    assert set(lines) == {"id 00", "id 02 (its own)", "id 04"}
+    assert np.array_equal(lines["id 02 (its own)"].get_ydata(), probabilities[1])
+    assert lines["id 02 (its own)"].get_linewidth() > lines["id 00"].get_linewidth()
+    assert bar_heights(axes[2]) == [round(float(p), 6) for p in probabilities.mean(axis=1)]
+    assert "score 0.70" in axes[2].get_title()
+    render(axes[1], tmp_path, "id_panels")
 
 
 def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):

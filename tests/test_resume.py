@@ -147,9 +147,10 @@ def _pytorch(seed: int = 0):
 def _checkpoint_of(sol, tiny_data, folder):
     """The checkpoint that `sol` leaves after its last epoch on the fan clips (no model is saved)."""
     _, log_mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
-    train_mels, val_mels = pipeline.split_validation(log_mels, sol.config["training"]["validation_split"])
+    train, held = pipeline.split_validation(log_mels, sol.config["training"]["validation_split"])
     path = folder / "fan.ckpt"
-    torch_backend.train(sol, pipeline.make_items(sol, train_mels, True), pipeline.make_items(sol, val_mels, True),
+    torch_backend.train(sol, pipeline.make_items(sol, [log_mels[i] for i in train], True),
+                        pipeline.make_items(sol, [log_mels[i] for i in held], True),
                         folder / "logs", "fan", checkpoint=path, fingerprint=pipeline.training_fingerprint(sol, None))
     return path
 

@@ -95,7 +95,7 @@ class RankInterleaved(Sampler):
                 yield from order[start:start + self.batch_size]
 
 
-class StepsOfProcesses(torch_backend.AutoencoderTask):
+class StepsOfProcesses(torch_backend.NetworkTask):
     """Takes a batch of PROCESSES equal parts as the DDP processes take their batches together: the
     loss is the mean of the parts' losses, BatchNorm normalises each part over itself, and only
     the first part updates the running statistics (the other parts update copies, dropped; the
@@ -103,7 +103,8 @@ class StepsOfProcesses(torch_backend.AutoencoderTask):
     Each part's loss enters the epoch's history as each process's does."""
 
     def training_step(self, batch, index):
-        first, *others = batch.chunk(PROCESSES)
+        x, target = batch
+        first, *others = zip(x.chunk(PROCESSES), target.chunk(PROCESSES))
         losses = [super().training_step(first, index)]
         buffers = [(module, name, buffer) for module in self.net.modules()
                    for name, buffer in module.named_buffers(recurse=False)]
@@ -146,9 +147,9 @@ def _single_process_taking_the_steps(sol, tiny_data, result_root):
     training = sol.config["training"]
     listed = layout.list_clips(tiny_data, "fan", "train")
     _, log_mels = pipeline.load_clip_features(sol, listed, False, "fan train features")
-    train_mels, _ = pipeline.split_validation(log_mels, training["validation_split"])
-    items = pipeline.make_items(sol, train_mels, True)
-    dataset = torch_backend.ItemDataset(items)
+    train, _ = pipeline.split_validation(log_mels, training["validation_split"])
+    items = pipeline.make_items(sol, [log_mels[i] for i in train], True)
+    dataset = torch_backend.ItemDataset(items, sol.objective)
     batches = DataLoader(dataset, batch_size=PROCESSES * PER_PROCESS, collate_fn=lambda batch: batch,
                          sampler=RankInterleaved(dataset, PER_PROCESS, training["seed"]))
     L.seed_everything(training["seed"], verbose=False)
@@ -161,7 +162,7 @@ def _single_process_taking_the_steps(sol, tiny_data, result_root):
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
         trainer.fit(task, batches)
     target = pipeline.model_path(sol, sol.result_dir(result_root), "fan")
-    torch_backend.save(task.net.cpu().eval(), target, sol.fingerprint())
+    torch_backend.save(task.net.cpu().eval(), target, {"fingerprint": sol.fingerprint(), "classes": None})
     scores, _ = pipeline.test_all(sol, tiny_data, result_root, "fan", progress=False)
     return history.history(), scores
 

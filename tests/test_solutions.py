@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import layout, paths, pipeline, solution
+from helpers import layout, paths, pipeline, scoring, solution
 from helpers.inspection import view_clip
 
 FALLING_EPOCHS = 6
@@ -16,7 +16,7 @@ def test_loss_falls_on_tiny_data(name, tiny_data, tmp_path):
     history = pd.read_csv(tmp_path / "history_fan.csv")
     assert len(history) == FALLING_EPOCHS and row["epochs"] == FALLING_EPOCHS
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
-    assert (tmp_path / f"model_fan{pipeline.backend(sol).MODEL_SUFFIX}").is_file()
+    assert (tmp_path / f"model_fan{pipeline.engine(sol).MODEL_SUFFIX}").is_file()
 
 
 def test_saved_model_is_reused_unless_settings_change(tiny_data, tmp_path):
@@ -36,19 +36,25 @@ def test_scores_are_deterministic_and_match_item_means(tiny_data, tmp_path):
     assert np.array_equal(first["score"], second["score"])
     view = view_clip(sol, pipeline.load_model(sol, "fan", tmp_path), first["path"][0])
     assert view.score == pytest.approx(first["score"][0], rel=1e-5)
+    assert view.score == pytest.approx(view.item_scores.mean(), rel=1e-12)
     assert view.log_mel.shape == view.reconstruction.shape == view.error.shape
 
 
 def test_clip_scores_average_items_and_mark_empty_clips():
-    scores = pipeline.clip_scores(np.array([1.0, 3.0, 5.0]), np.array([0, 0, 2]), 3)
+    scores = scoring.clip_scores(np.array([1.0, 3.0, 5.0]), np.array([0, 0, 2]), 3)
     assert scores[0] == 2.0 and np.isnan(scores[1]) and scores[2] == 5.0
 
 
 def test_validation_split_holds_out_the_last_clips():
     mels = [np.zeros((4, 10), np.float32) + i for i in range(10)]
-    train, val = pipeline.split_validation(mels, 0.1)
-    assert len(train) == 9 and val[0][0, 0] == 9
-    assert pipeline.split_validation(mels[:1], 0.1) == (mels[:1], [])
+    assert pipeline.split_validation(mels, 0.1) == (list(range(9)), [9])
+    assert pipeline.split_validation(mels[:1], 0.1) == ([0], [])
+
+
+def test_validation_split_by_group_holds_out_the_last_clips_of_each():
+    mels = [np.zeros((4, 10), np.float32)] * 12
+    train, held = pipeline.split_validation(mels, 0.25, groups=[0] * 8 + [1] * 4)
+    assert held == [6, 7, 11] and train == [0, 1, 2, 3, 4, 5, 8, 9, 10]
 
 
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
@@ -60,10 +66,11 @@ def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny
     net, _ = torch_backend.train(sol, pipeline.make_items(sol, mels, True), None, tmp_path / "logs", "fan")
     test_items = pipeline.make_items(sol, pipeline.load_clip_features(
         sol, layout.list_clips(tiny_data, "fan", "test"), False, "")[1], training=False)
-    trained = torch_backend.item_errors(net, test_items, 256)
-    torch_backend.save(net, tmp_path / "model.pt", "abc")
-    loaded, fingerprint = torch_backend.load(sol, tmp_path / "model.pt")
-    assert fingerprint == "abc" and np.array_equal(torch_backend.item_errors(loaded, test_items, 256), trained)
+    trained = scoring.item_outputs(torch_backend, net, test_items, sol.objective, 256).scores
+    torch_backend.save(net, tmp_path / "model.pt", {"fingerprint": "abc", "classes": None})
+    loaded, saved = torch_backend.load(sol, tmp_path / "model.pt")
+    assert saved == {"fingerprint": "abc", "classes": None}
+    assert np.array_equal(scoring.item_outputs(torch_backend, loaded, test_items, sol.objective, 256).scores, trained)
     assert len(np.unique(trained)) > 1
 
 

@@ -4,7 +4,7 @@ Encoder dims→400→400→(mean, log-variance) of a 20-d latent; decoder 20→4
 sigmoid output. Inputs are scaled from [db_min, db_max] dB to [0, 1] inside the network.
 Training loss = reconstruction_weight * squared error (summed over the inputs) +
 kl_weight * KL(q(z|x) || N(0, I)), both averaged over the batch. Reconstruction and scoring
-decode the latent mean, so scores are deterministic; reconstructions are returned in dB.
+decode the latent mean (forward), so scores are deterministic; reconstructions are returned in dB.
 """
 import torch
 from torch import nn
@@ -31,11 +31,10 @@ class VariationalAutoencoder(nn.Module):
         hidden = self.encoder(scaled)
         return self.mean(hidden), self.log_variance(hidden)
 
-    def training_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        scaled = self.scale(x)
-        mean, log_variance = self.encode(scaled)
+    def training_loss(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        mean, log_variance = self.encode(self.scale(x))
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
-        reconstruction = ((self.decoder(z) - scaled) ** 2).sum(dim=1).mean()
+        reconstruction = ((self.decoder(z) - self.scale(target)) ** 2).sum(dim=1).mean()
         kl = (-0.5 * (1 + log_variance - mean ** 2 - log_variance.exp()).sum(dim=1)).mean()
         loss = self.reconstruction_weight * reconstruction + self.kl_weight * kl
         return loss, {"reconstruction": reconstruction, "kl": kl}

@@ -1,0 +1,137 @@
+"""Density back ends: anomaly scores from how far an item's vector lies from the training vectors.
+
+Fitted per machine ID on the vectors a network gives for the training items (error vectors or
+embeddings: helpers.scoring), as the DCASE 2023 baseline fits its Mahalanobis back end per
+section. An item of an ID seen in training is scored by that ID's density; an item of an ID
+that was not (an eval ID trained without its additional data) by the nearest of them (the
+lowest score), with a warning.
+
+- ``mahalanobis``: the Mahalanobis distance to the ID's mean under its covariance, estimated with
+  Ledoit-Wolf shrinkage (stable with fewer vectors than dimensions).
+- ``knn``: the mean Euclidean distance to the ``neighbours`` nearest training vectors.
+- ``gmm``: the negative log-likelihood under a Gaussian mixture of ``components`` diagonal
+  Gaussians.
+
+knn and gmm keep or fit on at most ``fit_items`` training vectors per ID (a seeded random subset).
+A fitted back end is saved as plain arrays in an ``.npz`` file with the fingerprint of the model
+and settings it was fitted for (no pickled objects: loading runs no code).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.covariance import LedoitWolf
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+
+from helpers.errors import ConfigError, ToolkitError
+from helpers.fileio import atomic_path
+
+log = logging.getLogger("helpers")
+KINDS = ("mahalanobis", "knn", "gmm")
+
+
+@dataclass
+class Density:
+    """One fitted back end: `kind` and, per machine ID, its arrays ({id: {name: array}})."""
+
+    kind: str
+    per_id: dict[str, dict[str, np.ndarray]]
+    neighbours: int = 5
+    _fitted: dict = field(default_factory=dict, repr=False)
+
+    def score(self, vectors: np.ndarray, machine_ids: np.ndarray) -> np.ndarray:
+        """The score of each vector under its machine ID's density. [shape=(n,)] from [shape=(n, d)]"""
+        vectors = np.asarray(vectors, dtype=np.float64)
+        machine_ids = np.asarray(machine_ids).astype(str)
+        scores = np.full(len(vectors), np.nan)
+        unknown = sorted(set(machine_ids) - set(self.per_id))
+        if unknown:
+            log.warning("density back end: machine ID(s) %s were not in its training data; their items are scored "
+                        "by the nearest known ID among %s", unknown, sorted(self.per_id))
+            nearest = np.min([self._score(i, vectors[np.isin(machine_ids, unknown)]) for i in self.per_id], axis=0)
+            scores[np.isin(machine_ids, unknown)] = nearest
+        for machine_id in set(machine_ids) & set(self.per_id):
+            chosen = machine_ids == machine_id
+            scores[chosen] = self._score(machine_id, vectors[chosen])
+        return scores
+
+    def _score(self, machine_id: str, vectors: np.ndarray) -> np.ndarray:
+        arrays = self.per_id[machine_id]
+        if self.kind == "mahalanobis":
+            centred = vectors - arrays["mean"]
+            return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, arrays["precision"], centred), 0.0))
+        if self.kind == "knn":
+            if machine_id not in self._fitted:
+                self._fitted[machine_id] = NearestNeighbors(n_neighbors=min(self.neighbours, len(arrays["vectors"])))
+                self._fitted[machine_id].fit(arrays["vectors"])
+            distances, _ = self._fitted[machine_id].kneighbors(vectors)
+            return distances.mean(axis=1)
+        return -_gmm_log_likelihood(arrays, vectors)
+
+
+def _gmm_log_likelihood(arrays: dict[str, np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """log p(x) under a diagonal Gaussian mixture given by weights, means, variances. [shape=(n,)]"""
+    weights, means, variances = arrays["weights"], arrays["means"], arrays["variances"]
+    log_det = np.log(variances).sum(axis=1)  # [components]
+    squared = ((vectors[:, None, :] - means[None]) ** 2 / variances[None]).sum(axis=2)  # [n, components]
+    per_component = np.log(weights)[None] - 0.5 * (squared + log_det[None] + means.shape[1] * np.log(2 * np.pi))
+    top = per_component.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(per_component - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def _subset(vectors: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    return vectors if len(vectors) <= limit else vectors[np.sort(rng.choice(len(vectors), limit, replace=False))]
+
+
+def fit(kind: str, vectors: np.ndarray, machine_ids: np.ndarray, settings: dict, seed: int = 0) -> Density:
+    """Fit a `kind` back end per machine ID on training `vectors` [shape=(n, d)] with their IDs [shape=(n,)].
+
+    `settings`: the scoring section (neighbours, components, fit_items).
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown density back end {kind!r}; accepted: {', '.join(KINDS)}")
+    vectors = np.asarray(vectors, dtype=np.float64)
+    machine_ids = np.asarray(machine_ids).astype(str)
+    rng = np.random.default_rng(seed)
+    per_id = {}
+    for machine_id in sorted(set(machine_ids)):
+        own = vectors[machine_ids == machine_id]
+        if kind == "mahalanobis":
+            estimate = LedoitWolf().fit(own)
+            per_id[machine_id] = {"mean": estimate.location_, "precision": estimate.precision_}
+        elif kind == "knn":
+            per_id[machine_id] = {"vectors": _subset(own, settings["fit_items"], rng)}
+        else:
+            sample = _subset(own, settings["fit_items"], rng)
+            mixture = GaussianMixture(min(settings["components"], len(sample)), covariance_type="diag",
+                                      reg_covar=1e-4, random_state=seed).fit(sample)
+            per_id[machine_id] = {"weights": mixture.weights_, "means": mixture.means_,
+                                  "variances": mixture.covariances_}
+    return Density(kind, per_id, settings["neighbours"])
+
+
+def save(density: Density, path: str | Path, fingerprint: str) -> None:
+    """Write the fitted back end to an .npz file, whole or not at all."""
+    arrays = {"kind": np.array(density.kind), "fingerprint": np.array(fingerprint),
+              "neighbours": np.array(density.neighbours), "ids": np.array(sorted(density.per_id))}
+    for position, machine_id in enumerate(sorted(density.per_id)):
+        arrays.update({f"{position}.{name}": value for name, value in density.per_id[machine_id].items()})
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def load(path: str | Path) -> tuple[Density, str]:
+    """(the back end saved at `path`, the fingerprint it was fitted for); ToolkitError naming a damaged file."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            ids = [str(i) for i in saved["ids"]]
+            per_id = {machine_id: {key.split(".", 1)[1]: saved[key] for key in saved.files
+                                   if key.startswith(f"{position}.")} for position, machine_id in enumerate(ids)}
+            return Density(str(saved["kind"]), per_id, int(saved["neighbours"])), str(saved["fingerprint"])
+    except (OSError, ValueError, KeyError) as err:
+        raise ToolkitError(f"the density back end {path} cannot be read ({err}); delete it to fit it anew") from err
