@@ -78,7 +78,7 @@ def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], extra:
     payload = {"machine_types": {}, **(extra or {})}
     for machine_type, table in tables.items():
         payload["machine_types"][machine_type] = {
-            "ids": json.loads(table.to_json(orient="records")),
+            "ids": table.to_dict(orient="records"),  # full precision (to_json rounds to 10 digits)
             **means(table),
         }
     return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=True))
