@@ -137,7 +137,7 @@ def test_prune_removes_stale_and_unknown_entries_and_only_those_are_computed_aga
 
 
 def test_prune_with_max_size_evicts_the_least_recently_used(small_cache, capsys):
-    home, entries, size = small_cache["home"], small_cache["entries"], small_cache["sizes"]
+    entries, size = small_cache["entries"], small_cache["sizes"]
     os.utime(entries["a64"], ns=(10**18, 10**18))  # used long before a
     assert cli.main(["cache", "--prune", "--max-size", str(size["a"])]) == 0
     assert f"least recently used feature entries: removed 1 ({cache.format_size(size['a64'])})" in \
