@@ -186,17 +186,19 @@ class Segments(Items):
         else:
             self.resample()
 
+    WIDTH, STEP = "segment_frames", "segment_step"  # the inputs settings of the width and the test step
+
     @classmethod
     def input_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
-        return (features.n_mels, inputs["segment_frames"])
+        return (features.n_mels, inputs[cls.WIDTH])
 
     @classmethod
     def min_frames(cls, inputs: dict, features: FeatureSettings) -> int:
-        return inputs["segment_frames"]
+        return inputs[cls.WIDTH]
 
     @classmethod
     def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None):
-        return cls(log_mels, inputs["segment_frames"], None if training else inputs["segment_step"],
+        return cls(log_mels, inputs[cls.WIDTH], None if training else inputs[cls.STEP],
                    inputs["crops_per_clip"], seed, labels)
 
     def resample(self) -> None:
@@ -226,25 +228,14 @@ class Segments(Items):
 class Patches(Segments):
     """Square log-mel patches [shape=(size, size)]: segments as wide as the log-mel is high."""
 
+    WIDTH, STEP = "patch_size", "patch_step"
+
     def __init__(self, log_mels: list[np.ndarray], size: int, step: int | None = None,
                  crops_per_clip: int = 8, seed: int = 0, labels=None):
         if log_mels and log_mels[0].shape[0] != size:
             raise ConfigError(f"patch size {size} must equal features.n_mels ({log_mels[0].shape[0]}) for square patches")
         super().__init__(log_mels, size, step, crops_per_clip, seed, labels)
         self.size = size
-
-    @classmethod
-    def input_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
-        return (inputs["patch_size"], inputs["patch_size"])
-
-    @classmethod
-    def min_frames(cls, inputs: dict, features: FeatureSettings) -> int:
-        return inputs["patch_size"]
-
-    @classmethod
-    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None):
-        return cls(log_mels, inputs["patch_size"], None if training else inputs["patch_step"],
-                   inputs["crops_per_clip"], seed, labels)
 
 
 KINDS: dict[str, type[Items]] = {"vectors": FrameVectors, "context": FrameContext, "segments": Segments,
