@@ -60,11 +60,12 @@ def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
     texts = legend_texts(ax)
     for machine_id, group in table.groupby("machine_id"):
         assert f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})" in texts
-    curves = [line for line in ax.get_lines() if line.get_label().startswith("id ")]
+    curves = {line.get_label(): line for line in ax.get_lines() if line.get_label().startswith("id ")}
     assert len(curves) == 2
-    for line in curves:  # a ROC curve runs from (0, 0) to (1, 1) and never goes down
+    for label, line in curves.items():  # from (0, 0) to (1, 1), never down, enclosing the AUC it names
         x, y = line.get_xdata(), line.get_ydata()
         assert (x[0], y[0], x[-1], y[-1]) == (0, 0, 1, 1) and np.all(np.diff(y) >= 0)
+        assert f"{np.trapezoid(y, x):.3f}" in label
     assert "pAUC range (FPR ≤ 0.1)" in texts and ax.get_title() == "ROC"
     render(ax, tmp_path, "roc")
 
