@@ -105,7 +105,7 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
                 continue
             label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
             plots.clip_panels(view, solution.features, row,
-                              title=f"{machine_type} id {clip.machine_id} · {clip.file_name} · {label} ({clip.why})")
+                              title=f"{machine_type} id {clip.machine_id} · {label} ({clip.why})\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=timeline,
                                         label=f"{label}: {clip.file_name}", ylabel=view.score_label,
                                         colour=plots.LABEL_COLOURS[label] if clip.why.startswith("typical") else None,

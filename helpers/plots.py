@@ -9,6 +9,7 @@ from pathlib import Path
 
 import librosa.display
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -149,8 +150,11 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
     return _label(ax, "false positive rate", "true positive rate", title, legend={"fontsize": 8, "loc": "lower right"})
 
 
-def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30):
-    """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score]."""
+def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30,
+                     xlabel: str = "anomaly score"):
+    """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score].
+
+    `xlabel`: what the score is (helpers.scoring.SCORE_LABELS)."""
     ax = _axes(ax, figsize=(5, 3.2))
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
     labels = scores["label"]
@@ -159,35 +163,52 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
-    return _label(ax, "anomaly score", "clips", title, legend={})
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # long tick labels (scores close together) would overlap
+    return _label(ax, xlabel, "clips", title, legend={})
 
 
 def item_scores_over_time(times: np.ndarray, scores: np.ndarray, ax=None, label: str | None = None,
-                          colour: str | None = None, title: str | None = None, ylabel: str = "error [dB²]"):
-    """Each item's score against its time in the clip, the clip score (their mean) dashed."""
+                          colour: str | None = None, title: str | None = None, ylabel: str = "anomaly score"):
+    """Each item's score against its time in the clip, the clip score (their mean) dashed.
+
+    `ylabel`: what the score is (helpers.scoring.SCORE_LABELS)."""
     ax = _axes(ax, figsize=(7, 2.6))
     line, = ax.plot(times, scores, lw=1.2, label=label, color=colour)
     ax.axhline(float(np.mean(scores)), color=line.get_color(), lw=0.8, ls="--")
     return _label(ax, "time [s]", ylabel, title, legend={} if label else None)
 
 
+def id_colours(ids) -> dict:
+    """One colour per machine ID, by its place among the sorted IDs: the same ID is drawn alike in
+    every figure of a machine type (ID probabilities, their means, the embedding map)."""
+    return {machine_id: plt.get_cmap("tab10")(i % 10) for i, machine_id in enumerate(sorted(set(ids)))}
+
+
 def id_probabilities(view, ax=None, title: str | None = None):
-    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick)."""
+    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick);
+    the legend beside the axes, where no line runs."""
     ax = _axes(ax, figsize=(7, 2.6))
+    colours = id_colours(view.classes)
     for machine_id, probability in zip(view.classes, view.id_probabilities):
         own = machine_id == view.machine_id
         ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
-                label=f"id {machine_id}" + (" (its own)" if own else ""))
+                color=colours[machine_id], label=f"id {machine_id}" + (" (its own)" if own else ""))
     ax.set_ylim(-0.02, 1.02)
-    return _label(ax, "time [s]", "p(ID)", title, legend={"fontsize": 8})
+    beside = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "handlelength": 1.2, "borderaxespad": 0.2}
+    return _label(ax, "time [s]", "p(ID)", title, legend=beside)
 
 
 def mean_id_probabilities(view, ax=None, title: str | None = None):
-    """The clip's mean probability of each machine ID, its own ID highlighted."""
+    """The clip's mean probability of each machine ID in its colour (id_colours), its own ID
+    opaque and edged, the others faint."""
     ax = _axes(ax, figsize=(4, 2.6))
     means = view.id_probabilities.mean(axis=1)
-    colours = [LABEL_COLOURS["normal"] if c == view.machine_id else "#bbbbbb" for c in view.classes]
-    ax.bar([f"id {c}" for c in view.classes], means, color=colours)
+    colours = id_colours(view.classes)
+    bars = ax.bar([f"id {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
+    for bar, machine_id in zip(bars, view.classes):
+        own = machine_id == view.machine_id
+        bar.set_alpha(1.0 if own else 0.35)
+        bar.set_edgecolor("black" if own else "none")
     ax.set_ylim(0, 1)
     return _label(ax, None, "mean p(ID)", title)
 
@@ -221,9 +242,9 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
 
 
 def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,
-                   title: str | None = None, bins: int = 30):
-    """Where one clip's score sits among the test scores of its ID [columns=label, score]."""
-    ax = score_histograms(scores, ax=ax, title=title, bins=bins)
+                   title: str | None = None, bins: int = 30, xlabel: str = "anomaly score"):
+    """Where one clip's score sits among the test scores of its ID [columns=label, score]; `xlabel` as in score_histograms."""
+    ax = score_histograms(scores, ax=ax, title=title, bins=bins, xlabel=xlabel)
     ax.axvline(score, color="black", lw=2, label=f"this clip ({score:.2f})")
     if threshold is not None:
         ax.axvline(threshold, color="#555555", lw=1, ls="--", label=f"threshold ({threshold:.2f})")

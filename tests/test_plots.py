@@ -193,6 +193,8 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
     assert set(lines) == {"id 00", "id 02 (its own)", "id 04"}
     assert np.array_equal(lines["id 02 (its own)"].get_ydata(), probabilities[1])
     assert lines["id 02 (its own)"].get_linewidth() > lines["id 00"].get_linewidth()
+    assert lines["id 02 (its own)"].get_color() == plots.id_colours(view.classes)["02"]
+    assert [bar.get_alpha() for bar in axes[2].patches] == [0.35, 1.0, 0.35]
     assert bar_heights(axes[2]) == [round(float(p), 6) for p in probabilities.mean(axis=1)]
     assert "score 0.70" in axes[2].get_title()
     render(axes[1], tmp_path, "id_panels")
@@ -204,3 +206,12 @@ def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):
     plots.roc_curves(scores(), ax=ax)
     plots.loss_curves(pd.DataFrame({"epoch": [1], "loss": [1.0]}), ax=ax)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_axes_are_labelled_by_what_the_score_is():
+    fig, (hist, position, timeline) = plt.subplots(1, 3)
+    plots.score_histograms(scores(), ax=hist, xlabel="−log p(own ID)")
+    plots.score_position(scores(), 1.0, ax=position, xlabel="Mahalanobis distance")
+    plots.item_scores_over_time(np.arange(3.0), np.ones(3), ax=timeline)
+    assert (hist.get_xlabel(), position.get_xlabel()) == ("−log p(own ID)", "Mahalanobis distance")
+    assert timeline.get_ylabel() == "anomaly score" and len(hist.xaxis.get_major_locator()()) <= 7
