@@ -9,6 +9,7 @@ from pathlib import Path
 
 import librosa.display
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
@@ -229,6 +230,56 @@ def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
     log_mel_image(view.error, settings, ax=axes[2], vmin=0, vmax=float(np.nanpercentile(view.error, 99.5)),
                   cmap="viridis", label="dB²", title=f"squared error · score {view.score:.2f}")
     return axes
+
+
+# How each group of clips is drawn on an embedding map: the training clips as a faint background,
+# normal test clips hollow, anomalous ones as crosses, unlabelled eval clips as hollow diamonds.
+EMBEDDING_GROUPS = {
+    "train": {"marker": "o", "s": 16, "alpha": 0.45, "linewidths": 0},
+    "normal test": {"marker": "o", "s": 34, "facecolors": "none", "linewidths": 1.2},
+    "anomalous test": {"marker": "X", "s": 46, "edgecolors": "black", "linewidths": 0.4},
+    "unlabelled test": {"marker": "D", "s": 26, "facecolors": "none", "linewidths": 1.1},
+}
+
+
+def _hollow(style: dict) -> bool:
+    return style.get("facecolors") == "none"
+
+
+def _marker_handle(style: dict, colour, label: str) -> Line2D:
+    """A legend entry drawn as scatter `style` draws a point, in `colour`."""
+    return Line2D([], [], linestyle="none", marker=style["marker"], markersize=np.sqrt(style["s"]),
+                  markerfacecolor="none" if _hollow(style) else colour,
+                  markeredgecolor=style.get("edgecolors", colour), markeredgewidth=style["linewidths"],
+                  alpha=style.get("alpha"), label=label)
+
+
+def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: str | None = None):
+    """Clips as points on a 2-D map of their embeddings, coloured by machine ID, marked by group.
+
+    points: [shape=(clips, 2)]; groups: each clip's group, a key of :data:`EMBEDDING_GROUPS`
+    [shape=(clips,)]; ids: each clip's machine ID [shape=(clips,)]; explained: the share of the
+    variance each axis explains, as fractions [shape=(2,)]. Two legends beside the axes: the IDs
+    (colour) and the groups (marker, with their clip counts).
+    """
+    ax = _axes(ax, figsize=(7.5, 5))
+    points, groups, ids = np.asarray(points), np.asarray(groups), np.asarray(ids).astype(str)
+    colours = id_colours(ids)
+    group_handles = []
+    for group, style in EMBEDDING_GROUPS.items():
+        chosen = groups == group
+        if chosen.any():
+            colour = [colours[i] for i in ids[chosen]]
+            ax.scatter(points[chosen, 0], points[chosen, 1], **{"edgecolors" if _hollow(style) else "c": colour}, **style)
+            group_handles.append(_marker_handle(style, "#555555", f"{group} ({int(chosen.sum())})"))
+    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"id {machine_id}")
+                  for machine_id, colour in colours.items()]
+    ax.add_artist(ax.legend(handles=id_handles, title="machine ID", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                            fontsize=8, title_fontsize=9))
+    ax.legend(handles=group_handles, title="clips", loc="lower left", bbox_to_anchor=(1.01, 0.0),
+              fontsize=8, title_fontsize=9)
+    return _label(ax, f"PC 1 ({100 * explained[0]:.1f} % of the variance)",
+                  f"PC 2 ({100 * explained[1]:.1f} % of the variance)", title)
 
 
 def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None):

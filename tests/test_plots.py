@@ -208,6 +208,28 @@ def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_embedding_map_colours_by_id_and_marks_each_group(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(30, 2))
+    groups = ["train"] * 16 + ["normal test"] * 6 + ["anomalous test"] * 5 + ["unlabelled test"] * 3
+    ids = np.tile(["00", "02"], 15)
+    fig, ax = plt.subplots()
+    assert plots.embedding_map(points, groups, ids, [0.61, 0.2], ax=ax, title="fan") is ax
+    drawn = ax.collections
+    assert len(drawn) == 4
+    for collection, (start, stop) in zip(drawn, [(0, 16), (16, 22), (22, 27), (27, 30)]):
+        assert np.array_equal(collection.get_offsets(), points[start:stop])
+    colours = plots.id_colours(ids)
+    train_colours = drawn[0].get_facecolors()
+    assert np.allclose(train_colours[0][:3], colours["00"][:3]) and np.allclose(train_colours[1][:3], colours["02"][:3])
+    assert len(drawn[1].get_facecolors()) == 0 and np.allclose(drawn[1].get_edgecolors()[0][:3], colours["00"][:3])
+    id_legend, group_legend = [child for child in ax.get_children() if isinstance(child, matplotlib.legend.Legend)]
+    assert [t.get_text() for t in id_legend.get_texts()] == ["id 00", "id 02"]
+    assert legend_texts(ax) == ["train (16)", "normal test (6)", "anomalous test (5)", "unlabelled test (3)"]
+    assert ax.get_xlabel() == "PC 1 (61.0 % of the variance)" and ax.get_ylabel() == "PC 2 (20.0 % of the variance)"
+    render(ax, tmp_path, "embedding_map")
+
+
 def test_score_axes_are_labelled_by_what_the_score_is():
     fig, (hist, position, timeline) = plt.subplots(1, 3)
     plots.score_histograms(scores(), ax=hist, xlabel="−log p(own ID)")
