@@ -19,6 +19,7 @@ and settings it was fitted for (no pickled objects: loading runs no code).
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Density:
         vectors = np.asarray(vectors, dtype=np.float64)
         machine_ids = np.asarray(machine_ids).astype(str)
         scores = np.full(len(vectors), np.nan)
-        unknown = sorted(set(machine_ids) - set(self.per_id))
+        unknown = sorted(map(str, set(machine_ids) - set(self.per_id)))  # plain str: np.str_ reads badly in the log
         if unknown:
             log.warning("density back end: machine ID(s) %s were not in its training data; their items are scored "
                         "by the nearest known ID among %s", unknown, sorted(self.per_id))
@@ -98,7 +99,7 @@ def fit(kind: str, vectors: np.ndarray, machine_ids: np.ndarray, settings: dict,
     machine_ids = np.asarray(machine_ids).astype(str)
     rng = np.random.default_rng(seed)
     per_id = {}
-    for machine_id in sorted(set(machine_ids)):
+    for machine_id in map(str, sorted(set(machine_ids))):
         own = vectors[machine_ids == machine_id]
         if kind == "mahalanobis":
             estimate = LedoitWolf().fit(own)
@@ -133,5 +134,5 @@ def load(path: str | Path) -> tuple[Density, str]:
             per_id = {machine_id: {key.split(".", 1)[1]: saved[key] for key in saved.files
                                    if key.startswith(f"{position}.")} for position, machine_id in enumerate(ids)}
             return Density(str(saved["kind"]), per_id, int(saved["neighbours"])), str(saved["fingerprint"])
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # cut short, empty, damaged
         raise ToolkitError(f"the density back end {path} cannot be read ({err}); delete it to fit it anew") from err

@@ -3,7 +3,8 @@
 For every solution: the log-mel input, each item's score over time and the clip's score. For a
 reconstruction objective also the prediction (the reconstruction, or IDNN's predicted middle
 frames) and the squared error as images; for a machine_id objective the probability of each
-machine ID over time.
+machine ID over time. For a network that embeds its inputs (``embed``), a 2-D map per machine
+type of where its training and test clips lie (:func:`embedding_maps`).
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import PCA
 
-from helpers import featurecache, layout, pipeline, plots, scoring
+from helpers import featurecache, layout, paths, pipeline, plots, scoring
 from helpers.errors import ToolkitError
+from helpers.results import read_scores_table
 from helpers.solution import Solution
 
 
@@ -105,12 +108,69 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
                 continue
             label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
             plots.clip_panels(view, solution.features, row,
-                              title=f"{machine_type} id {clip.machine_id} · {clip.file_name} · {label} ({clip.why})")
+                              title=f"{machine_type} id {clip.machine_id} · {label} ({clip.why})\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=timeline,
                                         label=f"{label}: {clip.file_name}", ylabel=view.score_label,
                                         colour=plots.LABEL_COLOURS[label] if clip.why.startswith("typical") else None,
                                         title=f"{solution.run_name} · {machine_type}: score over time")
         figures += [figure, timeline_figure]
+    return figures
+
+
+TEST_GROUPS = {0: "normal test", 1: "anomalous test"}  # by label; an unlabelled clip is "unlabelled test"
+
+
+def clip_embeddings(solution: Solution, model: pipeline.TrainedModel,
+                    clips: list[layout.Clip]) -> tuple[list[layout.Clip], np.ndarray]:
+    """(the usable clips, the mean embedding of each one's items [shape=(usable clips, d)]).
+
+    The items are the network inputs the test run builds; unreadable clips, and clips too short
+    for one network input, are left out and recorded as skipped.
+    """
+    kept, log_mels = pipeline.load_clip_features(solution, clips, False, "embeddings")
+    if not kept:
+        return kept, np.empty((0, 0))
+    items = pipeline.clip_items(solution, model, kept, log_mels)
+    vectors = scoring.item_outputs(pipeline.engine(solution), model.net, items, solution.objective,
+                                   solution.config["scoring"]["batch_size"], vectors="embedding").vectors
+    return kept, np.column_stack([scoring.clip_scores(column, items.clip_of, len(kept)) for column in vectors.T])
+
+
+def embedding_maps(solution: Solution, data_dir=None, result_root=None, machine_types=None) -> list:
+    """Per machine type, a map of its clips' mean embeddings (plots.embedding_map); [] for a network
+    without ``embed`` (an autoencoder's).
+
+    Clips: the training clips the training listed, and the test clips of the last test run
+    (scores.csv) grouped by label (normal, anomalous, unlabelled eval clips). Each clip is the mean
+    embedding of its items, projected on the first two principal components of the training
+    clips. Machine types: as test_all chooses them (`machine_types`, or every type in `data_dir`).
+    Returns the pyplot figures (a notebook shows them with plt.show()).
+    """
+    result_dir = solution.result_dir(result_root)
+    scores = read_scores_table(result_dir)
+    figures = []
+    for machine_type in pipeline.resolve_types(Path(data_dir or paths.DEV_DATA), machine_types):
+        model = pipeline.load_model(solution, machine_type, result_root)
+        if not hasattr(model.net, "embed"):
+            return []
+        train, train_vectors = clip_embeddings(
+            solution, model, pipeline.listed_train_clips(result_dir, machine_type, "for the embedding map"))
+        if len(train) < 2 or train_vectors.shape[1] < 2:
+            raise ToolkitError(f"{pipeline.train_clips_path(result_dir, machine_type)}: a 2-D map needs at least 2 "
+                               f"usable training clips and embeddings of at least 2 dimensions; there are "
+                               f"{len(train)} clip(s) of {train_vectors.shape[1]} dimension(s)")
+        test, test_vectors = clip_embeddings(solution, model, [
+            layout.Clip(machine_type, "test", row.machine_id, 0, None if pd.isna(row.label) else int(row.label),
+                        Path(row.path)) for row in scores[scores["machine_type"] == machine_type].itertuples()])
+        projection = PCA(2).fit(train_vectors)
+        vectors = np.concatenate([train_vectors, test_vectors]) if test else train_vectors
+        groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]
+        figure, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
+        plots.embedding_map(projection.transform(vectors), groups, [c.machine_id for c in train + test],
+                            projection.explained_variance_ratio_, ax=ax,
+                            title=f"{solution.run_name} · {machine_type}: mean embedding per clip, "
+                                  f"on the training clips' principal components")
+        figures.append(figure)
     return figures
 
 

@@ -156,6 +156,18 @@ def train_clips_path(result_dir: Path, machine_type: str) -> Path:
     return result_dir / f"train_clips_{machine_type}.txt"
 
 
+def listed_train_clips(result_dir: Path, machine_type: str, needed_for: str) -> list[layout.Clip]:
+    """The training clips of one machine type as its training listed them (:func:`train_clips_path`).
+
+    ConfigError naming the list and what it is `needed_for` when it is missing.
+    """
+    listed = train_clips_path(result_dir, machine_type)
+    if not listed.is_file():
+        raise ConfigError(f"{listed} is missing: the list of the {machine_type} training clips, needed {needed_for}; "
+                          f"run 00-train-with-visual again")
+    return [layout.parse_clip(line, machine_type, "train") for line in listed.read_text().splitlines() if line]
+
+
 def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
                        retrain: bool = False, live: bool = True, progress: bool = True,
                        additional_data: Path | None = None) -> dict:
@@ -291,11 +303,7 @@ def fitted_density(solution: Solution, model: TrainedModel, machine_type: str, r
         if saved == fingerprint:
             model.density = density
             return model
-    listed = train_clips_path(result_dir, machine_type)
-    if not listed.is_file():
-        raise ConfigError(f"{target} is missing and so is {listed}, the list of training clips to fit it on; "
-                          f"run 00-train-with-visual again")
-    clips = [layout.parse_clip(line, machine_type, "train") for line in listed.read_text().splitlines() if line]
+    clips = listed_train_clips(result_dir, machine_type, f"to fit the density back end {target}")
     clips, log_mels = load_clip_features(solution, clips, progress, f"{machine_type} density fit")
     items = make_items(solution, log_mels, training=False, labels=id_labels(clips, model.classes))
     settings = solution.config["scoring"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import librosa.display
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -149,8 +151,11 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
     return _label(ax, "false positive rate", "true positive rate", title, legend={"fontsize": 8, "loc": "lower right"})
 
 
-def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30):
-    """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score]."""
+def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30,
+                     xlabel: str = "anomaly score"):
+    """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score].
+
+    `xlabel`: what the score is (helpers.scoring.SCORE_LABELS)."""
     ax = _axes(ax, figsize=(5, 3.2))
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
     labels = scores["label"]
@@ -159,35 +164,52 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
-    return _label(ax, "anomaly score", "clips", title, legend={})
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # long tick labels (scores close together) would overlap
+    return _label(ax, xlabel, "clips", title, legend={})
 
 
 def item_scores_over_time(times: np.ndarray, scores: np.ndarray, ax=None, label: str | None = None,
-                          colour: str | None = None, title: str | None = None, ylabel: str = "error [dB²]"):
-    """Each item's score against its time in the clip, the clip score (their mean) dashed."""
+                          colour: str | None = None, title: str | None = None, ylabel: str = "anomaly score"):
+    """Each item's score against its time in the clip, the clip score (their mean) dashed.
+
+    `ylabel`: what the score is (helpers.scoring.SCORE_LABELS)."""
     ax = _axes(ax, figsize=(7, 2.6))
     line, = ax.plot(times, scores, lw=1.2, label=label, color=colour)
     ax.axhline(float(np.mean(scores)), color=line.get_color(), lw=0.8, ls="--")
     return _label(ax, "time [s]", ylabel, title, legend={} if label else None)
 
 
+def id_colours(ids) -> dict:
+    """One colour per machine ID, by its place among the sorted IDs: the same ID is drawn alike in
+    every figure of a machine type (ID probabilities, their means, the embedding map)."""
+    return {machine_id: plt.get_cmap("tab10")(i % 10) for i, machine_id in enumerate(sorted(set(ids)))}
+
+
 def id_probabilities(view, ax=None, title: str | None = None):
-    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick)."""
+    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick);
+    the legend beside the axes, where no line runs."""
     ax = _axes(ax, figsize=(7, 2.6))
+    colours = id_colours(view.classes)
     for machine_id, probability in zip(view.classes, view.id_probabilities):
         own = machine_id == view.machine_id
         ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
-                label=f"id {machine_id}" + (" (its own)" if own else ""))
+                color=colours[machine_id], label=f"id {machine_id}" + (" (its own)" if own else ""))
     ax.set_ylim(-0.02, 1.02)
-    return _label(ax, "time [s]", "p(ID)", title, legend={"fontsize": 8})
+    beside = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "handlelength": 1.2, "borderaxespad": 0.2}
+    return _label(ax, "time [s]", "p(ID)", title, legend=beside)
 
 
 def mean_id_probabilities(view, ax=None, title: str | None = None):
-    """The clip's mean probability of each machine ID, its own ID highlighted."""
+    """The clip's mean probability of each machine ID in its colour (id_colours), its own ID
+    opaque and edged, the others faint."""
     ax = _axes(ax, figsize=(4, 2.6))
     means = view.id_probabilities.mean(axis=1)
-    colours = [LABEL_COLOURS["normal"] if c == view.machine_id else "#bbbbbb" for c in view.classes]
-    ax.bar([f"id {c}" for c in view.classes], means, color=colours)
+    colours = id_colours(view.classes)
+    bars = ax.bar([f"id {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
+    for bar, machine_id in zip(bars, view.classes):
+        own = machine_id == view.machine_id
+        bar.set_alpha(1.0 if own else 0.35)
+        bar.set_edgecolor("black" if own else "none")
     ax.set_ylim(0, 1)
     return _label(ax, None, "mean p(ID)", title)
 
@@ -210,6 +232,56 @@ def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
     return axes
 
 
+# How each group of clips is drawn on an embedding map: the training clips as a faint background,
+# normal test clips hollow, anomalous ones as crosses, unlabelled eval clips as hollow diamonds.
+EMBEDDING_GROUPS = {
+    "train": {"marker": "o", "s": 16, "alpha": 0.45, "linewidths": 0},
+    "normal test": {"marker": "o", "s": 34, "facecolors": "none", "linewidths": 1.2},
+    "anomalous test": {"marker": "X", "s": 46, "edgecolors": "black", "linewidths": 0.4},
+    "unlabelled test": {"marker": "D", "s": 26, "facecolors": "none", "linewidths": 1.1},
+}
+
+
+def _hollow(style: dict) -> bool:
+    return style.get("facecolors") == "none"
+
+
+def _marker_handle(style: dict, colour, label: str) -> Line2D:
+    """A legend entry drawn as scatter `style` draws a point, in `colour`."""
+    return Line2D([], [], linestyle="none", marker=style["marker"], markersize=np.sqrt(style["s"]),
+                  markerfacecolor="none" if _hollow(style) else colour,
+                  markeredgecolor=style.get("edgecolors", colour), markeredgewidth=style["linewidths"],
+                  alpha=style.get("alpha"), label=label)
+
+
+def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: str | None = None):
+    """Clips as points on a 2-D map of their embeddings, coloured by machine ID, marked by group.
+
+    points: [shape=(clips, 2)]; groups: each clip's group, a key of :data:`EMBEDDING_GROUPS`
+    [shape=(clips,)]; ids: each clip's machine ID [shape=(clips,)]; explained: the share of the
+    variance each axis explains, as fractions [shape=(2,)]. Two legends beside the axes: the IDs
+    (colour) and the groups (marker, with their clip counts).
+    """
+    ax = _axes(ax, figsize=(7.5, 5))
+    points, groups, ids = np.asarray(points), np.asarray(groups), np.asarray(ids).astype(str)
+    colours = id_colours(ids)
+    group_handles = []
+    for group, style in EMBEDDING_GROUPS.items():
+        chosen = groups == group
+        if chosen.any():
+            colour = [colours[i] for i in ids[chosen]]
+            ax.scatter(points[chosen, 0], points[chosen, 1], **{"edgecolors" if _hollow(style) else "c": colour}, **style)
+            group_handles.append(_marker_handle(style, "#555555", f"{group} ({int(chosen.sum())})"))
+    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"id {machine_id}")
+                  for machine_id, colour in colours.items()]
+    ax.add_artist(ax.legend(handles=id_handles, title="machine ID", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                            fontsize=8, title_fontsize=9))
+    ax.legend(handles=group_handles, title="clips", loc="lower left", bbox_to_anchor=(1.01, 0.0),
+              fontsize=8, title_fontsize=9)
+    return _label(ax, f"PC 1 ({100 * explained[0]:.1f} % of the variance)",
+                  f"PC 2 ({100 * explained[1]:.1f} % of the variance)", title)
+
+
 def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None):
     """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>]."""
     ax = _axes(ax, figsize=(9, 3.4))
@@ -221,9 +293,9 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
 
 
 def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,
-                   title: str | None = None, bins: int = 30):
-    """Where one clip's score sits among the test scores of its ID [columns=label, score]."""
-    ax = score_histograms(scores, ax=ax, title=title, bins=bins)
+                   title: str | None = None, bins: int = 30, xlabel: str = "anomaly score"):
+    """Where one clip's score sits among the test scores of its ID [columns=label, score]; `xlabel` as in score_histograms."""
+    ax = score_histograms(scores, ax=ax, title=title, bins=bins, xlabel=xlabel)
     ax.axvline(score, color="black", lw=2, label=f"this clip ({score:.2f})")
     if threshold is not None:
         ax.axvline(threshold, color="#555555", lw=1, ls="--", label=f"threshold ({threshold:.2f})")

@@ -1,11 +1,13 @@
 """An interactive clip browser for JupyterLab: find, hear and see where a model fails.
 
 Choose machine type, ID, label and clip (or the most anomalous normal clips / the least
-anomalous anomalies of the last test run); the browser plays the clip and shows its log-mel,
-the model's reconstruction and the error (shared colour scales), the error over time, and where
-the clip's score sits among all test scores of its ID. Choosing a second solution shows its
-panels for the same clip below the first; besides the solutions given, every other solution
-with a test run under the same result root is offered for comparison. Usable from any notebook
+anomalous anomalies of the last test run); the browser plays the clip and shows what the model
+makes of it (plots.clip_panels: its log-mel, the reconstruction and the error on shared colour
+scales, or for a network that tells machine IDs apart the probability of each ID over time),
+its score over time, and where the clip's score sits among all test scores of its ID, each
+labelled by what the solution's score is (helpers.scoring.SCORE_LABELS). Choosing a second
+solution shows its panels for the same clip below the first; besides the solutions given, every
+other solution with a test run under the same result root is offered for comparison. Usable from any notebook
 in one line: ``widgets.browse(["pytorch", "vae"])``.
 
 Widgets exist only where a person's frontend renders them: in a headless kernel (papermill,
@@ -182,14 +184,15 @@ class ClipBrowser:
                 continue
             images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
             plots.clip_panels(view, sol.features, images,
-                              title=f"{name} · {clip.machine_type} id {clip.machine_id} · {clip.file_name} · {label}")
+                              title=f"{name} · {clip.machine_type} id {clip.machine_id} · {label}\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=figure.add_subplot(grids[2 * row + 1, :2]),
                                         colour=plots.LABEL_COLOURS[label], ylabel=view.score_label,
                                         title=f"{name}: score over time")
             id_scores = self.scores[name]
             id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["machine_id"] == clip.machine_id)]
             plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),
-                                 threshold=self.threshold, title=f"{name}: score among id {clip.machine_id}")
+                                 threshold=self.threshold, title=f"{name}: score among id {clip.machine_id}",
+                                 xlabel=view.score_label)
         self.figure = figure
         return figure
 

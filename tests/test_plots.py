@@ -194,6 +194,8 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
     assert set(lines) == {"id 00", "id 02 (its own)", "id 04"}
     assert np.array_equal(lines["id 02 (its own)"].get_ydata(), probabilities[1])
     assert lines["id 02 (its own)"].get_linewidth() > lines["id 00"].get_linewidth()
+    assert lines["id 02 (its own)"].get_color() == plots.id_colours(view.classes)["02"]
+    assert [bar.get_alpha() for bar in axes[2].patches] == [0.35, 1.0, 0.35]
     assert bar_heights(axes[2]) == [round(float(p), 6) for p in probabilities.mean(axis=1)]
     assert "score 0.70" in axes[2].get_title()
     render(axes[1], tmp_path, "id_panels")
@@ -205,3 +207,34 @@ def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):
     plots.roc_curves(scores(), ax=ax)
     plots.loss_curves(pd.DataFrame({"epoch": [1], "loss": [1.0]}), ax=ax)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_embedding_map_colours_by_id_and_marks_each_group(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(30, 2))
+    groups = ["train"] * 16 + ["normal test"] * 6 + ["anomalous test"] * 5 + ["unlabelled test"] * 3
+    ids = np.tile(["00", "02"], 15)
+    fig, ax = plt.subplots()
+    assert plots.embedding_map(points, groups, ids, [0.61, 0.2], ax=ax, title="fan") is ax
+    drawn = ax.collections
+    assert len(drawn) == 4
+    for collection, (start, stop) in zip(drawn, [(0, 16), (16, 22), (22, 27), (27, 30)]):
+        assert np.array_equal(collection.get_offsets(), points[start:stop])
+    colours = plots.id_colours(ids)
+    train_colours = drawn[0].get_facecolors()
+    assert np.allclose(train_colours[0][:3], colours["00"][:3]) and np.allclose(train_colours[1][:3], colours["02"][:3])
+    assert len(drawn[1].get_facecolors()) == 0 and np.allclose(drawn[1].get_edgecolors()[0][:3], colours["00"][:3])
+    id_legend, group_legend = [child for child in ax.get_children() if isinstance(child, matplotlib.legend.Legend)]
+    assert [t.get_text() for t in id_legend.get_texts()] == ["id 00", "id 02"]
+    assert legend_texts(ax) == ["train (16)", "normal test (6)", "anomalous test (5)", "unlabelled test (3)"]
+    assert ax.get_xlabel() == "PC 1 (61.0 % of the variance)" and ax.get_ylabel() == "PC 2 (20.0 % of the variance)"
+    render(ax, tmp_path, "embedding_map")
+
+
+def test_score_axes_are_labelled_by_what_the_score_is():
+    fig, (hist, position, timeline) = plt.subplots(1, 3)
+    plots.score_histograms(scores(), ax=hist, xlabel="−log p(own ID)")
+    plots.score_position(scores(), 1.0, ax=position, xlabel="Mahalanobis distance")
+    plots.item_scores_over_time(np.arange(3.0), np.ones(3), ax=timeline)
+    assert (hist.get_xlabel(), position.get_xlabel()) == ("−log p(own ID)", "Mahalanobis distance")
+    assert timeline.get_ylabel() == "anomaly score" and len(hist.xaxis.get_major_locator()()) <= 7

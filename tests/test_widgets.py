@@ -5,8 +5,9 @@ matplotlib.use("Agg")
 
 import pytest
 
-from helpers import paths, pipeline, solution
+from helpers import paths, pipeline, plots, scoring, solution
 from helpers.widgets import ClipBrowser, browse
+from tests import toy_classifier
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,22 @@ def tested_runs(tiny_data, tmp_path_factory):
     return loaded, root
 
 
+@pytest.fixture(scope="module")
+def classifier(tested_runs, tiny_data, tmp_path_factory):
+    """The toy machine-ID classifier (tests/toy_classifier.py) trained and tested beside them."""
+    _, root = tested_runs
+    sol = toy_classifier.write(tmp_path_factory.mktemp("solutions") / "toy")
+    pipeline.train_all(sol, tiny_data, root, "fan,valve", live=False, progress=False)
+    pipeline.test_all(sol, tiny_data, root, "fan,valve", progress=False)
+    return sol
+
+
 def titles(figure):
     return " | ".join(ax.get_title() for ax in figure.axes)
+
+
+def by_title(figure) -> dict:
+    return {ax.get_title(): ax for ax in figure.axes if ax.get_title()}
 
 
 def test_selection_drives_the_panels(tested_runs):
@@ -80,3 +95,25 @@ def test_browse_gives_the_widget_where_a_person_can_use_it(tested_runs):
     """Outside a kernel (here) the widget; in a headless kernel a note (tests/test_runner.py)."""
     loaded, root = tested_runs
     assert len(browse(loaded[0], root).children) == 2
+
+
+def test_a_machine_id_solution_shows_each_ids_probability_and_its_own_score(tested_runs, classifier, tmp_path):
+    loaded, root = tested_runs
+    browser = ClipBrowser([classifier, loaded[0]], result_root=root)
+    clip = browser.current_clip
+    axes = by_title(browser.figure)
+    lines = [line.get_label() for line in axes["machine ID over time"].get_lines()]
+    assert lines == [f"id {i}" + (" (its own)" if i == clip.machine_id else "") for i in ("00", "02", "04", "06")]
+    nll = scoring.SCORE_LABELS["nll"]
+    assert axes["toy: score over time"].get_ylabel() == nll
+    assert axes[f"toy: score among id {clip.machine_id}"].get_xlabel() == nll
+    assert any(t.startswith("score ") and nll in t for t in axes)
+    plots.save(browser.figure, tmp_path / "classifier.png")
+
+    browser.compare_box.value = "pytorch"
+    axes = by_title(browser.figure)
+    assert "toy ·" in titles(browser.figure) and "pytorch ·" in titles(browser.figure)
+    assert "machine ID over time" in axes and "reconstruction" in axes
+    assert axes["pytorch: score over time"].get_ylabel() == scoring.SCORE_LABELS["mse"]
+    assert axes[f"pytorch: score among id {clip.machine_id}"].get_xlabel() == scoring.SCORE_LABELS["mse"]
+    plots.save(browser.figure, tmp_path / "classifier_and_autoencoder.png")
