@@ -4,7 +4,8 @@ Commands: ``synth`` (make synthetic data), ``download`` (the real DCASE 2020 Tas
 ``table`` (print clip counts of a data folder), ``run`` (execute solutions' notebooks with
 papermill; ``--eval-data`` for eval mode), ``demo`` (synthetic data, the overview, every
 solution and the comparison), ``regress`` (check results against the committed table),
-``cache`` (where the cache is and what it holds; prune or clear it).
+``cache`` (where the cache is and what it holds; prune or clear it), ``notebooks`` (render every
+solution folder's notebooks from the template; ``--check`` only lists those that differ).
 """
 from __future__ import annotations
 
@@ -154,6 +155,23 @@ def _cache(args) -> None:
         print("\n".join(cache.describe(cache.survey(home), origin, cache.max_size())))
 
 
+def _notebooks(args) -> None:
+    from helpers import notebooks
+
+    folders = _selected_solutions(args.solution)
+    if args.check:
+        stale = notebooks.differences(folders)
+        if stale:
+            raise ToolkitError(notebooks.stale_message(stale))
+        print(f"the notebooks of {len(folders)} solution folder(s) are as the template renders them")
+        return
+    written = notebooks.write(folders)
+    for path in written:
+        print(f"wrote {notebooks.shown(path)}")
+    print(f"{len(written)} notebook(s) rewritten; the notebooks of {len(folders)} solution folder(s) are as the "
+          f"template renders them")
+
+
 def _add_time_limits(command: argparse.ArgumentParser) -> None:
     from helpers.runner import CELL_TIMEOUT, IDLE_TIMEOUT, TRAINING_CELL_TIMEOUT
 
@@ -235,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --prune: evict the least recently used feature entries until they fit in SIZE "
                             "(500M, 2G, 1.5GB or bytes; default: DCASE_CACHE_MAX_SIZE if set)")
     cache.set_defaults(func=_cache)
+
+    notebooks = commands.add_parser("notebooks", help="render every solution folder's notebooks from the template and "
+                                                      "its config.yaml, rewriting those that differ")
+    notebooks.add_argument("--check", action="store_true",
+                           help="write nothing; exit with status 2, listing each notebook that differs")
+    notebooks.add_argument("--solution", help="comma-separated solution folders under notebooks/ (default: all)")
+    notebooks.set_defaults(func=_notebooks)
     return parser
 
 
