@@ -1,4 +1,6 @@
-"""Every solution's notebooks are rendered from one template (helpers.notebooks) and its config.yaml.
+"""Every solution's notebooks are rendered from one template (helpers.notebooks) and its config.yaml;
+notebooks declare their roles, and the runner goes by the roles; SCORING_BACKEND reaches every
+notebook of a run.
 
 The notebook runs here are short (one epoch, one machine type); tests/test_notebooks.py runs every
 solution's rendered notebooks in full.
@@ -11,8 +13,9 @@ import nbformat
 import papermill
 import pytest
 
-from helpers import cli, notebooks, paths, pipeline, runner, solution
+from helpers import cli, densities, notebooks, paths, pipeline, runner, solution
 from helpers.errors import ConfigError
+from helpers.results import read_scores
 from helpers.solution import solution_folders
 
 CELL_TIMEOUT = 300
@@ -131,6 +134,139 @@ def test_a_parameter_declared_in_config_yaml_reaches_the_model(tiny_data, tmp_pa
     model = pipeline.load_model(narrow, "fan", tmp_path / "result")
     assert model.fingerprint == narrow.fingerprint() != solution.load(folder, {"training.epochs": 1}).fingerprint()
     assert 3 in {layer.out_features for layer in model.net.modules() if hasattr(layer, "out_features")}
+
+
+# Roles
+
+def test_a_notebook_declares_its_role_and_without_one_its_file_name_says(tmp_path):
+    folder = copy_solution(tmp_path)
+    assert {r: p.name for r, p in notebooks.by_role(folder).items()} == notebooks.FILE_NAMES
+    test = folder / "01-test.ipynb"
+    notebook = json.loads(test.read_text())
+    del notebook["metadata"]["dcase"]
+    test.write_text(json.dumps(notebook))
+    assert notebooks.role_of(test) == "test"  # the template's notebook of that name
+    notebook["metadata"]["dcase"] = {"role": "tset"}
+    test.write_text(json.dumps(notebook))
+    with pytest.raises(ConfigError, match=r"01-test.ipynb: metadata dcase.role 'tset' is not a role \(did you mean 'test'\?\)"):
+        notebooks.role_of(test)
+    for other in ("00-data-eda.ipynb", "compare-solutions.ipynb"):
+        assert notebooks.role_of(paths.NOTEBOOKS / other) is None
+        assert runner.default_timeout(paths.NOTEBOOKS / other) == runner.CELL_TIMEOUT
+
+
+def test_a_copy_made_to_experiment_leaves_the_folder_notebook_in_place(tmp_path):
+    folder = copy_solution(tmp_path)
+    shutil.copy(folder / "01-test.ipynb", folder / "01-test-Copy1.ipynb")
+    assert notebooks.by_role(folder)["test"] == folder / "01-test.ipynb"
+    (folder / "01-test.ipynb").rename(folder / "scores.ipynb")
+    with pytest.raises(ConfigError, match=r"2 notebooks have the role 'test' \(01-test-Copy1.ipynb, scores.ipynb\)"):
+        notebooks.by_role(folder)
+
+
+@pytest.fixture
+def recorded_notebooks(monkeypatch):
+    """Replace notebook execution by a recorder of (file name, parameters, timeout the cells get)."""
+    calls = []
+
+    def execute(source, output, parameters, timeout=None, **options):
+        calls.append((Path(source).name, parameters, timeout or runner.default_timeout(source)))
+
+    monkeypatch.setattr(runner, "execute_notebook", execute)
+    return calls
+
+
+def test_a_renamed_training_notebook_still_trains(tmp_path, recorded_notebooks):
+    """The role, not the file name: train.ipynb gets the training cells' time limit, EPOCHS and RETRAIN,
+    and notebooks/train.ipynb keeps its name when the folder is rendered again."""
+    folder = copy_solution(tmp_path)
+    (folder / "00-train-with-visual.ipynb").rename(folder / "train.ipynb")
+    (folder / "01-test.ipynb").rename(folder / "00-scores.ipynb")
+    assert runner.default_timeout(folder / "train.ipynb") == runner.TRAINING_CELL_TIMEOUT
+    assert runner.default_timeout(folder / "00-scores.ipynb") == runner.CELL_TIMEOUT
+    runner.run_solution(folder, tmp_path / "data", tmp_path / "result", "fan", epochs=3, retrain=True,
+                        scoring_backend="knn")
+    names = [name for name, _, _ in recorded_notebooks]
+    assert names == ["train.ipynb", "00-scores.ipynb", "02-visualize-predictions.ipynb"]
+    train, scores, visual = (parameters for _, parameters, _ in recorded_notebooks)
+    assert train["EPOCHS"] == 3 and train["RETRAIN"] is True
+    assert "EPOCHS" not in scores and "RETRAIN" not in visual
+    assert all(p["SCORING_BACKEND"] == "knn" and p["RUN_NAME"] == "my_idea" for p in (train, scores, visual))
+    assert [t for _, _, t in recorded_notebooks] == [runner.TRAINING_CELL_TIMEOUT] + [runner.CELL_TIMEOUT] * 2
+    assert notebooks.write([folder]) == []
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == ["00-scores.ipynb", "02-visualize-predictions.ipynb",
+                                                             "train.ipynb"]
+
+
+def test_a_notebook_without_scoring_backend_is_refused_before_it_runs(tmp_path, recorded_notebooks):
+    folder = copy_solution(tmp_path)
+    old = nbformat.read(folder / "01-test.ipynb", as_version=4)
+    old.cells[2].source = "\n".join(line for line in old.cells[2].source.splitlines()
+                                    if not line.startswith("SCORING_BACKEND"))
+    nbformat.write(old, folder / "01-test.ipynb")
+    with pytest.raises(ConfigError, match=r"01-test.ipynb: unknown parameter\(s\) \['SCORING_BACKEND'\].*"
+                                          r"`python -m helpers notebooks` renders them"):
+        runner.run_solution(folder, tmp_path / "data", tmp_path / "result", roles=("test",), scoring_backend="gmm")
+    assert recorded_notebooks == []
+
+
+# The scoring back end
+
+def test_the_back_end_fitted_in_training_is_the_one_the_test_scores_with(tiny_data, tmp_path):
+    """SCORING_BACKEND knn: the training notebook fits it, the test notebook uses it as fitted; a
+    test notebook run alone with another back end (gmm) fits that one first."""
+    folder, root = paths.NOTEBOOKS / "pytorch", tmp_path / "result"
+    run = runner.run_solution(folder, tiny_data, root, "fan", epochs=1, timeout=CELL_TIMEOUT, roles=("train",),
+                              scoring_backend="knn")
+    knn = solution.load(folder, {"scoring.backend": "knn"})
+    model = pipeline.load_model(knn, "fan", root)
+    fitted = pipeline.density_path(run, "fan")
+    assert densities.load(fitted)[1] == pipeline.density_fingerprint(knn, model)
+    stamp = fitted.stat().st_mtime_ns
+
+    runner.run_solution(folder, tiny_data, root, "fan", timeout=CELL_TIMEOUT, roles=("test",), scoring_backend="knn")
+    assert fitted.stat().st_mtime_ns == stamp
+    expected = pipeline.score_machine_type(knn, tiny_data, "fan", root, progress=False)
+    mse = pipeline.score_machine_type(solution.load(folder), tiny_data, "fan", root, progress=False)
+    written = read_scores(run / "anomaly_score_fan_id_00.csv").set_index("file_name")["score"]
+    wanted = expected[expected["machine_id"] == "00"].set_index("file_name")["score"]
+    assert written.sort_index().to_numpy() == pytest.approx(wanted.sort_index().to_numpy(), rel=1e-6)
+    assert not mse.set_index("path")["score"].equals(expected.set_index("path")["score"])
+
+    runner.run_solution(folder, tiny_data, root, "fan", timeout=CELL_TIMEOUT, roles=("test",), scoring_backend="gmm")
+    gmm = solution.load(folder, {"scoring.backend": "gmm"})
+    assert densities.load(fitted)[0].kind == "gmm"
+    assert densities.load(fitted)[1] == pipeline.density_fingerprint(gmm, pipeline.load_model(gmm, "fan", root))
+
+
+# The command line
+
+@pytest.fixture
+def recorded_runs(monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "run_solution", lambda folder, *a, **k: calls.append((folder.name, k)) or
+                        Path(k.get("run_name") or folder.name))
+    monkeypatch.setattr(runner, "run_comparison", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "_print_results", lambda *a: None)
+    return calls
+
+
+def test_run_passes_the_scoring_back_end_and_the_run_name(recorded_runs, tmp_path):
+    assert cli.main(["run", "--solution", "pytorch", "--scoring-backend", "mahalanobis", "--run-name", "pytorch-maha",
+                     "--result-dir", str(tmp_path)]) == 0
+    ((name, options),) = recorded_runs
+    assert name == "pytorch" and options["scoring_backend"] == "mahalanobis" and options["run_name"] == "pytorch-maha"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--solution", "pytorch,vae", "--run-name", "x"], "--run-name names the run of one solution"),
+    (["--solution", "vae,pytorch", "--scoring-backend", "nll"],
+     "setting 'scoring.backend' must be one of ('mse', 'mahalanobis', 'knn', 'gmm') for training.objective "
+     "'reconstruction'"),
+])
+def test_run_refuses_before_running_anything(recorded_runs, tmp_path, capsys, argv, message):
+    assert cli.main(["run", *argv, "--result-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err and recorded_runs == []
 
 
 def test_the_notebooks_command_checks_and_writes(tmp_path, monkeypatch, capsys):
