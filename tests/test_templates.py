@@ -114,9 +114,11 @@ def test_a_declared_parameter_may_not_shadow_the_templates(tmp_path, parameter, 
         notebooks.render(folder)
 
 
-def test_every_notebook_of_the_vae_declares_its_weights():
-    for path in notebooks.by_role(paths.NOTEBOOKS / "vae").values():
-        declared = papermill.inspect_notebook(str(path))
+def test_every_notebook_of_the_vae_declares_its_weights(tmp_path):
+    """As the template renders them: each of the three has the parameters config.yaml declares."""
+    for path, text in notebooks.render(paths.NOTEBOOKS / "vae").items():
+        (tmp_path / path.name).write_text(text)
+        declared = papermill.inspect_notebook(str(tmp_path / path.name))
         assert {"RECONSTRUCTION_WEIGHT", "KL_WEIGHT", "SCORING_BACKEND"} <= set(declared), path.name
 
 
@@ -177,17 +179,18 @@ def recorded_notebooks(monkeypatch):
 
 
 def test_a_renamed_training_notebook_still_trains(tmp_path, recorded_notebooks):
-    """The role, not the file name: train.ipynb gets the training cells' time limit, EPOCHS and RETRAIN,
-    and notebooks/train.ipynb keeps its name when the folder is rendered again."""
+    """The role, not the file name: fit.ipynb gets the training cells' time limit, EPOCHS and RETRAIN,
+    a test notebook renamed 00-scores.ipynb none of them, and both keep their names when the folder
+    is rendered again."""
     folder = copy_solution(tmp_path)
-    (folder / "00-train-with-visual.ipynb").rename(folder / "train.ipynb")
+    (folder / "00-train-with-visual.ipynb").rename(folder / "fit.ipynb")
     (folder / "01-test.ipynb").rename(folder / "00-scores.ipynb")
-    assert runner.default_timeout(folder / "train.ipynb") == runner.TRAINING_CELL_TIMEOUT
+    assert runner.default_timeout(folder / "fit.ipynb") == runner.TRAINING_CELL_TIMEOUT
     assert runner.default_timeout(folder / "00-scores.ipynb") == runner.CELL_TIMEOUT
     runner.run_solution(folder, tmp_path / "data", tmp_path / "result", "fan", epochs=3, retrain=True,
                         scoring_backend="knn")
     names = [name for name, _, _ in recorded_notebooks]
-    assert names == ["train.ipynb", "00-scores.ipynb", "02-visualize-predictions.ipynb"]
+    assert names == ["fit.ipynb", "00-scores.ipynb", "02-visualize-predictions.ipynb"]
     train, scores, visual = (parameters for _, parameters, _ in recorded_notebooks)
     assert train["EPOCHS"] == 3 and train["RETRAIN"] is True
     assert "EPOCHS" not in scores and "RETRAIN" not in visual
@@ -195,7 +198,7 @@ def test_a_renamed_training_notebook_still_trains(tmp_path, recorded_notebooks):
     assert [t for _, _, t in recorded_notebooks] == [runner.TRAINING_CELL_TIMEOUT] + [runner.CELL_TIMEOUT] * 2
     assert notebooks.write([folder]) == []
     assert sorted(p.name for p in folder.glob("*.ipynb")) == ["00-scores.ipynb", "02-visualize-predictions.ipynb",
-                                                             "train.ipynb"]
+                                                             "fit.ipynb"]
 
 
 def test_a_notebook_without_scoring_backend_is_refused_before_it_runs(tmp_path, recorded_notebooks):
