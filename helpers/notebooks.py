@@ -50,6 +50,7 @@ COMMENT_COLUMN = 23  # where the comments of the template's parameters start
 
 
 def _metadata_role(notebook: dict):
+    """The role a notebook's JSON declares (metadata dcase.role), or None."""
     return notebook.get("metadata", {}).get("dcase", {}).get("role")
 
 
