@@ -4,7 +4,8 @@ Commands: ``synth`` (make synthetic data), ``download`` (the real DCASE 2020 Tas
 ``table`` (print clip counts of a data folder), ``run`` (execute solutions' notebooks with
 papermill; ``--eval-data`` for eval mode), ``demo`` (synthetic data, the overview, every
 solution and the comparison), ``regress`` (check results against the committed table),
-``cache`` (where the cache is and what it holds; prune or clear it).
+``cache`` (where the cache is and what it holds; prune or clear it), ``notebooks`` (render every
+solution folder's notebooks from the template; ``--check`` only lists those that differ).
 """
 from __future__ import annotations
 
@@ -75,14 +76,20 @@ def _print_results(result_root, runs) -> None:
 
 
 def _run(args) -> None:
-    from helpers import runner
+    from helpers import config, runner
 
     folders = _selected_solutions(args.solution)
+    if args.run_name and len(folders) != 1:
+        raise ToolkitError(f"--run-name names the run of one solution; choose one with --solution "
+                           f"(solutions: {', '.join(f.name for f in folders)})")
+    for folder in folders:  # a back end that does not fit a solution's objective stops the command before any run
+        config.load(folder / "config.yaml", {"scoring.backend": args.scoring_backend})
     runs = []
     for folder in folders:
         runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
-                                        args.retrain, args.timeout, eval_data=args.eval_data,
-                                        ground_truth=args.ground_truth, idle_timeout=args.idle_timeout).name)
+                                        args.retrain, args.timeout, run_name=args.run_name, eval_data=args.eval_data,
+                                        ground_truth=args.ground_truth, idle_timeout=args.idle_timeout,
+                                        scoring_backend=args.scoring_backend).name)
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout)
     _print_results(args.result_dir, runs)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
@@ -105,7 +112,7 @@ def _demo(args) -> None:
     print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
           f"run `python -m helpers run --epochs 100` for the full recipe)", flush=True)
     args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
-    args.eval_data = args.ground_truth = None
+    args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = None
     _run(args)
 
 
@@ -154,6 +161,23 @@ def _cache(args) -> None:
         print("\n".join(cache.describe(cache.survey(home), origin, cache.max_size())))
 
 
+def _notebooks(args) -> None:
+    from helpers import notebooks
+
+    folders = _selected_solutions(args.solution)
+    if args.check:
+        stale = notebooks.differences(folders)
+        if stale:
+            raise ToolkitError(notebooks.stale_message(stale))
+        print(f"the notebooks of {len(folders)} solution folder(s) are as the template renders them")
+        return
+    written = notebooks.write(folders)
+    for path in written:
+        print(f"wrote {notebooks.shown(path)}")
+    print(f"{len(written)} notebook(s) rewritten; the notebooks of {len(folders)} solution folder(s) are as the "
+          f"template renders them")
+
+
 def _add_time_limits(command: argparse.ArgumentParser) -> None:
     from helpers.runner import CELL_TIMEOUT, IDLE_TIMEOUT, TRAINING_CELL_TIMEOUT
 
@@ -166,6 +190,8 @@ def _add_time_limits(command: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from helpers import scoring
+
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -201,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--types", help="comma-separated machine types (default: every type in the data)")
     run.add_argument("--epochs", type=int, help="training epochs (default: each config.yaml)")
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
+    run.add_argument("--scoring-backend", choices=(*scoring.OWN_SCORES.values(), *scoring.DENSITY_BACKENDS),
+                     help="every notebook's SCORING_BACKEND: the objective's own score (mse for reconstruction, nll for "
+                          "machine_id) or a density back end fitted after training (default: each config.yaml's "
+                          "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")
+    run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
+                                        "solution's name, <solution>-eval in eval mode)")
     _add_time_limits(run)
     run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
                                          "eval test clips in <type>/test); runs are named <solution>-eval")
@@ -235,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --prune: evict the least recently used feature entries until they fit in SIZE "
                             "(500M, 2G, 1.5GB or bytes; default: DCASE_CACHE_MAX_SIZE if set)")
     cache.set_defaults(func=_cache)
+
+    notebooks = commands.add_parser("notebooks", help="render every solution folder's notebooks from the template and "
+                                                      "its config.yaml, rewriting those that differ")
+    notebooks.add_argument("--check", action="store_true",
+                           help="write nothing; exit with status 2, listing each notebook that differs")
+    notebooks.add_argument("--solution", help="comma-separated solution folders under notebooks/ (default: all)")
+    notebooks.set_defaults(func=_notebooks)
     return parser
 
 

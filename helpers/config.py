@@ -1,14 +1,26 @@
 """A solution's settings: its ``config.yaml``, checked, with notebook overrides applied.
 
 config.yaml holds the top-level keys of :data:`SCHEMA` (features, inputs, training, trainer,
-scoring, framework, description) and a free ``model`` section whose keys are the keyword
-arguments of the solution's ``build_model``. A misspelt key or a value of the wrong type is a
-ConfigError that names the file, the key and what is accepted.
+scoring) and :data:`TOP_LEVEL` (framework, description, notebook), and a free ``model`` section
+whose keys are the keyword arguments of the solution's ``build_model``. A misspelt key or a value
+of the wrong type is a ConfigError that names the file, the key and what is accepted.
+
+The ``notebook`` section says what the solution's notebooks (rendered from one template by
+helpers.notebooks) show beyond the shared cells: ``title`` (their headings start with it),
+``about`` (their introduction; default: ``description``) and ``parameters``, solution-specific
+notebook parameters, each an UPPER_CASE name mapped to ``setting`` (the setting it overrides: a
+key of :data:`SCHEMA` as ``section.name``, or ``model.<build_model argument>``, which
+helpers.solution checks against build_model) and ``comment`` (its meaning and valid values)::
+
+    notebook:
+      parameters:
+        KL_WEIGHT: {setting: model.kl_weight, comment: "weight of the KL term (float ≥ 0)"}
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 
 import yaml
@@ -64,10 +76,22 @@ SCHEMA = {
         "fit_items": (20000, int, "positive integer (training vectors per machine ID the knn and gmm back ends keep)"),
     },
 }
+# the notebook section's keys, and those of each of its parameters (no default: required)
+NOTEBOOK = {
+    "title": ("", str, "text (the notebooks' headings start with it; default: none)"),
+    "about": ("", str, "text (the notebooks' introduction; default: description)"),
+    "parameters": ({}, dict, "mapping of UPPER_CASE parameter names to {setting, comment}"),
+}
+PARAMETER = {
+    "setting": (None, str, "the setting the parameter overrides: 'section.name' or 'model.<build_model argument>'"),
+    "comment": (None, str, "text: the parameter's meaning and valid values"),
+}
+PARAMETER_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 TOP_LEVEL = {
     "framework": ("torch", str, "'torch' (Lightning) or 'keras' (TensorFlow)"),
     "description": ("", str, "text"),
     "model": ({}, dict, "mapping of build_model keyword arguments"),
+    "notebook": ({k: v[0] for k, v in NOTEBOOK.items()}, dict, "mapping with title, about and parameters"),
 }
 CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): tuple(KINDS),
            ("training", "objective"): scoring.OBJECTIVES, ("scoring", "vectors"): scoring.VECTORS}
@@ -78,6 +102,11 @@ def defaults() -> dict:
     config = {section: {k: copy.deepcopy(v[0]) for k, v in keys.items()} for section, keys in SCHEMA.items()}
     config.update({key: copy.deepcopy(spec[0]) for key, spec in TOP_LEVEL.items()})
     return config
+
+
+def setting_names() -> list[str]:
+    """Every setting of :data:`SCHEMA` as 'section.name' (model settings are 'model.<name>')."""
+    return [f"{section}.{name}" for section, keys in SCHEMA.items() for name in keys]
 
 
 def unknown_setting_error(key: str, known, where: str) -> ConfigError:
@@ -100,6 +129,38 @@ def _check_value(name: str, value, spec, where: str):
     return float(value) if types == NUMBER else value
 
 
+def _check_keys(raw: dict, spec: dict, where: str) -> dict:
+    """`raw` checked against `spec` (key -> (default, types, accepted)) and completed with the defaults;
+    a key whose default is None is required."""
+    for key in raw:
+        if key not in spec:
+            raise unknown_setting_error(key, spec, where)
+    missing = [key for key, (default, _, _) in spec.items() if default is None and key not in raw]
+    if missing:
+        raise ConfigError(f"{where}: missing setting(s) {missing}; each of {', '.join(spec)} is needed")
+    return {key: _check_value(key, raw[key], item, where) if key in raw else copy.deepcopy(item[0])
+            for key, item in spec.items()}
+
+
+def _check_notebook(raw: dict, where: str) -> dict:
+    """The notebook section checked (:data:`NOTEBOOK`, :data:`PARAMETER`) and completed with its defaults."""
+    section = _check_keys(raw, NOTEBOOK, f"{where} [notebook]")
+    known = setting_names()
+    for name, spec in section["parameters"].items():
+        place = f"{where} [notebook.parameters.{name}]"
+        if not isinstance(name, str) or not PARAMETER_NAME.fullmatch(name):
+            raise ConfigError(f"{where} [notebook.parameters]: parameter name {name!r} must be UPPER_CASE "
+                              f"(capital letters, digits and _, starting with a letter), e.g. "
+                              f"{re.sub(r'[^A-Z0-9_]', '_', str(name).upper())!r}")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{place}: expected a mapping with {', '.join(PARAMETER)}, got {spec!r}")
+        spec = section["parameters"][name] = _check_keys(spec, PARAMETER, place)
+        group, _, key = spec["setting"].partition(".")
+        if not (spec["setting"] in known or (group == "model" and key.isidentifier())):
+            raise unknown_setting_error(spec["setting"], known + ["model.<build_model argument>"], place)
+    return section
+
+
 def validate(raw: dict, where: str) -> dict:
     """Defaults overlaid with `raw`, every key and type checked; `where` names the source in errors."""
     if not isinstance(raw, dict):
@@ -115,6 +176,8 @@ def validate(raw: dict, where: str) -> dict:
                 config[key][name] = _check_value(f"{key}.{name}", item, SCHEMA[key][name], where)
         elif key in TOP_LEVEL:
             config[key] = _check_value(key, value, TOP_LEVEL[key], where)
+            if key == "notebook":
+                config[key] = _check_notebook(value, where)
         else:
             raise unknown_setting_error(key, list(SCHEMA) + list(TOP_LEVEL), where)
     for path, choices in CHOICES.items():
@@ -154,7 +217,7 @@ def apply_overrides(config: dict, overrides: dict, where: str) -> dict:
             merged["model"][name] = value
             continue
         if section not in SCHEMA or not name:
-            raise unknown_setting_error(key, [f"{s}.{n}" for s in SCHEMA for n in SCHEMA[s]] + ["model.<name>"], f"override of {where}")
+            raise unknown_setting_error(key, setting_names() + ["model.<name>"], f"override of {where}")
         if name not in SCHEMA[section]:
             raise unknown_setting_error(name, SCHEMA[section], f"override of {where} [{section}]")
         merged[section][name] = value

@@ -61,7 +61,7 @@ def writable_folder(path: str | Path, what: str = "folder",
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` whole or not at all."""
+    """Write `text` to `path` in UTF-8, whole or not at all."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text, newline="")
+        tmp.write_text(text, encoding="utf-8", newline="")
     return Path(path)

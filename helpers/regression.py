@@ -17,8 +17,9 @@ that shifts every type a little fails there; its sd is at least the per-type poo
 sqrt(number of types), the spread of a mean of independent figures.
 
 The dataset is the `small` synthetic preset with seed 0; the training notebook runs with each
-seed (its SEED parameter) and EPOCHS epochs, then the test notebook. Metrics are read from what
-the executed 01-test notebooks recorded (helpers.runner.record_metrics), not from printed text.
+seed (its SEED parameter) and EPOCHS epochs, then the test notebook (the notebooks with the roles
+train and test). Metrics are read from what the executed test notebooks recorded
+(helpers.runner.record_metrics), not from printed text.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import cache, paths, runner, synth
+from helpers import cache, notebooks, paths, runner, synth
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
 
@@ -39,7 +40,7 @@ ALL_TYPES = "all types"
 METRICS = ("AUC", "pAUC")
 MEASURED_COLUMNS = ["solution", "machine_type", "seed", "AUC", "pAUC"]
 EXPECTED_COLUMNS = ["solution", "machine_type", "metric", "seeds", "values", "mean", "sd"]
-CHECKED_NOTEBOOKS = runner.SOLUTION_NOTEBOOKS[:2]  # training and test; the figures need no visualisation
+CHECKED_ROLES = ("train", "test")  # the notebooks run (helpers.notebooks roles); the figures need no visualisation
 
 
 def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, epochs: int = EPOCHS,
@@ -58,8 +59,8 @@ def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, ep
         for seed in seeds:
             run_dir = runner.run_solution(folder, data, work / "result", epochs=epochs, retrain=True, timeout=timeout,
                                           idle_timeout=idle_timeout, extra={"SEED": seed},
-                                          run_name=f"{folder.name}-seed{seed}", notebooks=CHECKED_NOTEBOOKS)
-            recorded = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
+                                          run_name=f"{folder.name}-seed{seed}", roles=CHECKED_ROLES)
+            recorded = runner.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
             per_type = [{"solution": folder.name, "machine_type": r["machine_type"], "seed": seed,
                          "AUC": r["AUC"], "pAUC": r["pAUC"]} for r in recorded["rows"] if r["id"] == "mean"]
             rows += per_type + [{"solution": folder.name, "machine_type": ALL_TYPES, "seed": seed,

@@ -6,6 +6,8 @@
   waits on a frontend that is not there (no widgets).
 - Every cell has a time limit: `timeout` seconds if given, else :func:`default_timeout` (the
   training notebook's cells 12 hours, every other cell 30 minutes).
+- A solution's notebooks are found by their roles (helpers.notebooks: train, test, visualize),
+  not by their file names.
 - A watchdog stops a kernel that used no CPU for `idle_timeout` seconds (default 180) while a
   cell was running: a kernel that went idle without replying. nbclient notices a dead kernel.
 - Whatever ends a run early (an error in a cell, a time limit, the watchdog, a dead kernel)
@@ -26,7 +28,7 @@ import papermill
 import psutil
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from helpers import frontend
+from helpers import frontend, notebooks
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path
 
@@ -42,8 +44,9 @@ class NotebookRunError(ToolkitError):
 
 
 def default_timeout(notebook: str | Path) -> float:
-    """Seconds each cell of `notebook` may run: 12 hours for a training notebook, else 30 minutes."""
-    return TRAINING_CELL_TIMEOUT if "train" in Path(notebook).stem else CELL_TIMEOUT
+    """Seconds each cell of `notebook` may run: 12 hours for a notebook with the role train
+    (helpers.notebooks.role_of), else 30 minutes."""
+    return TRAINING_CELL_TIMEOUT if notebooks.role_of(notebook) == "train" else CELL_TIMEOUT
 
 
 def notebook_parameters(path: str | Path) -> dict:
@@ -238,45 +241,59 @@ def recorded_metrics(path: str | Path) -> dict | None:
     return found
 
 
-SOLUTION_NOTEBOOKS = ("00-train-with-visual.ipynb", "01-test.ipynb", "02-visualize-predictions.ipynb")
-
-
 def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,
                  epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
                  extra: dict | None = None, run_name: str | None = None, eval_data: str | Path | None = None,
                  ground_truth: str | Path | None = None, idle_timeout: float | None = IDLE_TIMEOUT,
-                 notebooks: tuple[str, ...] = SOLUTION_NOTEBOOKS) -> Path:
-    """Execute a solution's notebooks (all three, or `notebooks`); the executed copies go to
-    <result_root>/<run>/notebooks/.
+                 roles: tuple[str, ...] = notebooks.ROLES, scoring_backend: str | None = None) -> Path:
+    """Execute a solution's notebooks, those with the `roles` (default: train, test, visualize, in
+    that order; helpers.notebooks.by_role); the executed copies go to <result_root>/<run>/notebooks/
+    under their own names.
 
-    Returns the run's result folder. `timeout` and `idle_timeout` as in :func:`execute_notebook`. `extra` adds solution-specific parameters (e.g. KL_WEIGHT),
-    passed to the notebooks that declare them. Eval mode (`eval_data`, the eval data root): the
-    model trains on `data_dir`'s and `eval_data`'s training clips, the test and visualisation
-    notebooks score `eval_data`'s test clips (labelled by `ground_truth` when there is one), and
-    the run is named <solution>-eval unless `run_name` says otherwise.
+    Returns the run's result folder. `timeout` and `idle_timeout` as in :func:`execute_notebook`.
+    `epochs` and `retrain` go to the training notebook. `extra` adds solution-specific parameters
+    (e.g. KL_WEIGHT), passed to the notebooks that declare them; the training notebook must.
+    `scoring_backend` is every notebook's SCORING_BACKEND (None: config.yaml's scoring.backend),
+    so the test scores with the back end the training fitted. Eval mode (`eval_data`, the eval
+    data root): the model trains on `data_dir`'s and `eval_data`'s training clips, the test and
+    visualisation notebooks score `eval_data`'s test clips (labelled by `ground_truth` when there
+    is one), and the run is named <solution>-eval unless `run_name` says otherwise.
     """
     folder = Path(folder).resolve()
     run = run_name or (f"{folder.name}-eval" if eval_data else folder.name)
     common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
-              "RUN_NAME": run, "MACHINE_TYPES": machine_types, **(extra or {})}
-    for name in notebooks:
-        source = folder / name
+              "RUN_NAME": run, "MACHINE_TYPES": machine_types, "SCORING_BACKEND": scoring_backend, **(extra or {})}
+    unknown_roles = [role for role in roles if role not in notebooks.ROLES]
+    if unknown_roles:
+        raise ConfigError(f"unknown notebook role(s) {unknown_roles}; accepted: {', '.join(notebooks.ROLES)}")
+    found = notebooks.by_role(folder)
+    missing = [role for role in roles if role not in found]
+    if missing:
+        raise ConfigError(f"{folder}: no notebook with the role(s) {missing} (metadata dcase.role, or the file name "
+                          f"{', '.join(notebooks.FILE_NAMES[r] for r in missing)}); `{notebooks.REGENERATE}` writes them")
+    for role in roles:
+        source = found[role]
         declared = notebook_parameters(source)
         parameters = {k: v for k, v in common.items() if v is not None and k in declared}
-        if name.startswith("00"):
+        required = [*(extra or {})] if role == "train" else []
+        if scoring_backend:
+            required.append("SCORING_BACKEND")
+        unknown = sorted(set(required) - set(declared))
+        if unknown:
+            hint = (f" (the template's notebooks have SCORING_BACKEND: `{notebooks.REGENERATE}` renders them)"
+                    if "SCORING_BACKEND" in unknown else "")
+            raise ConfigError(f"{source}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}{hint}")
+        if role == "train":
             parameters.update({k: v for k, v in (("EPOCHS", epochs), ("RETRAIN", retrain)) if v is not None})
-        if eval_data and name.startswith("00"):
-            parameters["ADDITIONAL_TRAIN_DIR"] = str(Path(eval_data).resolve())
+            if eval_data:
+                parameters["ADDITIONAL_TRAIN_DIR"] = str(Path(eval_data).resolve())
         elif eval_data:
             parameters["DATA_DIR"] = str(Path(eval_data).resolve())
             if ground_truth and "GROUND_TRUTH" in declared:
                 parameters["GROUND_TRUTH"] = str(Path(ground_truth).resolve())
-        unknown = sorted(k for k in (extra or {}) if k not in declared and name.startswith("00"))
-        if unknown:
-            raise ConfigError(f"{source}: unknown parameter(s) {unknown}; the notebook accepts {sorted(declared)}")
-        print(f"running {folder.name}/{name} as {run} ...", end=" ", flush=True)
+        print(f"running {folder.name}/{source.name} as {run} ...", end=" ", flush=True)
         started = time.perf_counter()
-        execute_notebook(source, Path(result_root) / run / "notebooks" / name, parameters, timeout,
+        execute_notebook(source, Path(result_root) / run / "notebooks" / source.name, parameters, timeout,
                          idle_timeout=idle_timeout)
         print(f"{time.perf_counter() - started:.1f} s", flush=True)
     return Path(result_root) / run

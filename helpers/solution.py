@@ -75,8 +75,9 @@ class Solution:
         return self.model_module.build_model(self.input_shape(), **self.config["model"], **extra)
 
     def fingerprint(self) -> str:
-        """A hash of every setting that changes a trained model (not the Lightning trainer's placement)."""
-        relevant = {k: v for k, v in self.config.items() if k not in ("trainer", "scoring", "description")}
+        """A hash of every setting that changes a trained model (not the Lightning trainer's placement,
+        the scoring, the description, nor what the notebooks say)."""
+        relevant = {k: v for k, v in self.config.items() if k not in ("trainer", "scoring", "description", "notebook")}
         source = (self.folder / "model.py").read_bytes()
         return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode() + source).hexdigest()[:12]
 
@@ -102,6 +103,8 @@ def import_model(folder: Path) -> ModuleType:
 
 
 def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
+    """ConfigError unless build_model takes every key of the model section and every model setting
+    that a notebook parameter overrides (config.yaml's notebook.parameters)."""
     signature = inspect.signature(module.build_model)
     params = list(signature.parameters.values())[1:]
     if any(p.kind is p.VAR_KEYWORD for p in params):
@@ -115,6 +118,10 @@ def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
     for key in config["model"]:
         if key not in accepted:
             raise config_module.unknown_setting_error(key, accepted, f"{where} [model]")
+    for name, spec in config["notebook"]["parameters"].items():
+        group, _, key = spec["setting"].partition(".")
+        if group == "model" and key not in accepted:
+            raise config_module.unknown_setting_error(key, accepted, f"{where} [notebook.parameters.{name}] model")
 
 
 def load(folder: str | Path = ".", overrides: dict | None = None, run_name: str | None = None) -> Solution:

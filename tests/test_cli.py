@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import cli, layout, paths, regression, results, runner, synth
+from helpers import cli, layout, notebooks, paths, regression, results, runner, synth
 from helpers.solution import solution_folders
 
 
@@ -139,7 +139,7 @@ def test_run_trains_tests_and_prints_the_averages(tiny_data, tmp_path):
     done = helpers_command("run", "--solution", "pytorch", "--types", "fan", "--epochs", "1",
                            "--dev-data", str(tiny_data), "--result-dir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    for name in runner.SOLUTION_NOTEBOOKS:
+    for name in notebooks.FILE_NAMES.values():
         assert re.search(rf"running pytorch/{name} as pytorch \.\.\. \d+\.\d s", done.stdout), name
     average = results.read_result_csv(tmp_path / "pytorch" / "result.csv").set_index("id").loc["Average"]
     table = done.stdout.split("Average AUC / pAUC per machine type:")[1]

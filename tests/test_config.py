@@ -97,3 +97,45 @@ def test_copied_solution_is_a_new_solution(tmp_path):
     assert [f.name for f in solution.solution_folders(tmp_path / "notebooks")] == ["my_idea"]
     copied = solution.load(folder)
     assert copied.name == "my_idea" and copied.result_dir(tmp_path).name == "my_idea"
+
+
+@pytest.mark.parametrize("section, message", [
+    ("notebook:\n  titel: x\n", r"config.yaml \[notebook\]: unknown setting 'titel' \(did you mean 'title'\?\)"),
+    ("notebook:\n  about: [a, b]\n", r"config.yaml \[notebook\]: setting 'about' must be text"),
+    ("notebook:\n  parameters:\n    kl_weight: {setting: model.kl_weight, comment: c}\n",
+     r"parameter name 'kl_weight' must be UPPER_CASE .* e.g. 'KL_WEIGHT'"),
+    ("notebook:\n  parameters:\n    KL: {settting: model.kl_weight, comment: c}\n",
+     r"\[notebook.parameters.KL\]: unknown setting 'settting' \(did you mean 'setting'\?\)"),
+    ("notebook:\n  parameters:\n    KL: {setting: model.kl_weight}\n",
+     r"\[notebook.parameters.KL\]: missing setting\(s\) \['comment'\]"),
+    ("notebook:\n  parameters:\n    KL: model.kl_weight\n", r"\[notebook.parameters.KL\]: expected a mapping with setting, comment"),
+    ("notebook:\n  parameters:\n    LR: {setting: trainig.learning_rate, comment: c}\n",
+     r"\[notebook.parameters.LR\]: unknown setting 'trainig.learning_rate' \(did you mean 'training.learning_rate'\?\)"),
+])
+def test_the_notebook_section_is_checked(tmp_path, section, message):
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, section))
+
+
+def test_a_notebook_parameter_overrides_a_setting_or_a_build_model_argument(tmp_path):
+    loaded = config.load(write(tmp_path, "notebook:\n  parameters:\n"
+                                         "    LR: {setting: training.learning_rate, comment: 'learning rate (float > 0)'}\n"))
+    assert loaded["notebook"] == {"title": "", "about": "", "parameters": {
+        "LR": {"setting": "training.learning_rate", "comment": "learning rate (float > 0)"}}}
+    folder = tmp_path / "mine"
+    shutil.copytree(paths.NOTEBOOKS / "pytorch", folder)
+    with (folder / "config.yaml").open("a") as out:
+        out.write("  parameters:\n    WIDTH: {setting: model.botleneck, comment: 'code width (int ≥ 1)'}\n")
+    with pytest.raises(ConfigError, match=r"\[notebook.parameters.WIDTH\] model: unknown setting 'botleneck' "
+                                          r"\(did you mean 'bottleneck'\?\)"):
+        solution.load(folder)
+
+
+def test_the_notebook_section_does_not_change_the_fingerprint(tmp_path):
+    """Its text is what the notebooks show: rewording it does not train the models again."""
+    folder = tmp_path / "mine"
+    shutil.copytree(paths.NOTEBOOKS / "pytorch", folder)
+    before = solution.load(folder).fingerprint()
+    text = (folder / "config.yaml").read_text()
+    (folder / "config.yaml").write_text(text[:text.index("\nnotebook:")] + "\nnotebook:\n  about: other words\n")
+    assert solution.load(folder).fingerprint() == before

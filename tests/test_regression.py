@@ -118,8 +118,8 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
 
     calls = []
 
-    def run_solution(folder, data, result_root, epochs, retrain, timeout, idle_timeout, extra, run_name, notebooks):
-        calls.append((folder.name, extra["SEED"], epochs, retrain, run_name, notebooks))
+    def run_solution(folder, data, result_root, epochs, retrain, timeout, idle_timeout, extra, run_name, roles):
+        calls.append((folder.name, extra["SEED"], epochs, retrain, run_name, roles))
         seed = extra["SEED"]
         rows = [{"machine_type": t, "id": i, "AUC": auc + seed / 100, "pAUC": auc - 0.1}
                 for t, auc in (("fan", 0.7), ("valve", 0.9)) for i in ("00", "02", "mean", "hmean")]
@@ -134,7 +134,7 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
     monkeypatch.setattr(runner, "run_solution", run_solution)
     (tmp_path / "dev_data").mkdir()
     measured = regression.measure([tmp_path / "mine"], seeds=[0, 3], work=tmp_path, epochs=7)
-    assert calls == [("mine", seed, 7, True, f"mine-seed{seed}", regression.CHECKED_NOTEBOOKS) for seed in (0, 3)]
+    assert calls == [("mine", seed, 7, True, f"mine-seed{seed}", regression.CHECKED_ROLES) for seed in (0, 3)]
     table = measured.set_index(["machine_type", "seed"])
     assert table.loc[("fan", 0), "AUC"] == pytest.approx(0.70) and table.loc[("valve", 3), "AUC"] == pytest.approx(0.93)
     assert table.loc[(regression.ALL_TYPES, 3), "AUC"] == pytest.approx((0.73 + 0.93) / 2)
