@@ -118,8 +118,7 @@ def run_baseline(job: dict) -> dict:
 
 
 def run_toolkit(job: dict, solution_name: str) -> dict:
-    from helpers import featurecache, inputs, pipeline, solution
-    from helpers.layout import parse_clip
+    from helpers import featurecache, pipeline, solution
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})

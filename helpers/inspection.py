@@ -209,15 +209,3 @@ def choose_clips(scores: pd.DataFrame, clips=None, machine_types=None) -> pd.Dat
     chosen = pd.concat(picks, ignore_index=True) if picks else scores.head(0).assign(why="")
     return chosen.drop_duplicates("path", keep="first").reset_index(drop=True)
 
-
-def embedding_maps(solution: Solution, data_dir=None, result_root=None, machine_types=None) -> list:
-    """Maps of the test clips' embeddings: per machine type of `data_dir` (None: dev_data/; only
-    `machine_types`, a list or comma-separated text, when given), figures placing each clip by the
-    vectors its network's ``embed`` method gives for its items, with the models of the run under
-    `result_root`. Returns the pyplot figures (a notebook shows them with plt.show()); an empty
-    list for a network without an ``embed`` method.
-
-    Stand-in: it returns [] for every network until the maps are drawn (the visualize notebooks
-    call it already, so that they stay the same when they are).
-    """
-    return []

@@ -285,8 +285,8 @@ def test_the_notebooks_command_checks_and_writes(tmp_path, monkeypatch, capsys):
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.ipynb")}
     assert cli.main(["notebooks", "--check"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert error == [f"error: 2 notebook(s) differ from what helpers/notebook_template/ renders for their folder's "
-                     f"config.yaml:",
+    assert error == ["error: 2 notebook(s) differ from what helpers/notebook_template/ renders for their folder's "
+                     "config.yaml:",
                      f"  {pytorch / '02-visualize-predictions.ipynb'} (missing)",
                      f"  {vae / '01-test.ipynb'} (cell 6: source)",
                      "regenerate them with `python -m helpers notebooks` (edit the template or config.yaml instead)"]
