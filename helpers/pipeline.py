@@ -132,12 +132,14 @@ def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
     """(training, validation) positions: the last `fraction` of the clips held out, as Keras'
     validation_split holds out the last items; with `groups` (e.g. machine IDs), the last
-    `fraction` of each group's clips, so that every group is in both parts."""
+    `fraction` of each group's clips, and at least one of each group of two or more when
+    `fraction` > 0, so that every such group is in both parts."""
+    least = 1 if groups is not None and fraction > 0 else 0
     groups = np.zeros(len(log_mels), np.int64) if groups is None else np.asarray(groups)
     train, held = [], []
     for group in dict.fromkeys(groups.tolist()):
         members = np.flatnonzero(groups == group).tolist()
-        count = int(round(len(members) * fraction)) if len(members) > 1 else 0
+        count = max(int(round(len(members) * fraction)), least) if len(members) > 1 else 0
         train += members[:len(members) - count]
         held += members[len(members) - count:]
     return sorted(train), sorted(held)

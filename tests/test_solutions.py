@@ -57,6 +57,16 @@ def test_validation_split_by_group_holds_out_the_last_clips_of_each():
     assert held == [6, 7, 11] and train == [0, 1, 2, 3, 4, 5, 8, 9, 10]
 
 
+def test_validation_split_by_group_holds_out_one_clip_of_each_small_group():
+    """3 clips per ID (the tiny preset) round to none at 10 %; every ID still gets a validation clip."""
+    mels = [np.zeros((4, 10), np.float32)] * 7
+    train, held = pipeline.split_validation(mels, 0.1, groups=[0, 0, 0, 1, 1, 1, 2])
+    assert held == [2, 5] and train == [0, 1, 3, 4, 6]
+    assert pipeline.split_validation(mels, 0.0, groups=[0, 0, 0, 1, 1, 1, 2]) == (list(range(7)), [])
+    assert pipeline.split_validation(mels[:3], 0.1) == ([0, 1, 2], [])
+
+
+
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
 def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny_data, tmp_path):
     from helpers import torch_backend
