@@ -66,6 +66,15 @@ def test_validation_split_by_group_holds_out_one_clip_of_each_small_group():
     assert pipeline.split_validation(mels[:3], 0.1) == ([0, 1, 2], [])
 
 
+def test_log_softmax_keeps_the_tiny_negative_log_probability_of_a_confident_row():
+    from scipy.special import log_softmax
+
+    logits = np.array([[0.0, -40.0, -40.0], [0.0, -45.0, -50.0], [1.0, 2.0, 3.0], [5.0, 5.0, 0.0]])
+    nll = -scoring.log_softmax(logits)
+    assert nll[0, 0] == pytest.approx(2 * np.exp(-40.0), rel=1e-12)
+    assert 0 < nll[1, 0] < nll[0, 0]  # both below float64's resolution next to 1, still ordered
+    assert nll[2:] == pytest.approx(-log_softmax(logits[2:], axis=1), rel=1e-12)
+
 
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
 def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny_data, tmp_path):
