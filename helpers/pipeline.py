@@ -166,8 +166,9 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
     training resumes from its checkpoint after the last finished epoch if one with the same
     fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over. A
-    machine_id objective learns the IDs of the training clips (in sorted order) and holds out
-    the validation clips per ID. A density back end (scoring.backend) is fitted afterwards.
+    machine_id objective learns the IDs of the training clips (in sorted order; it needs at
+    least 2) and holds out the validation clips per ID. A density back end (scoring.backend) is
+    fitted afterwards.
     """
     framework = engine(solution)
     target = model_path(solution, result_dir, machine_type)
@@ -184,6 +185,10 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     atomic_write_text(train_clips_path(result_dir, machine_type), "".join(f"{c.path}\n" for c in clips))
     fingerprint = training_fingerprint(solution, additional_data)
     classes = layout.machine_ids(clips) if solution.objective == "machine_id" else None
+    if classes is not None and len(classes) < 2:
+        raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's IDs apart, but the usable "
+                              f"training clips in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
+                              f"have {len(classes)} ID(s) ({', '.join(classes)}); it needs at least 2")
     labels = id_labels(clips, classes)
     started = time.perf_counter()
     if retrain:

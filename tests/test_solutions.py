@@ -9,7 +9,7 @@ from helpers.inspection import view_clip
 FALLING_EPOCHS = 6
 
 
-@pytest.mark.parametrize("name", ["pytorch", "vae", "cnn_ae", "original", "idnn"])
+@pytest.mark.parametrize("name", ["pytorch", "vae", "cnn_ae", "original", "idnn", "id_classifier"])
 def test_loss_falls_on_tiny_data(name, tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": FALLING_EPOCHS})
     row = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
