@@ -156,3 +156,16 @@ def test_density_back_ends_run_on_the_classifier_embeddings(backend, trained_cla
     assert len(scores) and np.isfinite(scores["score"]).all()
     own = pipeline.score_machine_type(trained, tiny_data, "fan", root, progress=False)
     assert not np.allclose(scores["score"], own["score"])
+
+
+@pytest.mark.parametrize("name,classes", [("idnn", None), ("id_classifier", 3)])
+def test_the_network_travels_to_a_spawned_process_with_its_build_arguments(name, classes):
+    """DDP's spawned processes rebuild the network from its recipe (target_shape, classes included)."""
+    import pickle
+
+    sol = solution.load(paths.NOTEBOOKS / name)
+    task = torch_backend.NetworkTask(sol, 0.001, classes)
+    copy = pickle.loads(pickle.dumps(task))
+    x = torch.from_numpy(np.random.default_rng(0).normal(-40, 10, (4, *sol.input_shape())).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(copy.net.eval()(x), task.net.eval()(x))
