@@ -10,10 +10,10 @@ vary most in non-stationary sounds, are no longer predicted.
 
 Architecture: a dense encoder-decoder in the paper's spirit, 512→64→32→16→32→64→128 for
 128 mels (the hidden widths are the ``hidden`` setting), every hidden Dense followed by
-BatchNorm and ReLU, a linear output in dB. The encoder widths 64-32-16 and their mirror follow
-the published IDNN description as reimplementations give it; BatchNorm after every hidden layer
-follows this project's baseline port (notebooks/pytorch) rather than the paper. Inputs are raw
-log-mel dB, as the baseline's; PyTorch's default initialisation.
+BatchNorm and ReLU, a linear output in dB. The widths 64-32-16 and their mirror are those of a
+public IDNN reimplementation (checked against it, not against the paper's own table); BatchNorm
+after every hidden layer follows this project's baseline port (notebooks/pytorch). Inputs are
+raw log-mel dB, as the baseline's; PyTorch's default initialisation.
 """
 from torch import nn
 
