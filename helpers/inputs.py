@@ -60,6 +60,11 @@ class Items:
         """The network inputs of `items`. [shape=(len(items), *input shape)]"""
         raise NotImplementedError
 
+    @classmethod
+    def target_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
+        """Shape of one item's reconstruction target (the input's shape by default)."""
+        return cls.input_shape(inputs, features)
+
     def targets(self, items: np.ndarray) -> np.ndarray:
         """What a reconstruction objective predicts for `items` (the inputs themselves by default)."""
         return self.batch(items)
@@ -146,6 +151,11 @@ class FrameContext(FrameVectors):
     @classmethod
     def input_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
         return (features.n_mels * (features.frames - 1),)
+
+    @classmethod
+    def target_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
+        """The middle frame: (n_mels,)."""
+        return (features.n_mels,)
 
     @property
     def dims(self) -> int:

@@ -132,12 +132,14 @@ def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
     """(training, validation) positions: the last `fraction` of the clips held out, as Keras'
     validation_split holds out the last items; with `groups` (e.g. machine IDs), the last
-    `fraction` of each group's clips, so that every group is in both parts."""
+    `fraction` of each group's clips, and at least one of each group of two or more when
+    `fraction` > 0, so that every such group is in both parts."""
+    least = 1 if groups is not None and fraction > 0 else 0
     groups = np.zeros(len(log_mels), np.int64) if groups is None else np.asarray(groups)
     train, held = [], []
     for group in dict.fromkeys(groups.tolist()):
         members = np.flatnonzero(groups == group).tolist()
-        count = int(round(len(members) * fraction)) if len(members) > 1 else 0
+        count = max(int(round(len(members) * fraction)), least) if len(members) > 1 else 0
         train += members[:len(members) - count]
         held += members[len(members) - count:]
     return sorted(train), sorted(held)
@@ -176,8 +178,9 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
     training resumes from its checkpoint after the last finished epoch if one with the same
     fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over. A
-    machine_id objective learns the IDs of the training clips (in sorted order) and holds out
-    the validation clips per ID. A density back end (scoring.backend) is fitted afterwards.
+    machine_id objective learns the IDs of the training clips (in sorted order; it needs at
+    least 2) and holds out the validation clips per ID. A density back end (scoring.backend) is
+    fitted afterwards.
     """
     framework = engine(solution)
     target = model_path(solution, result_dir, machine_type)
@@ -194,6 +197,10 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     atomic_write_text(train_clips_path(result_dir, machine_type), "".join(f"{c.path}\n" for c in clips))
     fingerprint = training_fingerprint(solution, additional_data)
     classes = layout.machine_ids(clips) if solution.objective == "machine_id" else None
+    if classes is not None and len(classes) < 2:
+        raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's IDs apart, but the usable "
+                              f"training clips in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
+                              f"have {len(classes)} ID(s) ({', '.join(classes)}); it needs at least 2")
     labels = id_labels(clips, classes)
     started = time.perf_counter()
     if retrain:

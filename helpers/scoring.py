@@ -70,10 +70,19 @@ class ItemOutputs:
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log p per class, row by row, computed stably. [shape=logits.shape]"""
+    """log p per class, row by row, computed stably. [shape=logits.shape]
+
+    The normaliser is log1p of the other classes' terms beside the largest one (whose term is 1),
+    so that a confident row keeps the tiny -log p of its top class (about the sum of the other
+    terms) instead of rounding it to 0 once it falls below float64's resolution next to 1 (about
+    1e-16): such values still rank clips.
+    """
     logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    top = logits.argmax(axis=1)
+    shifted = logits - logits[np.arange(len(logits)), top][:, None]
+    terms = np.exp(shifted)
+    terms[np.arange(len(logits)), top] = 0.0
+    return shifted - np.log1p(terms.sum(axis=1, keepdims=True))
 
 
 def item_outputs(engine, model, items: Items, objective: str, batch_size: int, vectors: str | None = None,

@@ -3,9 +3,11 @@
 model.py defines ``build_model(input_shape, **model_settings)``; the ``model`` section of
 config.yaml gives its keyword arguments, and a solution trained on machine IDs
 (``training.objective: machine_id``) also gets ``classes``, the number of IDs of the machine
-type. For the torch framework it returns a torch.nn.Module whose ``forward`` maps a batch of
-inputs to the objective's output (helpers.scoring): the predicted target of a reconstruction
-objective, logits over the IDs of a machine_id objective. The module may also define
+type; a reconstruction whose target is not its input (inputs.kind ``context``: the middle
+frame) also gets ``target_shape``, the shape of one target. For the torch framework it returns
+a torch.nn.Module whose ``forward`` maps a batch of inputs to the objective's output
+(helpers.scoring): the predicted target of a reconstruction objective, logits over the IDs of a
+machine_id objective. The module may also define
 ``training_loss(x, target) -> (loss, parts)`` (its own loss, e.g. the VAE's or an angular-margin
 head's; `target` is the reconstruction target or the ID index) and ``embed(x)`` (vectors a
 density back end can be fitted on). For the keras framework it returns a keras.Model that
@@ -69,10 +71,23 @@ class Solution:
         """Log-mel frames one network input needs."""
         return self.input_kind.min_frames(self.config["inputs"], self.features)
 
+    def target_shape(self) -> tuple[int, ...]:
+        """Shape of one reconstruction target: the input's, or (n_mels,) for the middle frame of context inputs."""
+        return self.input_kind.target_shape(self.config["inputs"], self.features)
+
+    def model_arguments(self, classes: int | None = None) -> dict:
+        """build_model's keyword arguments: the model settings, with `classes` for a machine_id
+        objective and `target_shape` for a reconstruction whose target is not its input."""
+        extra = {}
+        if self.objective == "machine_id":
+            extra["classes"] = classes
+        elif not self.input_kind.target_is_input:
+            extra["target_shape"] = self.target_shape()
+        return {**self.config["model"], **extra}
+
     def build_model(self, classes: int | None = None):
         """A fresh network; `classes` (the machine IDs it tells apart) for a machine_id objective."""
-        extra = {"classes": classes} if self.objective == "machine_id" else {}
-        return self.model_module.build_model(self.input_shape(), **self.config["model"], **extra)
+        return self.model_module.build_model(self.input_shape(), **self.model_arguments(classes))
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes a trained model (not the Lightning trainer's placement,
@@ -115,6 +130,12 @@ def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
             raise ConfigError(f"{where}: training.objective 'machine_id' passes the number of machine IDs to "
                               f"build_model as `classes`, which {module.__file__}'s build_model does not take")
         accepted.discard("classes")
+    elif not inputs.kind(config["inputs"]["kind"]).target_is_input:
+        if "target_shape" not in accepted:
+            raise ConfigError(f"{where}: inputs.kind {config['inputs']['kind']!r} predicts a target that is not the "
+                              f"input and passes its shape to build_model as `target_shape`, which "
+                              f"{module.__file__}'s build_model does not take")
+        accepted.discard("target_shape")
     for key in config["model"]:
         if key not in accepted:
             raise config_module.unknown_setting_error(key, accepted, f"{where} [model]")

@@ -96,8 +96,7 @@ class NetworkTask(L.LightningModule):
     def __init__(self, solution, learning_rate: float, classes: int | None = None):
         super().__init__()
         self.net = solution.build_model(classes)
-        extra = {"classes": classes} if solution.objective == "machine_id" else {}
-        self.net_recipe = (str(solution.folder), solution.input_shape(), {**solution.config["model"], **extra})
+        self.net_recipe = (str(solution.folder), solution.input_shape(), solution.model_arguments(classes))
         self.objective = solution.objective
         self.learning_rate = learning_rate
         self.sums: dict[str, list] = {}

@@ -9,7 +9,7 @@ from helpers.inspection import view_clip
 FALLING_EPOCHS = 6
 
 
-@pytest.mark.parametrize("name", ["pytorch", "vae", "cnn_ae", "original"])
+@pytest.mark.parametrize("name", ["pytorch", "vae", "cnn_ae", "original", "idnn", "id_classifier"])
 def test_loss_falls_on_tiny_data(name, tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": FALLING_EPOCHS})
     row = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
@@ -55,6 +55,25 @@ def test_validation_split_by_group_holds_out_the_last_clips_of_each():
     mels = [np.zeros((4, 10), np.float32)] * 12
     train, held = pipeline.split_validation(mels, 0.25, groups=[0] * 8 + [1] * 4)
     assert held == [6, 7, 11] and train == [0, 1, 2, 3, 4, 5, 8, 9, 10]
+
+
+def test_validation_split_by_group_holds_out_one_clip_of_each_small_group():
+    """3 clips per ID (the tiny preset) round to none at 10 %; every ID still gets a validation clip."""
+    mels = [np.zeros((4, 10), np.float32)] * 7
+    train, held = pipeline.split_validation(mels, 0.1, groups=[0, 0, 0, 1, 1, 1, 2])
+    assert held == [2, 5] and train == [0, 1, 3, 4, 6]
+    assert pipeline.split_validation(mels, 0.0, groups=[0, 0, 0, 1, 1, 1, 2]) == (list(range(7)), [])
+    assert pipeline.split_validation(mels[:3], 0.1) == ([0, 1, 2], [])
+
+
+def test_log_softmax_keeps_the_tiny_negative_log_probability_of_a_confident_row():
+    from scipy.special import log_softmax
+
+    logits = np.array([[0.0, -40.0, -40.0], [0.0, -45.0, -50.0], [1.0, 2.0, 3.0], [5.0, 5.0, 0.0]])
+    nll = -scoring.log_softmax(logits)
+    assert nll[0, 0] == pytest.approx(2 * np.exp(-40.0), rel=1e-12)
+    assert 0 < nll[1, 0] < nll[0, 0]  # both below float64's resolution next to 1, still ordered
+    assert nll[2:] == pytest.approx(-log_softmax(logits[2:], axis=1), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
