@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import layout, paths, runner
+from helpers import layout, paths, runner, solution
 from helpers.results import collect_results, read_result_csv, read_scores
 from helpers.solution import solution_folders
 
@@ -100,8 +100,11 @@ def test_solution_notebooks(folder, tiny_data, result_root):
     assert list(summary["machine_type"]) == types and (summary["epochs"] == EPOCHS).all()
     assert not summary["reused"].any()
     visual = run_dir / "notebooks" / "02-visualize-predictions.ipynb"
-    # one figure of panels and one of errors over time per machine type
-    assert sum(images(visual)) == 2 * len(types)
+    # per machine type one figure of panels and one of scores over time, and a map of the
+    # embeddings for a network that has them
+    sol = solution.load(folder)
+    mapped = hasattr(sol.build_model(2 if sol.objective == "machine_id" else None), "embed")
+    assert sum(images(visual)) == (3 if mapped else 2) * len(types)
     cells = nbformat.read(visual, as_version=4).cells
     text = visual.read_text()
     for why in ("typical normal", "typical anomaly", "highest-scored normal", "lowest-scored anomaly"):
