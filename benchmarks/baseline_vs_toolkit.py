@@ -118,7 +118,7 @@ def run_baseline(job: dict) -> dict:
 
 
 def run_toolkit(job: dict, solution_name: str) -> dict:
-    from helpers import featurecache, pipeline, solution
+    from helpers import featurecache, pipeline, scoring, solution
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
@@ -130,10 +130,10 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     mels = featurecache.log_mels(job["train"], sol.features, cache_dir=cache, progress=False)
     warm = time.perf_counter() - started
     log_mels = [mels[p] for p in job["train"]]
-    train_mels, val_mels = pipeline.split_validation(log_mels, 0.1)
-    train_items = pipeline.make_items(sol, train_mels, True)
-    val_items = pipeline.make_items(sol, val_mels, True)
-    engine = pipeline.backend(sol)
+    train, held = pipeline.split_validation(log_mels, 0.1)
+    train_items = pipeline.make_items(sol, [log_mels[i] for i in train], True)
+    val_items = pipeline.make_items(sol, [log_mels[i] for i in held], True)
+    engine = pipeline.engine(sol)
     timer = EpochTimer()
 
     class Timed:
@@ -150,8 +150,8 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
         started = time.perf_counter()
         test_mels = featurecache.log_mels(job["test"], sol.features, cache_dir=cache, progress=False)
         items = pipeline.make_items(sol, [test_mels[p] for p in job["test"]], training=False)
-        errors = engine.item_errors(model, items, sol.config["scoring"]["batch_size"])
-        scores = pipeline.clip_scores(errors, items.clip_of, len(job["test"]))
+        errors = scoring.item_outputs(engine, model, items, sol.objective, sol.config["scoring"]["batch_size"]).scores
+        scores = scoring.clip_scores(errors, items.clip_of, len(job["test"]))
         result["scoring"] = time.perf_counter() - started
         result["auc"] = auc_pauc(job["labels"], scores)[0]
     return result
@@ -171,15 +171,15 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
     for _ in range(epochs):
         timer.start()
         net.train()
-        for batch in loader(items, 512, True):
+        for batch, target in loader(items, 512, True):
             optimiser.zero_grad()
-            loss = torch.mean((net(batch) - batch) ** 2)
+            loss = torch.mean((net(batch) - target) ** 2)
             loss.backward()
             optimiser.step()
         net.eval()
         with torch.no_grad():
-            for batch in loader(val_items, 512, False):
-                torch.mean((net(batch) - batch) ** 2)
+            for batch, target in loader(val_items, 512, False):
+                torch.mean((net(batch) - target) ** 2)
         timer.stop()
     return timer.per_epoch()
 

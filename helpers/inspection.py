@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from helpers import featurecache, layout, paths, pipeline, plots, scoring
+from helpers import featurecache, layout, pipeline, plots, scoring
 from helpers.errors import ToolkitError
 from helpers.results import read_scores_table
 from helpers.solution import Solution
@@ -136,20 +136,24 @@ def clip_embeddings(solution: Solution, model: pipeline.TrainedModel,
     return kept, np.column_stack([scoring.clip_scores(column, items.clip_of, len(kept)) for column in vectors.T])
 
 
-def embedding_maps(solution: Solution, data_dir=None, result_root=None, machine_types=None) -> list:
+def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> list:
     """Per machine type, a map of its clips' mean embeddings (plots.embedding_map); [] for a network
     without ``embed`` (an autoencoder's).
 
     Clips: the training clips the training listed, and the test clips of the last test run
     (scores.csv) grouped by label (normal, anomalous, unlabelled eval clips). Each clip is the mean
     embedding of its items, projected on the first two principal components of the training
-    clips. Machine types: as test_all chooses them (`machine_types`, or every type in `data_dir`).
+    clips. Machine types: those of the last test run (only `machine_types`, a list or
+    comma-separated text, when given), as choose_clips takes them.
     Returns the pyplot figures (a notebook shows them with plt.show()).
     """
     result_dir = solution.result_dir(result_root)
     scores = read_scores_table(result_dir)
+    if isinstance(machine_types, str):
+        machine_types = [t.strip() for t in machine_types.split(",")]
+    tested = list(dict.fromkeys(scores["machine_type"]))
     figures = []
-    for machine_type in pipeline.resolve_types(Path(data_dir or paths.DEV_DATA), machine_types):
+    for machine_type in [t for t in tested if not machine_types or t in machine_types]:
         model = pipeline.load_model(solution, machine_type, result_root)
         if not hasattr(model.net, "embed"):
             return []

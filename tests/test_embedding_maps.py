@@ -46,7 +46,7 @@ def test_a_clips_embedding_is_the_mean_of_its_items_embeddings(classifier_run):
 
 def test_one_map_per_machine_type_with_every_clip_projected_on_the_training_clips_components(classifier_run, tiny_data):
     sol, root = classifier_run
-    figures = inspection.embedding_maps(sol, tiny_data, root, TYPES)
+    figures = inspection.embedding_maps(sol, root, TYPES)
     assert len(figures) == 2 and all(plt.fignum_exists(f.number) for f in figures)  # pyplot's: plt.show() shows them
     for figure, machine_type in zip(figures, TYPES.split(",")):
         (ax,) = figure.axes
@@ -72,7 +72,7 @@ def test_unlabelled_eval_clips_are_a_group_of_their_own(classifier_run, tiny_dat
         scores = pd.read_csv(scores_path, dtype={"machine_id": str})
         scores.loc[scores["machine_id"] == "06", "label"] = pd.NA
         scores.to_csv(scores_path, index=False)
-        (figure,) = inspection.embedding_maps(sol, tiny_data, root, "fan")
+        (figure,) = inspection.embedding_maps(sol, root, "fan")
     finally:
         scores_path.write_text(original)
     assert [len(c.get_offsets()) for c in figure.axes[0].collections] == [12, 6, 6, 4]
@@ -83,7 +83,7 @@ def test_a_network_without_embed_has_no_map(tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
     pipeline.train_all(sol, tiny_data, tmp_path, "fan", live=False, progress=False)
     pipeline.test_all(sol, tiny_data, tmp_path, "fan", progress=False)
-    assert inspection.embedding_maps(sol, tiny_data, tmp_path, "fan") == []
+    assert inspection.embedding_maps(sol, tmp_path, "fan") == []
 
 
 def test_a_map_needs_two_training_clips(classifier_run, tiny_data):
@@ -93,7 +93,7 @@ def test_a_map_needs_two_training_clips(classifier_run, tiny_data):
     try:
         listed.write_text(original.splitlines()[0] + "\n")
         with pytest.raises(ToolkitError) as err:
-            inspection.embedding_maps(sol, tiny_data, root, "fan")
+            inspection.embedding_maps(sol, root, "fan")
     finally:
         listed.write_text(original)
     assert str(listed) in str(err.value) and "at least 2 usable training clips" in str(err.value)
