@@ -402,6 +402,7 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
         results.write_result_csv(result_dir / "result.csv", tables)
         results.write_metrics_json(result_dir / "metrics.json", tables,
                                    {"solution": solution.name, "run_name": solution.run_name,
+                                    "objective": solution.objective, "scoring_backend": solution.config["scoring"]["backend"],
                                     "data_dir": str(data_dir),
                                     "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]})
     return all_scores, tables
