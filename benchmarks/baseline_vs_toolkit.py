@@ -142,7 +142,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
             timer.start()
 
     timer.start()
-    model, _ = engine.train(sol, train_items, val_items, cache / "logs", "bench", Timed())
+    model, _ = pipeline.trainer(sol).train(sol, train_items, val_items, cache / "logs", "bench", Timed())
     result = {"features_cold": cold, "features_warm": warm, "epoch": timer.per_epoch(), "vectors": len(train_items)}
     if solution_name == "pytorch":
         result["bare_epoch"] = bare_torch_epoch(sol, train_items, val_items, job["epochs"])

@@ -37,7 +37,9 @@ from helpers.liveplot import LossDisplay
 from helpers.metrics import per_id_table
 from helpers.solution import Solution
 
-ENGINES = {"torch": "helpers.torch_backend", "keras": "helpers.keras_backend"}
+# framework -> (the module that runs, saves and loads its networks, the module that trains them)
+ENGINES = {"torch": ("helpers.torch_backend", "helpers.torch_training"),
+           "keras": ("helpers.keras_backend", "helpers.keras_backend")}
 log = logging.getLogger("helpers")
 
 
@@ -57,8 +59,13 @@ class TrainedModel:
 
 
 def engine(solution: Solution):
-    """The framework module that trains and runs this solution's networks (TensorFlow only for keras)."""
-    return importlib.import_module(ENGINES[solution.framework])
+    """The framework module that runs, saves and loads this solution's networks (TensorFlow only for keras)."""
+    return importlib.import_module(ENGINES[solution.framework][0])
+
+
+def trainer(solution: Solution):
+    """The framework module that trains this solution's networks (Lightning only for torch, imported on first use)."""
+    return importlib.import_module(ENGINES[solution.framework][1])
 
 
 def model_path(solution: Solution, result_dir: Path, machine_type: str) -> Path:
@@ -67,7 +74,7 @@ def model_path(solution: Solution, result_dir: Path, machine_type: str) -> Path:
 
 def checkpoint_path(solution: Solution, result_dir: Path, machine_type: str) -> Path | None:
     """Where the training of one machine type keeps its state between epochs; None if its engine does not resume."""
-    suffix = getattr(engine(solution), "CHECKPOINT_SUFFIX", None)
+    suffix = getattr(trainer(solution), "CHECKPOINT_SUFFIX", None)
     return result_dir / "checkpoints" / f"{machine_type}{suffix}" if suffix else None
 
 
@@ -177,7 +184,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
 
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
     training resumes from its checkpoint after the last finished epoch if one with the same
-    fingerprint is there (see torch_backend.train); `retrain` deletes it and starts over. A
+    fingerprint is there (see torch_training.train); `retrain` deletes it and starts over. A
     machine_id objective learns the IDs of the training clips (in sorted order; it needs at
     least 2) and holds out the validation clips per ID. A density back end (scoring.backend) is
     fitted afterwards.
@@ -219,7 +226,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held)) if held else None
     display = LossDisplay(f"{solution.run_name} · {machine_type}", live=live)
     resumable = {"checkpoint": checkpoint, "fingerprint": fingerprint} if checkpoint else {}
-    net, history = framework.train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
+    net, history = trainer(solution).train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
                                    classes=len(classes) if classes else None, **resumable)
     seconds = time.perf_counter() - started
     display.update(history)

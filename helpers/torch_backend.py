@@ -1,43 +1,26 @@
-"""Training and running the PyTorch solutions, through one Lightning loop.
+"""Running the PyTorch solutions' networks: batches, losses, saving, loading, predicting.
 
-Where and how to train (accelerator, devices, nodes, strategy, precision) comes from the
-``trainer`` section of config.yaml, so a GPU or a DDP cluster is a setting, not code.
-The loss is the network's own ``training_loss(x, target)`` when it defines one (the VAE, an
-angular-margin head), else the objective's: mean squared error between the output and the
-reconstruction target, or cross-entropy of the logits against the machine-ID index
-(helpers.scoring). :func:`predict` and :func:`embed` are what scoring asks of a trained network.
-
-Interrupted training resumes: given a checkpoint path, :func:`train` saves the whole training
-state there after every finished epoch (:class:`EpochCheckpoint`), and a later call with the same
-settings fingerprint continues from it with the same result as an uninterrupted run on the CPU.
+Only torch is imported here: loading a trained model and scoring with it (the test and
+visualisation notebooks) does not pay for Lightning's import. Training runs through the
+Lightning loop of helpers.torch_training, which builds on what is here. The loss is the
+network's own ``training_loss(x, target)`` when it defines one (the VAE, an angular-margin
+head), else the objective's: mean squared error between the output and the reconstruction
+target, or cross-entropy of the logits against the machine-ID index (helpers.scoring).
+:func:`predict` and :func:`embed` are what scoring asks of a trained network.
 """
 from __future__ import annotations
 
-import logging
-import pickle
-import random
-import warnings
-import zipfile
 from pathlib import Path
 
-import lightning as L
 import numpy as np
-import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Checkpoint
-from lightning.pytorch.plugins.io import TorchCheckpointIO
-from tensorboardX import SummaryWriter
 from torch import nn
 
-from helpers.errors import ConfigError, ToolkitError
-from helpers.fileio import atomic_path, atomic_write_text
+from helpers.errors import ConfigError
+from helpers.fileio import atomic_path
 from helpers.inputs import Items
-from helpers.liveplot import LossDisplay, history_frame
-from helpers.solution import import_model
 
 MODEL_SUFFIX = ".pt"
-CHECKPOINT_SUFFIX = ".ckpt"
-log = logging.getLogger("helpers")
 
 
 class ItemDataset(torch.utils.data.Dataset):
@@ -83,268 +66,6 @@ def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objectiv
 def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
     """Adam, fused: one kernel per step for all parameters instead of a loop over them."""
     return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
-
-
-class NetworkTask(L.LightningModule):
-    """Trains any solution's network with Adam on its loss (:func:`network_loss`).
-
-    The losses are summed on the module over each epoch and read once per epoch by
-    EpochHistory (:meth:`epoch_means`): for networks this small, a per-step ``self.log`` costs
-    about a third of the step itself.
-    """
-
-    def __init__(self, solution, learning_rate: float, classes: int | None = None):
-        super().__init__()
-        self.net = solution.build_model(classes)
-        self.net_recipe = (str(solution.folder), solution.input_shape(), solution.model_arguments(classes))
-        self.objective = solution.objective
-        self.learning_rate = learning_rate
-        self.sums: dict[str, list] = {}
-
-    def __getstate__(self) -> dict:
-        """For DDP's spawned processes: the network travels as its recipe and weights, since its
-        class lives in a solution's model.py, which a fresh process imports by path, not by name."""
-        state = super().__getstate__()
-        state["_modules"] = {name: m for name, m in self._modules.items() if name != "net"}
-        state["net_weights"] = self.net.state_dict()
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        weights = state.pop("net_weights")
-        super().__setstate__(state)
-        folder, input_shape, settings = self.net_recipe
-        self.net = import_model(Path(folder)).build_model(input_shape, **settings)
-        self.net.load_state_dict(weights)
-
-    def _add(self, prefix: str, losses: dict[str, torch.Tensor], size: int) -> None:
-        for name, value in losses.items():
-            total = self.sums.setdefault(prefix + name, [0.0, 0])
-            total[0] = total[0] + value.detach() * size
-            total[1] += size
-
-    def training_step(self, batch, _):
-        x, target = batch
-        loss, parts = network_loss(self.net, x, target, self.objective)
-        self._add("", {"loss": loss, **parts}, len(x))
-        return loss
-
-    def validation_step(self, batch, _):
-        x, target = batch
-        loss, _ = network_loss(self.net, x, target, self.objective)
-        self._add("val_", {"loss": loss}, len(x))
-
-    def epoch_means(self) -> dict[str, float]:
-        """This epoch's item-weighted mean of every loss (averaged over the processes under DDP); resets the sums."""
-        means = {name: float(self.trainer.strategy.reduce(total / count, reduce_op="mean"))
-                 for name, (total, count) in sorted(self.sums.items())}
-        self.sums.clear()
-        return means
-
-    def configure_optimizers(self):
-        return optimiser(self.net, self.learning_rate)
-
-
-class EpochHistory(L.Callback):
-    """Collects the per-epoch losses, writes them as TensorBoard scalars and redraws the live figure.
-
-    tensorboardX writes the event files (torch.utils.tensorboard would import TensorFlow). The
-    first process also keeps the rows in <log_dir>/history.csv: under DDP launched by spawn or
-    fork (``ddp_spawn``, ``ddp_notebook``) training runs in child processes, and that file is
-    how the history reaches the caller. The live figure stays in the caller's process.
-    """
-
-    def __init__(self, display: LossDisplay | None, train_items: Items, log_dir: Path):
-        self.rows: list[dict] = []
-        self.display = display
-        self.train_items = train_items
-        self.log_dir = log_dir
-        self.writer = None
-
-    @property
-    def history_path(self) -> Path:
-        return self.log_dir / "history.csv"
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "display": None, "writer": None}
-
-    def state_dict(self) -> dict:
-        """The rows so far, for a checkpoint (a resumed run's history starts with them)."""
-        return {"rows": self.rows}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.rows = list(state_dict["rows"])
-
-    def on_train_epoch_start(self, trainer, module):
-        if trainer.current_epoch > 0:
-            self.train_items.resample()
-
-    def on_train_epoch_end(self, trainer, module):
-        metrics = module.epoch_means()
-        self.rows.append({"epoch": trainer.current_epoch + 1, **metrics})
-        if not trainer.is_global_zero:
-            return
-        if self.writer is None:
-            self.writer = SummaryWriter(str(self.log_dir))
-        for name, value in metrics.items():
-            self.writer.add_scalar(name, value, trainer.current_epoch + 1)
-        atomic_write_text(self.history_path, self.history().to_csv(index=False))
-        if self.display is not None:
-            self.display.update(self.history())
-
-    def on_fit_end(self, trainer, module):
-        if self.writer is not None:
-            self.writer.close()
-
-    def history(self) -> pd.DataFrame:
-        """The rows of this process, or (if training ran in child processes) the first process's file."""
-        return history_frame(self.rows) if self.rows else pd.read_csv(self.history_path)
-
-
-def random_state(train_items: Items) -> dict:
-    """The state of every random generator that later epochs draw from, as plain tensors, lists and numbers.
-
-    torch's global generator (the DataLoader's shuffle draws its permutation from it, the VAE its
-    noise), numpy's and Python's global generators, and the generator of random crops (Items.resample).
-    CUDA generators are not included: GPU runs repeat only as far as their kernels allow anyway.
-    """
-    name, key, position, has_gauss, cached_gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "numpy": (name, key.tolist(), position, has_gauss, cached_gauss),
-             "python": random.getstate()}
-    crops = train_items.random_state()
-    if crops is not None:
-        state["crops"] = crops
-    return state
-
-
-def set_random_state(state: dict, train_items: Items) -> None:
-    """Put back the generators' states saved by :func:`random_state`."""
-    torch.set_rng_state(state["torch"])
-    name, key, *rest = state["numpy"]
-    np.random.set_state((name, np.asarray(key, dtype=np.uint32), *rest))
-    random.setstate(state["python"])
-    train_items.set_random_state(state.get("crops"))
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, through helpers.fileio: a checkpoint is written whole or not at all."""
-
-    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        with atomic_path(path) as tmp:
-            super().save_checkpoint(checkpoint, tmp, storage_options)
-
-
-class EpochCheckpoint(Checkpoint):
-    """Saves the whole training state to `path` after every finished epoch; puts the random state back on resume.
-
-    The file is Lightning's checkpoint (weights with BatchNorm buffers, optimiser state, loop
-    position, the history rows of EpochHistory) plus this callback's state: the settings
-    `fingerprint`, the epochs finished and :func:`random_state`. Lightning runs checkpoint
-    callbacks after all others, so the epoch's history row is in it. Only the first process
-    writes (Lightning's strategy does so under DDP). Resumed by ``fit(ckpt_path=...)``, the random
-    state is put back as the checkpoint is loaded: Lightning creates the first epoch's DataLoader
-    iterator (which draws from torch's generator) as training starts, before any epoch hook runs.
-    """
-
-    def __init__(self, path: Path, fingerprint: str, train_items: Items):
-        self.path = path
-        self.fingerprint = fingerprint
-        self.train_items = train_items
-        self.epochs = 0
-
-    def state_dict(self) -> dict:
-        return {"fingerprint": self.fingerprint, "epochs": self.epochs, "random": random_state(self.train_items)}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.epochs = state_dict["epochs"]
-        set_random_state(state_dict["random"], self.train_items)
-
-    def on_train_epoch_end(self, trainer, module):
-        self.epochs = trainer.current_epoch + 1
-        trainer.save_checkpoint(self.path, weights_only=False)
-
-
-def resumable_epochs(path: Path, fingerprint: str) -> int:
-    """The epochs finished in the checkpoint at `path`, if a training with `fingerprint` can resume from it.
-
-    Raises ToolkitError naming the file and the reason when it cannot: it is cut short or not a
-    file that torch.save wrote (a zip archive), it is damaged (a member fails its CRC check) or
-    cannot be read, it is not a training checkpoint of this toolkit, or it was saved by a training
-    with other settings or training data. It is read with ``weights_only`` (tensors and plain
-    values only), so a foreign file runs no code.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ToolkitError(f"checkpoint {path} is cut short or was not written by torch.save "
-                           f"(a checkpoint is a whole zip archive)") from err
-    if damaged is not None:
-        raise ToolkitError(f"checkpoint {path} is damaged ({damaged} fails its CRC check)")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        raise ToolkitError(f"checkpoint {path} cannot be read ({str(err).splitlines()[0]})") from err
-    state = saved.get("callbacks", {}).get(EpochCheckpoint.__qualname__) if isinstance(saved, dict) else None
-    if not isinstance(state, dict) or not {"state_dict", "optimizer_states", "loops"} <= saved.keys():
-        raise ToolkitError(f"checkpoint {path} is not a training checkpoint of this toolkit (expected Lightning's "
-                           f"training state with an {EpochCheckpoint.__qualname__} entry)")
-    if state.get("fingerprint") != fingerprint:
-        raise ToolkitError(f"checkpoint {path} was saved by a training with other settings or training data "
-                           f"(fingerprint {state.get('fingerprint')}, this training has {fingerprint})")
-    return int(state["epochs"])
-
-
-def _resume_from(checkpoint: Path, fingerprint: str, epochs: int, name: str) -> Path | None:
-    """`checkpoint` if training can resume from it (says so in one printed line), else None.
-
-    A checkpoint that cannot be resumed is reported with a warning naming it and the reason, and removed.
-    """
-    if not checkpoint.is_file():
-        return None
-    try:
-        done = resumable_epochs(checkpoint, fingerprint)
-    except ToolkitError as err:
-        log.warning("%s; removed it, training starts over", err)
-        checkpoint.unlink(missing_ok=True)
-        return None
-    print(f"{name}: resuming from the checkpoint after epoch {done} of {epochs} ({checkpoint})", flush=True)
-    return checkpoint
-
-
-def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
-          log_name: str, display: LossDisplay | None = None, checkpoint: Path | None = None,
-          fingerprint: str = "", classes: int | None = None) -> tuple[nn.Module, pd.DataFrame]:
-    """Train a network of `solution` on `train_items`; returns it and its loss history.
-
-    `classes`: the number of machine IDs a machine_id network tells apart. With `checkpoint`,
-    the training state is saved there after every finished epoch (see :class:`EpochCheckpoint`),
-    and a checkpoint already there that was saved with the same `fingerprint` is resumed from:
-    training continues after its last epoch and gives the same network and history as an
-    uninterrupted run. One that cannot be resumed is reported and removed, and training starts
-    over. The caller removes the checkpoint once the model is saved.
-    """
-    training, trainer_settings = solution.config["training"], solution.config["trainer"]
-    L.seed_everything(training["seed"], workers=True, verbose=False)
-    task = NetworkTask(solution, training["learning_rate"], classes)
-    history = EpochHistory(display, train_items, Path(log_dir) / log_name)
-    callbacks = [history] + ([EpochCheckpoint(checkpoint, fingerprint, train_items)] if checkpoint else [])
-    resume = _resume_from(checkpoint, fingerprint, training["epochs"], log_name) if checkpoint else None
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        max_epochs=training["epochs"], callbacks=callbacks, plugins=[AtomicCheckpointIO()],
-        logger=False,
-        enable_checkpointing=checkpoint is not None, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, deterministic=True, **trainer_settings,
-    )
-    objective = solution.objective
-    val_loader = (loader(val_items, training["batch_size"], False, objective)
-                  if val_items is not None and len(val_items) else None)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"], objective), val_loader,
-                    ckpt_path=resume, weights_only=True)
-    return task.net.cpu().eval(), history.history()
 
 
 def save(net: nn.Module, path: str | Path, saved: dict) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from helpers import layout, paths, pipeline, scoring, solution, torch_backend
+from helpers import layout, paths, pipeline, scoring, solution, torch_backend, torch_training
 from helpers.audio import load_audio
 from helpers.features import log_mel
 
@@ -97,7 +97,7 @@ def test_the_margin_makes_the_training_loss_larger_than_plain_cross_entropy():
 def test_the_classifier_tells_the_training_ids_apart(tiny_data, tmp_path):
     sol = classifier({"training.epochs": ACCURACY_EPOCHS, "training.seed": 0})
     classes, items, fixed = train_items(sol, tiny_data)
-    net, history = torch_backend.train(sol, items, None, tmp_path / "logs", "fan", classes=len(classes))
+    net, history = torch_training.train(sol, items, None, tmp_path / "logs", "fan", classes=len(classes))
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] and "accuracy" in history
     logits = scoring.item_outputs(torch_backend, net, fixed, sol.objective, 256, keep_predictions=True).predictions
     accuracy = np.mean(logits.argmax(axis=1) == fixed.labels_of(np.arange(len(fixed))))
@@ -107,7 +107,7 @@ def test_the_classifier_tells_the_training_ids_apart(tiny_data, tmp_path):
 def test_a_saved_and_loaded_classifier_scores_exactly_as_the_trained_one(tiny_data, tmp_path):
     sol = classifier({"training.epochs": 2})
     classes, items, _ = train_items(sol, tiny_data)
-    net, _ = torch_backend.train(sol, items, None, tmp_path / "logs", "fan", classes=len(classes))
+    net, _ = torch_training.train(sol, items, None, tmp_path / "logs", "fan", classes=len(classes))
     test_clips, test_mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "test"), False, "")
     test_items = pipeline.make_items(sol, test_mels, False, pipeline.id_labels(test_clips, classes))
     trained = scoring.item_outputs(torch_backend, net, test_items, sol.objective, 256).scores
@@ -165,7 +165,7 @@ def test_the_network_travels_to_a_spawned_process_with_its_build_arguments(name,
     import pickle
 
     sol = solution.load(paths.NOTEBOOKS / name)
-    task = torch_backend.NetworkTask(sol, 0.001, classes)
+    task = torch_training.NetworkTask(sol, 0.001, classes)
     copy = pickle.loads(pickle.dumps(task))
     x = torch.from_numpy(np.random.default_rng(0).normal(-40, 10, (4, *sol.input_shape())).astype(np.float32))
     with torch.no_grad():

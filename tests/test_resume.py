@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import layout, paths, pipeline, solution, torch_backend
+from helpers import layout, paths, pipeline, solution, torch_training
 
 SOLUTIONS = ("pytorch", "cnn_ae")  # cnn_ae draws new random crops every epoch
 EPOCHS = 6
@@ -23,15 +23,15 @@ EPOCH_PAUSE = 0.5   # seconds a killed run waits before each epoch, so that the 
 RUN = textwrap.dedent("""
     import sys
     import time
-    from helpers import paths, pipeline, solution, torch_backend
+    from helpers import paths, pipeline, solution, torch_training
     if __name__ == "__main__":
         data, result_root, pause, names = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
         if pause:
-            epoch_start = torch_backend.EpochHistory.on_train_epoch_start
+            epoch_start = torch_training.EpochHistory.on_train_epoch_start
             def paused(self, trainer, module):
                 time.sleep(pause)
                 epoch_start(self, trainer, module)
-            torch_backend.EpochHistory.on_train_epoch_start = paused
+            torch_training.EpochHistory.on_train_epoch_start = paused
         for name in names:
             sol = solution.load(paths.NOTEBOOKS / name, {{"training.epochs": {epochs}}})
             pipeline.train_all(sol, data, result_root, "fan", live=False, progress=False)
@@ -75,10 +75,10 @@ def _kill_each_after_epoch(runs: dict, result_root, epochs: int) -> dict[str, in
             stat = checkpoint.stat() if checkpoint.is_file() else None
             if stat and seen.get(name) != (stat.st_ino, stat.st_mtime_ns):  # each save renames a new file in
                 seen[name] = (stat.st_ino, stat.st_mtime_ns)
-                if torch_backend.resumable_epochs(checkpoint, fingerprints[name]) >= epochs:
+                if torch_training.resumable_epochs(checkpoint, fingerprints[name]) >= epochs:
                     process.send_signal(signal.SIGKILL)
                     process.communicate()
-                    reached[name] = torch_backend.resumable_epochs(checkpoint, fingerprints[name])
+                    reached[name] = torch_training.resumable_epochs(checkpoint, fingerprints[name])
         time.sleep(0.05)
     assert len(reached) == len(runs), f"no checkpoint of {epochs} epochs within the time limit: {reached}"
     return reached
@@ -149,7 +149,7 @@ def _checkpoint_of(sol, tiny_data, folder):
     _, log_mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
     train, held = pipeline.split_validation(log_mels, sol.config["training"]["validation_split"])
     path = folder / "fan.ckpt"
-    torch_backend.train(sol, pipeline.make_items(sol, [log_mels[i] for i in train], True),
+    torch_training.train(sol, pipeline.make_items(sol, [log_mels[i] for i in train], True),
                         pipeline.make_items(sol, [log_mels[i] for i in held], True),
                         folder / "logs", "fan", checkpoint=path, fingerprint=pipeline.training_fingerprint(sol, None))
     return path
@@ -240,7 +240,7 @@ def test_retrain_ignores_and_removes_a_checkpoint(clean_history, tiny_data, tmp_
     saved["callbacks"]["EpochHistory"]["rows"] = [{**row, "loss": -1.0} for row in rows]
     altered = tmp_path / "altered.ckpt"
     torch.save(saved, altered)
-    assert torch_backend.resumable_epochs(altered, pipeline.training_fingerprint(sol, None)) == SHORT
+    assert torch_training.resumable_epochs(altered, pipeline.training_fingerprint(sol, None)) == SHORT
     with caplog.at_level(logging.WARNING, logger="helpers"):
         _, history = _train_over(altered.read_bytes(), tiny_data, tmp_path / "run", retrain=True)
     assert "resuming" not in capsys.readouterr().out and "checkpoint" not in caplog.text

@@ -57,7 +57,7 @@ import torch
 from scipy.stats import spearmanr
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from helpers import layout, paths, pipeline, solution, torch_backend
+from helpers import layout, paths, pipeline, solution, torch_backend, torch_training
 
 PROCESSES = 2
 PER_PROCESS = 256
@@ -95,7 +95,7 @@ class RankInterleaved(Sampler):
                 yield from order[start:start + self.batch_size]
 
 
-class StepsOfProcesses(torch_backend.NetworkTask):
+class StepsOfProcesses(torch_training.NetworkTask):
     """Takes a batch of PROCESSES equal parts as the DDP processes take their batches together: the
     loss is the mean of the parts' losses, BatchNorm normalises each part over itself, and only
     the first part updates the running statistics (the other parts update copies, dropped; the
@@ -154,7 +154,7 @@ def _single_process_taking_the_steps(sol, tiny_data, result_root):
                          sampler=RankInterleaved(dataset, PER_PROCESS, training["seed"]))
     L.seed_everything(training["seed"], verbose=False)
     task = StepsOfProcesses(sol, training["learning_rate"])
-    history = torch_backend.EpochHistory(None, items, result_root / "logs")
+    history = torch_training.EpochHistory(None, items, result_root / "logs")
     trainer = L.Trainer(max_epochs=training["epochs"], callbacks=[history], logger=False, accelerator="cpu",
                         devices=1, use_distributed_sampler=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, deterministic=True)

@@ -78,11 +78,11 @@ def test_log_softmax_keeps_the_tiny_negative_log_probability_of_a_confident_row(
 
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
 def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny_data, tmp_path):
-    from helpers import torch_backend
+    from helpers import torch_backend, torch_training
 
     sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": 2})
     clips, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
-    net, _ = torch_backend.train(sol, pipeline.make_items(sol, mels, True), None, tmp_path / "logs", "fan")
+    net, _ = torch_training.train(sol, pipeline.make_items(sol, mels, True), None, tmp_path / "logs", "fan")
     test_items = pipeline.make_items(sol, pipeline.load_clip_features(
         sol, layout.list_clips(tiny_data, "fan", "test"), False, "")[1], training=False)
     trained = scoring.item_outputs(torch_backend, net, test_items, sol.objective, 256).scores
@@ -95,7 +95,7 @@ def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny
 
 def test_patch_crops_are_drawn_anew_every_epoch_and_training_sees_them(tiny_data, tmp_path, monkeypatch):
     """The conv AE trains on new random crops each epoch: epoch k's batches come from the k-th draw."""
-    from helpers import torch_backend
+    from helpers import torch_training
     from helpers.inputs import Patches
 
     draws, seen = {}, []
@@ -115,7 +115,7 @@ def test_patch_crops_are_drawn_anew_every_epoch_and_training_sees_them(tiny_data
     sol = solution.load(paths.NOTEBOOKS / "cnn_ae", {"training.epochs": epochs})
     _, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
     items = pipeline.make_items(sol, mels, training=True)
-    torch_backend.train(sol, items, None, tmp_path / "logs", "fan")
+    torch_training.train(sol, items, None, tmp_path / "logs", "fan")
     assert len(draws[id(items)]) == epochs
     assert all(not np.array_equal(a, b) for a, b in zip(draws[id(items)], draws[id(items)][1:]))
     used = [(draw, starts) for owner, draw, starts in seen if owner == id(items)]
@@ -132,3 +132,16 @@ def test_loading_a_model_that_was_never_trained_says_what_to_run(tmp_path):
     with pytest.raises(ConfigError) as err:
         pipeline.load_model(sol, "fan", tmp_path)
     assert str(err.value) == f"no trained model at {tmp_path / 'pytorch' / 'model_fan.pt'}; run 00-train-with-visual first"
+
+
+def test_loading_and_scoring_a_torch_model_does_not_import_lightning():
+    """The test and visualisation notebooks load and score; Lightning (seconds to import) is for training."""
+    import subprocess
+    import sys
+
+    code = ("import sys, helpers.pipeline, helpers.torch_backend, helpers.inspection, helpers.widgets; "
+            "print('lightning' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
