@@ -149,11 +149,10 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
     """
     result_dir = solution.result_dir(result_root)
     scores = read_scores_table(result_dir)
-    if isinstance(machine_types, str):
-        machine_types = [t.strip() for t in machine_types.split(",")]
+    wanted = layout.type_list(machine_types)
     tested = list(dict.fromkeys(scores["machine_type"]))
     figures = []
-    for machine_type in [t for t in tested if not machine_types or t in machine_types]:
+    for machine_type in [t for t in tested if not wanted or t in wanted]:
         model = pipeline.load_model(solution, machine_type, result_root)
         if not hasattr(model.net, "embed"):
             return []
@@ -185,10 +184,9 @@ def choose_clips(scores: pd.DataFrame, clips=None, machine_types=None) -> pd.Dat
     test run (the highest-scored normal clip, the lowest-scored anomaly) and a typical clip of each
     label (the median score); unlabelled eval clips give their lowest, median and highest score.
     """
-    if isinstance(machine_types, str):
-        machine_types = [t.strip() for t in machine_types.split(",")]
-    if machine_types:
-        scores = scores[scores["machine_type"].isin(machine_types)]
+    wanted = layout.type_list(machine_types)
+    if wanted:
+        scores = scores[scores["machine_type"].isin(wanted)]
     if clips:
         wanted = [str(Path(c).resolve()) for c in clips]
         found = scores[scores["path"].map(lambda p: str(Path(p).resolve())).isin(wanted)]

@@ -139,6 +139,15 @@ def list_clips(root: str | Path, machine_type: str, split: str) -> list[Clip]:
     return sorted(clips, key=lambda c: (c.machine_id, -1 if c.label is None else c.label, c.index))
 
 
+def type_list(machine_types) -> list[str] | None:
+    """Machine types given as a list or as comma-separated text ("fan, valve"), as a list; None for none given."""
+    if machine_types in (None, "", []):
+        return None
+    if isinstance(machine_types, str):
+        return [t.strip() for t in machine_types.split(",")]
+    return list(machine_types)
+
+
 def machine_ids(clips: list[Clip]) -> list[str]:
     """The sorted distinct machine IDs among `clips`."""
     return sorted({c.machine_id for c in clips})

@@ -90,9 +90,9 @@ def remove_checkpoint(checkpoint: Path | None) -> None:
 def resolve_types(data_dir: Path, machine_types) -> list[str]:
     """The machine types to run: all in the data folder, or the requested ones (checked)."""
     available = layout.machine_types(data_dir)
-    if machine_types in (None, "", []):
+    wanted = layout.type_list(machine_types)
+    if wanted is None:
         return available
-    wanted = [t.strip() for t in machine_types.split(",")] if isinstance(machine_types, str) else list(machine_types)
     missing = [t for t in wanted if t not in available]
     if missing:
         raise ConfigError(f"machine type(s) {missing} not in {data_dir}; available: {available}")
@@ -319,7 +319,7 @@ def fitted_density(solution: Solution, model: TrainedModel, machine_type: str, r
             return model
     clips = listed_train_clips(result_dir, machine_type, f"to fit the density back end {target}")
     clips, log_mels = load_clip_features(solution, clips, progress, f"{machine_type} density fit")
-    items = make_items(solution, log_mels, training=False, labels=id_labels(clips, model.classes))
+    items = clip_items(solution, model, clips, log_mels)
     settings = solution.config["scoring"]
     kind = scoring.vector_kind(solution.objective, settings["vectors"])
     vectors = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
