@@ -1,6 +1,6 @@
 """The file table: one row per clip of a data folder, built once and cached.
 
-Columns: path, machine_type, split, machine_id, label (normal/anomaly/unknown), index,
+Columns: path, machine_type, split, section, label (normal/anomaly/unknown), index,
 samples, sample_rate, channels, seconds. The cache is keyed by every file's path, size and
 modification time, so adding, removing or touching a clip rebuilds it; each cached table records
 its data folder (helpers.cache), so that tables of folders that have changed or gone can be pruned.
@@ -16,7 +16,7 @@ import soundfile as sf
 from helpers import cache, layout, skiplog
 from helpers.fileio import atomic_write_text
 
-COLUMNS = ["path", "machine_type", "split", "machine_id", "label", "index",
+COLUMNS = ["path", "machine_type", "split", "section", "label", "index",
            "samples", "sample_rate", "channels", "seconds"]
 
 
@@ -54,7 +54,7 @@ def _row(clip: layout.Clip) -> dict | None:
         skiplog.skip(clip.path, f"cannot be read as audio ({type(err).__name__})")
         return None
     return {"path": str(clip.path), "machine_type": clip.machine_type, "split": clip.split,
-            "machine_id": clip.machine_id, "label": clip.label_name, "index": clip.index,
+            "section": clip.section, "label": clip.label_name, "index": clip.index,
             "samples": info.frames, "sample_rate": info.samplerate, "channels": info.channels,
             "seconds": info.frames / info.samplerate}
 
@@ -72,7 +72,7 @@ def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOM
         cache_path = Path(folder) / cache.FILE_TABLES / f"{_signature(root, clips)}.csv"
         if cache_path.is_file():
             cache.touch(cache_path)
-            return pd.read_csv(cache_path, dtype={"machine_id": str})
+            return pd.read_csv(cache_path, dtype={"section": str})
     rows = [row for row in map(_row, clips) if row is not None]
     table = pd.DataFrame(rows, columns=COLUMNS)
     if cache_path is not None:
@@ -82,12 +82,12 @@ def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOM
 
 
 def clip_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Clip counts per machine type, split, ID and label. [columns=machine_type, split, machine_id, label, clips]"""
-    return (table.groupby(["machine_type", "split", "machine_id", "label"], sort=True)
+    """Clip counts per machine type, split, ID and label. [columns=machine_type, split, section, label, clips]"""
+    return (table.groupby(["machine_type", "split", "section", "label"], sort=True)
             .size().rename("clips").reset_index())
 
 
 def count_table(counts: pd.DataFrame) -> pd.DataFrame:
     """clip_counts as one row per (machine type, ID) and a column per (split, label), whole numbers."""
-    return counts.pivot_table(index=["machine_type", "machine_id"], columns=["split", "label"], values="clips",
+    return counts.pivot_table(index=["machine_type", "section"], columns=["split", "label"], values="clips",
                               aggfunc="sum", fill_value=0)

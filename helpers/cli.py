@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
     run.add_argument("--scoring-backend", choices=(*scoring.OWN_SCORES.values(), *scoring.DENSITY_BACKENDS),
                      help="every notebook's SCORING_BACKEND: the objective's own score (mse for reconstruction, nll for "
-                          "machine_id) or a density back end fitted after training (default: each config.yaml's "
+                          "section) or a density back end fitted after training (default: each config.yaml's "
                           "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")
     run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
                                         "solution's name, <solution>-eval in eval mode)")

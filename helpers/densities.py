@@ -44,32 +44,32 @@ class Density:
     neighbours: int = 5
     _fitted: dict = field(default_factory=dict, repr=False)
 
-    def score(self, vectors: np.ndarray, machine_ids: np.ndarray) -> np.ndarray:
+    def score(self, vectors: np.ndarray, sections: np.ndarray) -> np.ndarray:
         """The score of each vector under its machine ID's density. [shape=(n,)] from [shape=(n, d)]"""
         vectors = np.asarray(vectors, dtype=np.float64)
-        machine_ids = np.asarray(machine_ids).astype(str)
+        sections = np.asarray(sections).astype(str)
         scores = np.full(len(vectors), np.nan)
-        unknown = sorted(map(str, set(machine_ids) - set(self.per_id)))  # plain str: np.str_ reads badly in the log
+        unknown = sorted(map(str, set(sections) - set(self.per_id)))  # plain str: np.str_ reads badly in the log
         if unknown:
             log.warning("density back end: machine ID(s) %s were not in its training data; their items are scored "
                         "by the nearest known ID among %s", unknown, sorted(self.per_id))
-            nearest = np.min([self._score(i, vectors[np.isin(machine_ids, unknown)]) for i in self.per_id], axis=0)
-            scores[np.isin(machine_ids, unknown)] = nearest
-        for machine_id in set(machine_ids) & set(self.per_id):
-            chosen = machine_ids == machine_id
-            scores[chosen] = self._score(machine_id, vectors[chosen])
+            nearest = np.min([self._score(i, vectors[np.isin(sections, unknown)]) for i in self.per_id], axis=0)
+            scores[np.isin(sections, unknown)] = nearest
+        for section in set(sections) & set(self.per_id):
+            chosen = sections == section
+            scores[chosen] = self._score(section, vectors[chosen])
         return scores
 
-    def _score(self, machine_id: str, vectors: np.ndarray) -> np.ndarray:
-        arrays = self.per_id[machine_id]
+    def _score(self, section: str, vectors: np.ndarray) -> np.ndarray:
+        arrays = self.per_id[section]
         if self.kind == "mahalanobis":
             centred = vectors - arrays["mean"]
             return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, arrays["precision"], centred), 0.0))
         if self.kind == "knn":
-            if machine_id not in self._fitted:
-                self._fitted[machine_id] = NearestNeighbors(n_neighbors=min(self.neighbours, len(arrays["vectors"])))
-                self._fitted[machine_id].fit(arrays["vectors"])
-            distances, _ = self._fitted[machine_id].kneighbors(vectors)
+            if section not in self._fitted:
+                self._fitted[section] = NearestNeighbors(n_neighbors=min(self.neighbours, len(arrays["vectors"])))
+                self._fitted[section].fit(arrays["vectors"])
+            distances, _ = self._fitted[section].kneighbors(vectors)
             return distances.mean(axis=1)
         return -_gmm_log_likelihood(arrays, vectors)
 
@@ -88,7 +88,7 @@ def _subset(vectors: np.ndarray, limit: int, rng: np.random.Generator) -> np.nda
     return vectors if len(vectors) <= limit else vectors[np.sort(rng.choice(len(vectors), limit, replace=False))]
 
 
-def fit(kind: str, vectors: np.ndarray, machine_ids: np.ndarray, settings: dict, seed: int = 0) -> Density:
+def fit(kind: str, vectors: np.ndarray, sections: np.ndarray, settings: dict, seed: int = 0) -> Density:
     """Fit a `kind` back end per machine ID on training `vectors` [shape=(n, d)] with their IDs [shape=(n,)].
 
     `settings`: the scoring section (neighbours, components, fit_items).
@@ -96,21 +96,21 @@ def fit(kind: str, vectors: np.ndarray, machine_ids: np.ndarray, settings: dict,
     if kind not in KINDS:
         raise ConfigError(f"unknown density back end {kind!r}; accepted: {', '.join(KINDS)}")
     vectors = np.asarray(vectors, dtype=np.float64)
-    machine_ids = np.asarray(machine_ids).astype(str)
+    sections = np.asarray(sections).astype(str)
     rng = np.random.default_rng(seed)
     per_id = {}
-    for machine_id in map(str, sorted(set(machine_ids))):
-        own = vectors[machine_ids == machine_id]
+    for section in map(str, sorted(set(sections))):
+        own = vectors[sections == section]
         if kind == "mahalanobis":
             estimate = LedoitWolf().fit(own)
-            per_id[machine_id] = {"mean": estimate.location_, "precision": estimate.precision_}
+            per_id[section] = {"mean": estimate.location_, "precision": estimate.precision_}
         elif kind == "knn":
-            per_id[machine_id] = {"vectors": _subset(own, settings["fit_items"], rng)}
+            per_id[section] = {"vectors": _subset(own, settings["fit_items"], rng)}
         else:
             sample = _subset(own, settings["fit_items"], rng)
             mixture = GaussianMixture(min(settings["components"], len(sample)), covariance_type="diag",
                                       reg_covar=1e-4, random_state=seed).fit(sample)
-            per_id[machine_id] = {"weights": mixture.weights_, "means": mixture.means_,
+            per_id[section] = {"weights": mixture.weights_, "means": mixture.means_,
                                   "variances": mixture.covariances_}
     return Density(kind, per_id, settings["neighbours"])
 
@@ -119,8 +119,8 @@ def save(density: Density, path: str | Path, fingerprint: str) -> None:
     """Write the fitted back end to an .npz file, whole or not at all."""
     arrays = {"kind": np.array(density.kind), "fingerprint": np.array(fingerprint),
               "neighbours": np.array(density.neighbours), "ids": np.array(sorted(density.per_id))}
-    for position, machine_id in enumerate(sorted(density.per_id)):
-        arrays.update({f"{position}.{name}": value for name, value in density.per_id[machine_id].items()})
+    for position, section in enumerate(sorted(density.per_id)):
+        arrays.update({f"{position}.{name}": value for name, value in density.per_id[section].items()})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
@@ -131,8 +131,8 @@ def load(path: str | Path) -> tuple[Density, str]:
     try:
         with np.load(path, allow_pickle=False) as saved:
             ids = [str(i) for i in saved["ids"]]
-            per_id = {machine_id: {key.split(".", 1)[1]: saved[key] for key in saved.files
-                                   if key.startswith(f"{position}.")} for position, machine_id in enumerate(ids)}
+            per_id = {section: {key.split(".", 1)[1]: saved[key] for key in saved.files
+                                   if key.startswith(f"{position}.")} for position, section in enumerate(ids)}
             return Density(str(saved["kind"]), per_id, int(saved["neighbours"])), str(saved["fingerprint"])
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # cut short, empty, damaged
         raise ToolkitError(f"the density back end {path} cannot be read ({err}); delete it to fit it anew") from err

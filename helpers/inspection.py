@@ -32,7 +32,7 @@ class ClipView:
     objective: reconstruction and error [shape=(n_mels, frames)] (the prediction and the squared
     difference in dB², averaged over the items covering each bin; NaN where no item predicts).
     machine_id objective: id_probabilities [shape=(classes, items)], classes (the IDs, in the
-    network's order) and machine_id (the clip's own ID).
+    network's order) and section (the clip's own ID).
     """
 
     log_mel: np.ndarray
@@ -44,7 +44,7 @@ class ClipView:
     error: np.ndarray | None = None
     id_probabilities: np.ndarray | None = None
     classes: list[str] | None = None
-    machine_id: str | None = None
+    section: str | None = None
 
 
 def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
@@ -59,24 +59,24 @@ def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> n
         return (total / counts).T
 
 
-def view_clip(solution: Solution, model: pipeline.TrainedModel, path, machine_id: str | None = None) -> ClipView | None:
-    """The model's view of the clip at `path` (of machine ID `machine_id`, read from its name when
+def view_clip(solution: Solution, model: pipeline.TrainedModel, path, section: str | None = None) -> ClipView | None:
+    """The model's view of the clip at `path` (of machine ID `section`, read from its name when
     None); None if the clip is unreadable or too short for one network input (recorded as skipped,
     with the reason)."""
     log_mels = featurecache.log_mels([path], solution.features, progress=False)
     if str(path) not in log_mels or not pipeline.long_enough(solution, path, log_mels[str(path)]):
         return None
-    machine_id = machine_id or layout.parse_clip(path, "", "test").machine_id
+    section = section or layout.parse_clip(path, "", "test").section
     logmel = np.asarray(log_mels[str(path)])
-    clip = layout.Clip("", "test", machine_id, 0, None, Path(path))
+    clip = layout.Clip("", "test", section, 0, None, Path(path))
     items = pipeline.clip_items(solution, model, [clip], [logmel])
-    outputs = pipeline.score_items(solution, model, items, [machine_id], keep_predictions=True)
+    outputs = pipeline.score_items(solution, model, items, [section], keep_predictions=True)
     settings = solution.features
     view = ClipView(
         log_mel=logmel,
         item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
         item_scores=outputs.scores, score=float(np.mean(outputs.scores)),
-        score_label=scoring.SCORE_LABELS[solution.config["scoring"]["backend"]], machine_id=machine_id)
+        score_label=scoring.SCORE_LABELS[solution.config["scoring"]["backend"]], section=section)
     everything = np.arange(len(items))
     if solution.objective == "reconstruction":
         target = items.targets(everything)
@@ -101,14 +101,14 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
         figure, axes = plt.subplots(len(group), 3, figsize=(15, 3 * len(group)), squeeze=False, layout="constrained")
         timeline_figure, timeline = plt.subplots(figsize=(10, 3), layout="constrained")
         for row, clip in zip(axes, group.itertuples()):
-            view = view_clip(solution, model, clip.path, clip.machine_id)
+            view = view_clip(solution, model, clip.path, clip.section)
             if view is None:
                 for ax in row:
                     ax.set_axis_off()
                 continue
             label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
             plots.clip_panels(view, solution.features, row,
-                              title=f"{machine_type} id {clip.machine_id} · {label} ({clip.why})\n{clip.file_name}")
+                              title=f"{machine_type} id {clip.section} · {label} ({clip.why})\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=timeline,
                                         label=f"{label}: {clip.file_name}", ylabel=view.score_label,
                                         colour=plots.LABEL_COLOURS[label] if clip.why.startswith("typical") else None,
@@ -163,13 +163,13 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
                                f"usable training clips and embeddings of at least 2 dimensions; there are "
                                f"{len(train)} clip(s) of {train_vectors.shape[1]} dimension(s)")
         test, test_vectors = clip_embeddings(solution, model, [
-            layout.Clip(machine_type, "test", row.machine_id, 0, None if pd.isna(row.label) else int(row.label),
+            layout.Clip(machine_type, "test", row.section, 0, None if pd.isna(row.label) else int(row.label),
                         Path(row.path)) for row in scores[scores["machine_type"] == machine_type].itertuples()])
         projection = PCA(2).fit(train_vectors)
         vectors = np.concatenate([train_vectors, test_vectors]) if test else train_vectors
         groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]
         figure, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
-        plots.embedding_map(projection.transform(vectors), groups, [c.machine_id for c in train + test],
+        plots.embedding_map(projection.transform(vectors), groups, [c.section for c in train + test],
                             projection.explained_variance_ratio_, ax=ax,
                             title=f"{solution.run_name} · {machine_type}: mean embedding per clip, "
                                   f"on the training clips' principal components")

@@ -26,14 +26,14 @@ def auc_pauc(labels, scores, max_fpr: float = MAX_FPR) -> tuple[float, float]:
 def per_id_table(scores: pd.DataFrame) -> pd.DataFrame:
     """AUC and pAUC for each machine ID.
 
-    `scores` has columns machine_id, label (0/1), score; returns columns id, AUC, pAUC,
+    `scores` has columns section, label (0/1), score; returns columns id, AUC, pAUC,
     n_normal, n_anomaly, one row per ID in sorted order.
     """
     rows = []
-    for machine_id, group in scores.groupby("machine_id", sort=True):
+    for section, group in scores.groupby("section", sort=True):
         auc, pauc = auc_pauc(group["label"], group["score"])
         rows.append(
-            {"id": machine_id, "AUC": auc, "pAUC": pauc,
+            {"id": section, "AUC": auc, "pAUC": pauc,
              "n_normal": int((group["label"] == 0).sum()), "n_anomaly": int((group["label"] == 1).sum())}
         )
     return pd.DataFrame(rows, columns=["id", "AUC", "pAUC", "n_normal", "n_anomaly"])

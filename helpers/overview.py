@@ -34,8 +34,8 @@ def pick_clips(table: pd.DataFrame, machine_type: str, label: str, count: int, s
     if rows.empty:
         return rows
     shuffled = rows.sample(frac=1.0, random_state=seed)
-    shuffled = shuffled.assign(_rank=shuffled.groupby("machine_id").cumcount())
-    return shuffled.sort_values(["_rank", "machine_id"]).head(count).drop(columns="_rank")
+    shuffled = shuffled.assign(_rank=shuffled.groupby("section").cumcount())
+    return shuffled.sort_values(["_rank", "section"]).head(count).drop(columns="_rank")
 
 
 def clip_log_mel(path: str | Path, settings: FeatureSettings = FeatureSettings()) -> np.ndarray | None:

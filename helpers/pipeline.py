@@ -47,7 +47,7 @@ log = logging.getLogger("helpers")
 class TrainedModel:
     """One machine type's trained network with what scoring needs besides it.
 
-    classes: the machine IDs a machine_id network tells apart, in its output order (else None);
+    classes: the machine IDs a section network tells apart, in its output order (else None);
     fingerprint: the settings fingerprint it was trained with; density: the fitted density back
     end when scoring.backend names one (helpers.densities), else None.
     """
@@ -132,8 +132,8 @@ def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray
     """Each clip's index in `classes` (-1 for an ID not among them); None without classes. [shape=(clips,)]"""
     if classes is None:
         return None
-    index = {machine_id: i for i, machine_id in enumerate(classes)}
-    return np.array([index.get(c.machine_id, -1) for c in clips], dtype=np.int64)
+    index = {section: i for i, section in enumerate(classes)}
+    return np.array([index.get(c.section, -1) for c in clips], dtype=np.int64)
 
 
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
@@ -203,7 +203,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
                               f"a model of {machine_type} needs at least one readable normal clip")
     atomic_write_text(train_clips_path(result_dir, machine_type), "".join(f"{c.path}\n" for c in clips))
     fingerprint = training_fingerprint(solution, additional_data)
-    classes = layout.machine_ids(clips) if solution.objective == "machine_id" else None
+    classes = layout.sections(clips) if solution.objective == "machine_id" else None
     if classes is not None and len(classes) < 2:
         raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's IDs apart, but the usable "
                               f"training clips in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
@@ -324,7 +324,7 @@ def fitted_density(solution: Solution, model: TrainedModel, machine_type: str, r
     kind = scoring.vector_kind(solution.objective, settings["vectors"])
     vectors = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
                                    vectors=kind).vectors
-    ids = np.array([c.machine_id for c in clips])[items.clip_of]
+    ids = np.array([c.section for c in clips])[items.clip_of]
     model.density = densities.fit(settings["backend"], vectors, ids, settings, solution.config["training"]["seed"])
     densities.save(model.density, target, fingerprint)
     return model
@@ -335,38 +335,38 @@ def clip_items(solution: Solution, model: TrainedModel, clips: list[layout.Clip]
     return make_items(solution, log_mels, training=False, labels=id_labels(clips, model.classes))
 
 
-def score_items(solution: Solution, model: TrainedModel, items: Items, machine_ids,
+def score_items(solution: Solution, model: TrainedModel, items: Items, sections,
                 keep_predictions: bool = False) -> scoring.ItemOutputs:
     """Every item's anomaly score under the solution's scoring (helpers.scoring), and the network's
-    outputs when asked. `machine_ids`: each clip's machine ID [shape=(clips,)], for a density back end."""
+    outputs when asked. `sections`: each clip's machine ID [shape=(clips,)], for a density back end."""
     settings = solution.config["scoring"]
     kind = scoring.vector_kind(solution.objective, settings["vectors"]) if uses_density(solution) else None
     outputs = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
                                    vectors=kind, keep_predictions=keep_predictions)
     if kind is not None:
-        outputs.scores = model.density.score(outputs.vectors, np.asarray(machine_ids)[items.clip_of])
+        outputs.scores = model.density.score(outputs.vectors, np.asarray(sections)[items.clip_of])
     return outputs
 
 
 def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_root=None,
                        progress: bool = True) -> pd.DataFrame:
-    """Anomaly score of every usable test clip. [columns=machine_type, machine_id, file_name, label, score, path]"""
+    """Anomaly score of every usable test clip. [columns=machine_type, section, file_name, label, score, path]"""
     listed = layout.list_clips(data_dir, machine_type, "test")
     model = load_model(solution, machine_type, result_root, progress)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
         log.warning("%s: no usable test clip in %s (%d well-named clip(s), every one skipped); no scores for %s",
                     machine_type, _folders(data_dir, machine_type=machine_type, split="test"), len(listed), machine_type)
-        return pd.DataFrame(columns=["machine_type", "machine_id", "file_name", "label", "score", "path"])
+        return pd.DataFrame(columns=["machine_type", "section", "file_name", "label", "score", "path"])
     items = clip_items(solution, model, clips, log_mels)
-    machine_ids = [c.machine_id for c in clips]
-    unknown = sorted(set(machine_ids) - set(model.classes)) if model.classes is not None else []
+    sections = [c.section for c in clips]
+    unknown = sorted(set(sections) - set(model.classes)) if model.classes is not None else []
     if unknown and not uses_density(solution):
         log.warning("%s: the model knows the machine IDs %s, not %s; those clips get no score (nan)",
                     machine_type, model.classes, unknown)
-    outputs = score_items(solution, model, items, machine_ids)
+    outputs = score_items(solution, model, items, sections)
     return pd.DataFrame({
-        "machine_type": machine_type, "machine_id": machine_ids,
+        "machine_type": machine_type, "section": sections,
         "file_name": [c.name for c in clips], "label": pd.array([c.label for c in clips], dtype="Int64"),
         "score": scoring.clip_scores(outputs.scores, items.clip_of, len(clips)), "path": [str(c.path) for c in clips],
     })
@@ -396,8 +396,8 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
         scores = score_machine_type(solution, data_dir, machine_type, result_root, progress)
         if truth is not None:
             scores = groundtruth.attach_labels(scores, truth, machine_type, truth_path)
-        for machine_id, group in scores.groupby("machine_id"):
-            results.write_scores(result_dir, machine_type, machine_id, group["file_name"], group["score"])
+        for section, group in scores.groupby("section"):
+            results.write_scores(result_dir, machine_type, section, group["file_name"], group["score"])
         labelled = scores[scores["label"].notna()]
         if len(labelled):
             tables[machine_type] = per_id_table(labelled.assign(label=labelled["label"].astype(int)))

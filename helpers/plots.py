@@ -131,7 +131,7 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
-    """ROC curve per machine ID from clip scores [columns=machine_id, label, score], AUC in the legend.
+    """ROC curve per machine ID from clip scores [columns=section, label, score], AUC in the legend.
 
     Unlabelled clips, and IDs without both labels, are left out.
     """
@@ -139,12 +139,12 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
 
     ax = _axes(ax, figsize=(4.2, 4))
     labelled = scores[scores["label"].notna()]
-    for machine_id, group in labelled.groupby("machine_id"):
+    for section, group in labelled.groupby("section"):
         labels = group["label"].astype(int)
         if labels.nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(labels, group["score"])
-        ax.plot(fpr, tpr, lw=1.5, label=f"id {machine_id} (AUC {roc_auc_score(labels, group['score']):.3f})")
+        ax.plot(fpr, tpr, lw=1.5, label=f"id {section} (AUC {roc_auc_score(labels, group['score']):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
     ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")
     ax.set_aspect("equal")
@@ -182,7 +182,7 @@ def item_scores_over_time(times: np.ndarray, scores: np.ndarray, ax=None, label:
 def id_colours(ids) -> dict:
     """One colour per machine ID, by its place among the sorted IDs: the same ID is drawn alike in
     every figure of a machine type (ID probabilities, their means, the embedding map)."""
-    return {machine_id: plt.get_cmap("tab10")(i % 10) for i, machine_id in enumerate(sorted(set(ids)))}
+    return {section: plt.get_cmap("tab10")(i % 10) for i, section in enumerate(sorted(set(ids)))}
 
 
 def id_probabilities(view, ax=None, title: str | None = None):
@@ -190,10 +190,10 @@ def id_probabilities(view, ax=None, title: str | None = None):
     the legend beside the axes, where no line runs."""
     ax = _axes(ax, figsize=(7, 2.6))
     colours = id_colours(view.classes)
-    for machine_id, probability in zip(view.classes, view.id_probabilities):
-        own = machine_id == view.machine_id
+    for section, probability in zip(view.classes, view.id_probabilities):
+        own = section == view.section
         ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
-                color=colours[machine_id], label=f"id {machine_id}" + (" (its own)" if own else ""))
+                color=colours[section], label=f"id {section}" + (" (its own)" if own else ""))
     ax.set_ylim(-0.02, 1.02)
     beside = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "handlelength": 1.2, "borderaxespad": 0.2}
     return _label(ax, "time [s]", "p(ID)", title, legend=beside)
@@ -206,8 +206,8 @@ def mean_id_probabilities(view, ax=None, title: str | None = None):
     means = view.id_probabilities.mean(axis=1)
     colours = id_colours(view.classes)
     bars = ax.bar([f"id {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
-    for bar, machine_id in zip(bars, view.classes):
-        own = machine_id == view.machine_id
+    for bar, section in zip(bars, view.classes):
+        own = section == view.section
         bar.set_alpha(1.0 if own else 0.35)
         bar.set_edgecolor("black" if own else "none")
     ax.set_ylim(0, 1)
@@ -272,8 +272,8 @@ def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: st
             colour = [colours[i] for i in ids[chosen]]
             ax.scatter(points[chosen, 0], points[chosen, 1], **{"edgecolors" if _hollow(style) else "c": colour}, **style)
             group_handles.append(_marker_handle(style, "#555555", f"{group} ({int(chosen.sum())})"))
-    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"id {machine_id}")
-                  for machine_id, colour in colours.items()]
+    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"id {section}")
+                  for section, colour in colours.items()]
     ax.add_artist(ax.legend(handles=id_handles, title="machine ID", loc="upper left", bbox_to_anchor=(1.01, 1.0),
                             fontsize=8, title_fontsize=9))
     ax.legend(handles=group_handles, title="clips", loc="lower left", bbox_to_anchor=(1.01, 0.0),

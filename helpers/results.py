@@ -21,17 +21,17 @@ from helpers.fileio import atomic_write_text
 from helpers.metrics import means
 
 
-def score_file_name(machine_type: str, machine_id: str) -> str:
-    return f"anomaly_score_{machine_type}_id_{machine_id}.csv"
+def score_file_name(machine_type: str, section: str) -> str:
+    return f"anomaly_score_{machine_type}_id_{section}.csv"
 
 
-def write_scores(result_dir: str | Path, machine_type: str, machine_id: str, file_names, scores) -> Path:
+def write_scores(result_dir: str | Path, machine_type: str, section: str, file_names, scores) -> Path:
     """Write one ID's ``anomaly_score_<type>_id_XX.csv`` (no header)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for name, score in zip(file_names, scores):
         writer.writerow([name, repr(float(score))])
-    return atomic_write_text(Path(result_dir) / score_file_name(machine_type, machine_id), buffer.getvalue())
+    return atomic_write_text(Path(result_dir) / score_file_name(machine_type, section), buffer.getvalue())
 
 
 def read_scores(path: str | Path) -> pd.DataFrame:
@@ -85,11 +85,11 @@ def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], extra:
 
 
 def read_scores_table(result_dir: str | Path) -> pd.DataFrame:
-    """The last test run's clip scores (scores.csv) [columns=machine_type, machine_id, file_name, label, score, path]."""
+    """The last test run's clip scores (scores.csv) [columns=machine_type, section, file_name, label, score, path]."""
     path = Path(result_dir) / "scores.csv"
     if not path.is_file():
         raise ToolkitError(f"no scores at {path}; run the solution's 01-test notebook first")
-    return pd.read_csv(path, dtype={"machine_id": str})
+    return pd.read_csv(path, dtype={"section": str})
 
 
 def collect_results(result_root: str | Path) -> pd.DataFrame:

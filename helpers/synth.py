@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from helpers import groundtruth
 from helpers.errors import ConfigError
 from helpers.fileio import atomic_path, atomic_write_text
-from helpers.layout import CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, clip_name
+from helpers.layout import CLIP_SECONDS, DEV_IDS, EDITIONS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE
 
 GENERATOR_VERSION = 1
 MANIFEST = ".synth.json"
@@ -416,9 +416,9 @@ def _key(*parts) -> list[int]:
     return [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
 
 
-def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
+def machine_params(seed: int, machine_type: str, section: str) -> dict:
     """The individual machine: its sound-model parameters, level, SNR, anomaly strength and factory."""
-    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "machine", machine_type, machine_id)))
+    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "machine", machine_type, section)))
     params_of, _, _ = MACHINES[machine_type]
     return {"sound": params_of(rng), "factory": _factory_params(rng),
             "level_db": TYPE_LEVEL_DB[machine_type] + rng.uniform(-1.5, 1.5),
@@ -426,13 +426,13 @@ def machine_params(seed: int, machine_type: str, machine_id: str) -> dict:
             "difficulty": rng.uniform(0.7, 1.3)}
 
 
-def synthesize(seed: int, machine_type: str, machine_id: str, kind: str, index: int) -> np.ndarray:
+def synthesize(seed: int, machine_type: str, section: str, kind: str, index: int) -> np.ndarray:
     """One clip as float32 in [-1, 1]. [shape=(samples,)]
 
     kind is "train", "normal" (normal test clip) or "anomaly"; the clip depends only on the arguments.
     """
-    machine = machine_params(seed, machine_type, machine_id)
-    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "clip", machine_type, machine_id, kind, index)))
+    machine = machine_params(seed, machine_type, section)
+    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "clip", machine_type, section, kind, index)))
     n = int(round(CLIP_SECONDS[machine_type] * SAMPLE_RATE))
     _, render, faults = MACHINES[machine_type]
     anomaly, severity = None, 0.0
@@ -467,7 +467,7 @@ class Job:
     """One file to write: the clip's identity and its path."""
 
     machine_type: str
-    machine_id: str
+    section: str
     kind: str
     index: int
     path: Path
@@ -479,7 +479,7 @@ def _run_job(job_and_seed: tuple[Job, int, bool]) -> int:
     size = expected_bytes(int(round(CLIP_SECONDS[job.machine_type] * SAMPLE_RATE)))
     if keep and job.path.is_file() and job.path.stat().st_size == size:
         return size
-    write_wav(job.path, synthesize(seed, job.machine_type, job.machine_id, job.kind, job.index))
+    write_wav(job.path, synthesize(seed, job.machine_type, job.section, job.kind, job.index))
     return size
 
 
@@ -505,10 +505,10 @@ def id_counts(size: str, machine_type: str, eval_layout: bool = False) -> dict[s
     return {eval_id: counts[dev_id] for eval_id, dev_id in zip(EVAL_IDS[machine_type], DEV_IDS[machine_type])}
 
 
-def _eval_order(seed: int, machine_type: str, machine_id: str, counts: ClipCounts) -> list[tuple[str, int]]:
+def _eval_order(seed: int, machine_type: str, section: str, counts: ClipCounts) -> list[tuple[str, int]]:
     """The labelled test clips of an eval ID in their shuffled eval order: [(label, original index)]."""
     clips = [("normal", i) for i in range(counts.test_normal)] + [("anomaly", i) for i in range(counts.test_anomaly)]
-    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "eval order", machine_type, machine_id)))
+    rng = np.random.default_rng(np.random.SeedSequence(_key(seed, "eval order", machine_type, section)))
     return [clips[i] for i in rng.permutation(len(clips))]
 
 
@@ -518,16 +518,16 @@ def plan(out: Path, size: str, seed: int, types: list[str], eval_layout: bool) -
     for machine_type in types:
         folder = out / machine_type
         truth.append(machine_type)
-        for machine_id, counts in id_counts(size, machine_type, eval_layout).items():
-            jobs += [Job(machine_type, machine_id, "train", i, folder / "train" / clip_name(machine_id, i, "normal"))
+        for section, counts in id_counts(size, machine_type, eval_layout).items():
+            jobs += [Job(machine_type, section, "train", i, folder / "train" / EDITIONS[2020].clip_name(section, i, "train", "normal"))
                      for i in range(counts.train)]
             if eval_layout:
-                for eval_index, (label, index) in enumerate(_eval_order(seed, machine_type, machine_id, counts)):
-                    name = clip_name(machine_id, eval_index, None)
-                    jobs.append(Job(machine_type, machine_id, label, index, folder / "test" / name))
-                    truth.append(f"{name},{clip_name(machine_id, index, label)},{int(label == 'anomaly')}")
+                for eval_index, (label, index) in enumerate(_eval_order(seed, machine_type, section, counts)):
+                    name = EDITIONS[2020].clip_name(section, eval_index, "test", None)
+                    jobs.append(Job(machine_type, section, label, index, folder / "test" / name))
+                    truth.append(f"{name},{EDITIONS[2020].clip_name(section, index, 'test', label)},{int(label == 'anomaly')}")
             else:
-                jobs += [Job(machine_type, machine_id, label, i, folder / "test" / clip_name(machine_id, i, label))
+                jobs += [Job(machine_type, section, label, i, folder / "test" / EDITIONS[2020].clip_name(section, i, "test", label))
                          for label, count in (("normal", counts.test_normal), ("anomaly", counts.test_anomaly))
                          for i in range(count)]
     return jobs, truth if eval_layout else []

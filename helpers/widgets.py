@@ -109,7 +109,7 @@ class ClipBrowser:
 
     def _refresh_ids(self) -> None:
         table = self._table()
-        ids = sorted(table.loc[table["machine_type"] == self.type_box.value, "machine_id"].unique())
+        ids = sorted(table.loc[table["machine_type"] == self.type_box.value, "section"].unique())
         self._quiet = True
         try:
             self.id_box.options = ["all"] + ids
@@ -123,7 +123,7 @@ class ClipBrowser:
         table = self._table()
         rows = table[table["machine_type"] == self.type_box.value]
         if self.id_box.value not in (None, "all"):
-            rows = rows[rows["machine_id"] == self.id_box.value]
+            rows = rows[rows["section"] == self.id_box.value]
         label = LABEL_CHOICES[self.label_box.value]
         order = ORDERS[self.order_box.value]
         if order is not None and order[0] is not None:
@@ -179,19 +179,19 @@ class ClipBrowser:
         label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
         for row, name in enumerate(shown):
             sol = self.solutions[name]
-            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path, clip.machine_id)
+            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path, clip.section)
             if view is None:
                 continue
             images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
             plots.clip_panels(view, sol.features, images,
-                              title=f"{name} · {clip.machine_type} id {clip.machine_id} · {label}\n{clip.file_name}")
+                              title=f"{name} · {clip.machine_type} id {clip.section} · {label}\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=figure.add_subplot(grids[2 * row + 1, :2]),
                                         colour=plots.LABEL_COLOURS[label], ylabel=view.score_label,
                                         title=f"{name}: score over time")
             id_scores = self.scores[name]
-            id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["machine_id"] == clip.machine_id)]
+            id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["section"] == clip.section)]
             plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),
-                                 threshold=self.threshold, title=f"{name}: score among id {clip.machine_id}",
+                                 threshold=self.threshold, title=f"{name}: score among id {clip.section}",
                                  xlabel=view.score_label)
         self.figure = figure
         return figure

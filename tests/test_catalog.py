@@ -16,7 +16,7 @@ def test_file_table_rows_and_skips(tmp_path):
     table = catalog.file_table(tmp_path / "data", cache_dir=tmp_path / "cache")
     assert len(table) == 3
     row = table[table["path"].str.endswith("anomaly_id_00_00000000.wav")].iloc[0]
-    assert (row.machine_id, row.label, row.samples, row.sample_rate, row.channels, row.seconds) == \
+    assert (row.section, row.label, row.samples, row.sample_rate, row.channels, row.seconds) == \
         ("00", "anomaly", 2000, 8000, 2, 0.25)
     assert [s.path.split("/")[-1] for s in skiplog.skipped()] == ["anomaly_id_00_00000001.wav"]
     counts = catalog.clip_counts(table)

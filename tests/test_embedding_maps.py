@@ -69,8 +69,8 @@ def test_unlabelled_eval_clips_are_a_group_of_their_own(classifier_run, tiny_dat
     scores_path = sol.result_dir(root) / "scores.csv"
     original = scores_path.read_text()
     try:
-        scores = pd.read_csv(scores_path, dtype={"machine_id": str})
-        scores.loc[scores["machine_id"] == "06", "label"] = pd.NA
+        scores = pd.read_csv(scores_path, dtype={"section": str})
+        scores.loc[scores["section"] == "06", "label"] = pd.NA
         scores.to_csv(scores_path, index=False)
         (figure,) = inspection.embedding_maps(sol, root, "fan")
     finally:

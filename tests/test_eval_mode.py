@@ -49,7 +49,7 @@ def test_a_hand_written_list_in_the_published_format_is_read_row_by_row(tmp_path
         ["fan", "id_01_00000000.wav", "normal_id_01_00000042.wav", 0],
         ["fan", "id_03_00000000.wav", "anomaly_id_03_00000007.wav", 1],
     ]
-    scores = pd.DataFrame({"machine_type": "fan", "machine_id": ["01", "03", "05"],
+    scores = pd.DataFrame({"machine_type": "fan", "section": ["01", "03", "05"],
                            "file_name": ["id_01_00000000.wav", "id_03_00000000.wav", "id_05_00000000.wav"],
                            "label": pd.array([pd.NA] * 3, dtype="Int64"), "score": [1.0, 2.0, 3.0]})
     labelled = groundtruth.attach_labels(scores, truth, "fan", path)
@@ -83,9 +83,9 @@ def test_eval_mode_trains_on_both_sets_and_scores_the_eval_clips(tiny_data, eval
 
     scores, tables = pipeline.test_all(sol, eval_data, tmp_path, "fan", progress=False)
     result_dir = tmp_path / "pytorch-eval"
-    for machine_id in EVAL_IDS["fan"]:
-        written = results.read_scores(result_dir / results.score_file_name("fan", machine_id))
-        assert len(written) == 4 and written["file_name"].str.startswith(f"id_{machine_id}_").all()
+    for section in EVAL_IDS["fan"]:
+        written = results.read_scores(result_dir / results.score_file_name("fan", section))
+        assert len(written) == 4 and written["file_name"].str.startswith(f"id_{section}_").all()
     truth = groundtruth.read(eval_data / groundtruth.FILE_NAME)
     truth = truth[truth["machine_type"] == "fan"].set_index("file_name")["label"]
     assert (scores["label"].astype(int) == scores["file_name"].map(truth)).all()
@@ -135,7 +135,7 @@ def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_dat
 def test_unlabelled_eval_scores_choose_the_lowest_median_and_highest_clips():
     from helpers.inspection import choose_clips
 
-    scores = pd.DataFrame({"machine_type": "fan", "machine_id": "01", "file_name": [f"id_01_{i:08d}.wav" for i in range(5)],
+    scores = pd.DataFrame({"machine_type": "fan", "section": "01", "file_name": [f"id_01_{i:08d}.wav" for i in range(5)],
                            "label": pd.array([pd.NA] * 5, dtype="Int64"), "score": [3.0, 1.0, 5.0, 2.0, 4.0],
                            "path": [f"/data/fan/test/id_01_{i:08d}.wav" for i in range(5)]})
     chosen = choose_clips(scores)

@@ -9,7 +9,7 @@ from tests.conftest import write_wav
 
 def test_parse_dev_and_eval_names():
     clip = layout.parse_clip(Path("x/anomaly_id_04_00000012.wav"), "fan", "test")
-    assert (clip.machine_id, clip.index, clip.label, clip.label_name) == ("04", 12, 1, "anomaly")
+    assert (clip.section, clip.index, clip.label, clip.label_name) == ("04", 12, 1, "anomaly")
     clip = layout.parse_clip(Path("x/normal_id_00_00000000.wav"), "fan", "train")
     assert clip.label == 0
     clip = layout.parse_clip(Path("x/id_05_00000003.wav"), "ToyCar", "test")
@@ -31,21 +31,21 @@ def test_training_folder_accepts_normal_only():
         layout.parse_clip(Path("id_00_00000001.wav"), "fan", "train")
 
 
-@pytest.mark.parametrize("machine_id,index,label,split", [
+@pytest.mark.parametrize("section,index,label,split", [
     ("02", 7, "normal", "train"), ("04", 12345678, "anomaly", "test"), ("00", 0, "normal", "test"),
     ("05", 7, None, "test"),
 ])
-def test_clip_name_round_trips(machine_id, index, label, split):
+def test_clip_name_round_trips(section, index, label, split):
     """A name made by clip_name parses back to the same ID, index and label."""
-    name = layout.clip_name(machine_id, index, label)
+    name = layout.EDITIONS[2020].clip_name(section, index, split, label)
     clip = layout.parse_clip(Path("data/fan") / split / name, "fan", split)
-    assert (clip.machine_id, clip.index, clip.label_name, clip.split) == (machine_id, index, label or "unknown", split)
+    assert (clip.section, clip.index, clip.label_name, clip.split) == (section, index, label or "unknown", split)
     assert clip.name == name
 
 
 def test_clip_name_has_the_dcase_shape():
-    assert layout.clip_name("02", 7, "normal") == "normal_id_02_00000007.wav"
-    assert layout.clip_name("05", 7, None) == "id_05_00000007.wav"
+    assert layout.EDITIONS[2020].clip_name("02", 7, "train", "normal") == "normal_id_02_00000007.wav"
+    assert layout.EDITIONS[2020].clip_name("05", 7, "test", None) == "id_05_00000007.wav"
 
 
 def test_list_clips_sorts_skips_bad_names_and_ignores_other_files(tmp_path):
@@ -58,7 +58,7 @@ def test_list_clips_sorts_skips_bad_names_and_ignores_other_files(tmp_path):
     assert [c.name for c in clips] == ["normal_id_00_00000001.wav", "normal_id_02_00000003.wav",
                                        "anomaly_id_02_00000001.wav"]
     assert [Path(s.path).name for s in skiplog.skipped()] == ["recording 1.wav"]
-    assert layout.machine_ids(clips) == ["00", "02"]
+    assert layout.sections(clips) == ["00", "02"]
 
 
 def test_missing_folders_say_what_was_expected(tmp_path):

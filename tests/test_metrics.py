@@ -27,7 +27,7 @@ def test_random_scorer_pauc_is_about_half():
 
 def test_single_class_id_is_undefined_not_a_crash():
     table = per_id_table(pd.DataFrame({
-        "machine_id": ["00"] * 4 + ["02"] * 3,
+        "section": ["00"] * 4 + ["02"] * 3,
         "label": [0, 0, 1, 1, 0, 0, 0],
         "score": [0.1, 0.2, 0.9, 0.8, 0.3, 0.2, 0.1],
     }))

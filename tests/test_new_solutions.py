@@ -29,7 +29,7 @@ def classifier(overrides: dict | None = None, run_name: str | None = None) -> so
 def train_items(sol, data, machine_type="fan"):
     """(classes, training-time items, fixed test-time items) of the training clips, labelled by ID."""
     clips, mels = pipeline.load_clip_features(sol, layout.list_clips(data, machine_type, "train"), False, "")
-    classes = layout.machine_ids(clips)
+    classes = layout.sections(clips)
     labels = pipeline.id_labels(clips, classes)
     return classes, pipeline.make_items(sol, mels, True, labels), pipeline.make_items(sol, mels, False, labels)
 
@@ -121,7 +121,7 @@ def test_a_saved_and_loaded_classifier_scores_exactly_as_the_trained_one(tiny_da
 def test_clips_of_an_id_the_classifier_does_not_know_get_nan_and_a_warning(tiny_data, tmp_path, caplog):
     data = tmp_path / "dev_data"
     for clip in layout.list_clips(tiny_data, "fan", "train"):
-        if clip.machine_id != "06":
+        if clip.section != "06":
             (data / "fan" / "train").mkdir(parents=True, exist_ok=True)
             shutil.copy(clip.path, data / "fan" / "train")
     shutil.copytree(tiny_data / "fan" / "test", data / "fan" / "test")
@@ -129,7 +129,7 @@ def test_clips_of_an_id_the_classifier_does_not_know_get_nan_and_a_warning(tiny_
     pipeline.train_machine_type(sol, data, "fan", sol.result_dir(tmp_path), live=False, progress=False)
     with caplog.at_level(logging.WARNING, logger="helpers"):
         scores = pipeline.score_machine_type(sol, data, "fan", tmp_path, progress=False)
-    unknown = scores["machine_id"] == "06"
+    unknown = scores["section"] == "06"
     assert unknown.any() and scores.loc[unknown, "score"].isna().all()
     assert np.isfinite(scores.loc[~unknown, "score"]).all()
     assert any("06" in r.getMessage() and "nan" in r.getMessage() for r in caplog.records)
@@ -141,7 +141,7 @@ def test_a_machine_type_with_one_id_cannot_train_an_id_classifier(tiny_data, tmp
     data = tmp_path / "dev_data"
     (data / "fan" / "train").mkdir(parents=True)
     for clip in layout.list_clips(tiny_data, "fan", "train"):
-        if clip.machine_id == "00":
+        if clip.section == "00":
             shutil.copy(clip.path, data / "fan" / "train")
     with pytest.raises(DataLayoutError, match="1 ID.*00.*at least 2"):
         pipeline.train_machine_type(classifier(), data, "fan", tmp_path, live=False, progress=False)

@@ -28,7 +28,7 @@ def result_root(tmp_path_factory):
 
 def data_test_ids(data: Path, machine_type: str) -> list[str]:
     """The machine IDs of the test clips in the data folder itself (not read back from a result)."""
-    return layout.machine_ids(layout.list_clips(data, machine_type, "test"))
+    return layout.sections(layout.list_clips(data, machine_type, "test"))
 
 
 def check_result_files(run_dir: Path, data: Path, types: list[str]):
@@ -41,9 +41,9 @@ def check_result_files(run_dir: Path, data: Path, types: list[str]):
         rows = table[table["machine_type"] == machine_type]
         assert list(rows["id"]) == data_test_ids(data, machine_type) + ["Average"]
         assert rows["AUC"].iloc[-1] == pytest.approx(rows["AUC"].iloc[:-1].mean())
-        for machine_id in data_test_ids(data, machine_type):
-            clips = [c.name for c in layout.list_clips(data, machine_type, "test") if c.machine_id == machine_id]
-            scores = read_scores(run_dir / f"anomaly_score_{machine_type}_id_{machine_id}.csv")
+        for section in data_test_ids(data, machine_type):
+            clips = [c.name for c in layout.list_clips(data, machine_type, "test") if c.section == section]
+            scores = read_scores(run_dir / f"anomaly_score_{machine_type}_id_{section}.csv")
             assert sorted(scores["file_name"]) == sorted(clips)
             assert scores["score"].map(math.isfinite).all()
 

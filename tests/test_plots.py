@@ -22,7 +22,7 @@ def _style():
 
 def scores():
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"machine_id": np.repeat(["00", "02"], 20), "label": np.tile([0] * 10 + [1] * 10, 2),
+    return pd.DataFrame({"section": np.repeat(["00", "02"], 20), "label": np.tile([0] * 10 + [1] * 10, 2),
                          "score": rng.normal(size=40) + np.tile([0] * 10 + [1] * 10, 2)})
 
 
@@ -58,8 +58,8 @@ def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
     table = scores()
     assert plots.roc_curves(table, ax=ax, title="ROC") is ax
     texts = legend_texts(ax)
-    for machine_id, group in table.groupby("machine_id"):
-        assert f"id {machine_id} (AUC {roc_auc_score(group['label'], group['score']):.3f})" in texts
+    for section, group in table.groupby("section"):
+        assert f"id {section} (AUC {roc_auc_score(group['label'], group['score']):.3f})" in texts
     curves = {line.get_label(): line for line in ax.get_lines() if line.get_label().startswith("id ")}
     assert len(curves) == 2
     for label, line in curves.items():  # from (0, 0) to (1, 1), never down, enclosing the AUC it names
@@ -73,7 +73,7 @@ def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
 def test_roc_curves_leave_out_ids_with_one_label():
     fig, ax = plt.subplots()
     table = scores()
-    table.loc[table["machine_id"] == "02", "label"] = 0
+    table.loc[table["section"] == "02", "label"] = 0
     plots.roc_curves(table, ax=ax)
     assert [t for t in legend_texts(ax) if t.startswith("id ")] == [legend_texts(ax)[0]]
     assert legend_texts(ax)[0].startswith("id 00 ")
@@ -82,7 +82,7 @@ def test_roc_curves_leave_out_ids_with_one_label():
 def test_score_histograms_count_each_label(tmp_path):
     fig, ax = plt.subplots()
     table = scores()
-    table.loc[len(table)] = {"machine_id": "00", "label": pd.NA, "score": 0.0}
+    table.loc[len(table)] = {"section": "00", "label": pd.NA, "score": 0.0}
     table["label"] = table["label"].astype("Int64")
     assert plots.score_histograms(table, ax=ax, bins=10) is ax
     assert legend_texts(ax) == ["normal (20)", "anomaly (20)", "unlabelled (1)"]
@@ -140,7 +140,7 @@ def test_scores_over_time_draw_the_scores_and_their_mean(tmp_path):
 def test_clip_counts_bars_stack_the_counts(tmp_path):
     fig, ax = plt.subplots()
     counts = pd.DataFrame({"machine_type": ["fan", "fan", "fan", "valve"], "split": ["train", "test", "test", "train"],
-                           "machine_id": ["00"] * 4, "label": ["normal", "normal", "anomaly", "normal"],
+                           "section": ["00"] * 4, "label": ["normal", "normal", "anomaly", "normal"],
                            "clips": [10, 5, 4, 7]})
     assert plots.clip_counts_bars(counts, ax=ax) is ax
     assert sorted(h for h in bar_heights(ax) if h) == [4, 5, 7, 10]
@@ -187,7 +187,7 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(3), size=20).T  # [classes, items]
     view = ClipView(rng.normal(-40, 5, (64, 100)), np.linspace(0, 3, 20), rng.random(20), 0.7, "−log p(own ID)",
-                    id_probabilities=probabilities, classes=["00", "02", "04"], machine_id="02")
+                    id_probabilities=probabilities, classes=["00", "02", "04"], section="02")
     fig, axes = plt.subplots(1, 3)
     plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan id 02")
     lines = {line.get_label(): line for line in axes[1].get_lines()}

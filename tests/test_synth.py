@@ -23,12 +23,12 @@ def test_tiny_has_every_type_and_id_with_dcase_names(tiny_data):
                 parse_clip(path, machine_type, split)
         train = list_clips(tiny_data, machine_type, "train")
         test = list_clips(tiny_data, machine_type, "test")
-        assert {c.machine_id for c in train} == {c.machine_id for c in test} == set(DEV_IDS[machine_type])
+        assert {c.section for c in train} == {c.section for c in test} == set(DEV_IDS[machine_type])
         assert {c.label for c in train} == {0}
-        for machine_id in DEV_IDS[machine_type]:
-            labels = [c.label for c in test if c.machine_id == machine_id]
-            assert labels.count(0) == counts[machine_type][machine_id].test_normal
-            assert labels.count(1) == counts[machine_type][machine_id].test_anomaly
+        for section in DEV_IDS[machine_type]:
+            labels = [c.label for c in test if c.section == section]
+            assert labels.count(0) == counts[machine_type][section].test_normal
+            assert labels.count(1) == counts[machine_type][section].test_anomaly
 
 
 def test_tiny_clips_are_16k_pcm16_mono_of_exact_length(tiny_data):
@@ -73,7 +73,7 @@ def test_eval_layout_and_ground_truth(tmp_path):
     test = list_clips(root, machine_type, "test")
     train = list_clips(root, machine_type, "train")
     assert {c.label for c in test} == {None} and {c.label for c in train} == {0}
-    assert {c.machine_id for c in test} == {c.machine_id for c in train} == set(EVAL_IDS[machine_type])
+    assert {c.section for c in test} == {c.section for c in train} == set(EVAL_IDS[machine_type])
     rows = lines[lines.index(machine_type) + 1:][: len(test)]
     assert sorted(r.split(",")[0] for r in rows) == sorted(c.name for c in test)
     for row in rows:
@@ -116,17 +116,17 @@ def test_anomalies_differ_from_normal_clips_of_their_id(tiny_data):
     distances = {0: [], 1: []}
     for machine_type in MACHINE_TYPES:
         train = list_clips(tiny_data, machine_type, "train")
-        references = {i: np.mean([_mean_spectrum(c.path) for c in train if c.machine_id == i], axis=0)
+        references = {i: np.mean([_mean_spectrum(c.path) for c in train if c.section == i], axis=0)
                       for i in DEV_IDS[machine_type]}
         for clip in list_clips(tiny_data, machine_type, "test"):
-            distances[clip.label].append(np.abs(_mean_spectrum(clip.path) - references[clip.machine_id]).mean())
+            distances[clip.label].append(np.abs(_mean_spectrum(clip.path) - references[clip.section]).mean())
     assert np.mean(distances[1]) > np.mean(distances[0])
 
 
 def test_ids_of_a_type_sound_different(tiny_data):
     for machine_type in MACHINE_TYPES:
         train = list_clips(tiny_data, machine_type, "train")
-        spectra = {i: np.array([_mean_spectrum(c.path) for c in train if c.machine_id == i]) for i in DEV_IDS[machine_type]}
+        spectra = {i: np.array([_mean_spectrum(c.path) for c in train if c.section == i]) for i in DEV_IDS[machine_type]}
         within = np.mean([np.abs(s - s.mean(axis=0)).mean() for s in spectra.values()])
         centres = np.array([s.mean(axis=0) for s in spectra.values()])
         between = np.abs(centres - centres.mean(axis=0)).mean()

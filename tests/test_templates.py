@@ -232,7 +232,7 @@ def test_the_back_end_fitted_in_training_is_the_one_the_test_scores_with(tiny_da
     expected = pipeline.score_machine_type(knn, tiny_data, "fan", root, progress=False)
     mse = pipeline.score_machine_type(solution.load(folder), tiny_data, "fan", root, progress=False)
     written = read_scores(run / "anomaly_score_fan_id_00.csv").set_index("file_name")["score"]
-    wanted = expected[expected["machine_id"] == "00"].set_index("file_name")["score"]
+    wanted = expected[expected["section"] == "00"].set_index("file_name")["score"]
     assert written.sort_index().to_numpy() == pytest.approx(wanted.sort_index().to_numpy(), rel=1e-6)
     assert not mse.set_index("path")["score"].equals(expected.set_index("path")["score"])
 

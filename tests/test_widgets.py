@@ -61,7 +61,7 @@ def test_selection_drives_the_panels(tested_runs):
     assert browser.current_clip.label == 1
 
     browser.id_box.value = browser.id_box.options[1]
-    assert set(browser.candidates()["machine_id"]) == {browser.id_box.value}
+    assert set(browser.candidates()["section"]) == {browser.id_box.value}
 
 
 def test_second_solution_adds_its_panels(tested_runs):
@@ -103,10 +103,10 @@ def test_a_machine_id_solution_shows_each_ids_probability_and_its_own_score(test
     clip = browser.current_clip
     axes = by_title(browser.figure)
     lines = [line.get_label() for line in axes["machine ID over time"].get_lines()]
-    assert lines == [f"id {i}" + (" (its own)" if i == clip.machine_id else "") for i in ("00", "02", "04", "06")]
+    assert lines == [f"id {i}" + (" (its own)" if i == clip.section else "") for i in ("00", "02", "04", "06")]
     nll = scoring.SCORE_LABELS["nll"]
     assert axes["toy: score over time"].get_ylabel() == nll
-    assert axes[f"toy: score among id {clip.machine_id}"].get_xlabel() == nll
+    assert axes[f"toy: score among id {clip.section}"].get_xlabel() == nll
     assert any(t.startswith("score ") and nll in t for t in axes)
     plots.save(browser.figure, tmp_path / "classifier.png")
 
@@ -115,5 +115,5 @@ def test_a_machine_id_solution_shows_each_ids_probability_and_its_own_score(test
     assert "toy ·" in titles(browser.figure) and "pytorch ·" in titles(browser.figure)
     assert "machine ID over time" in axes and "reconstruction" in axes
     assert axes["pytorch: score over time"].get_ylabel() == scoring.SCORE_LABELS["mse"]
-    assert axes[f"pytorch: score among id {clip.machine_id}"].get_xlabel() == scoring.SCORE_LABELS["mse"]
+    assert axes[f"pytorch: score among id {clip.section}"].get_xlabel() == scoring.SCORE_LABELS["mse"]
     plots.save(browser.figure, tmp_path / "classifier_and_autoencoder.png")
