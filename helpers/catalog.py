@@ -16,7 +16,7 @@ import soundfile as sf
 from helpers import cache, layout, skiplog
 from helpers.fileio import atomic_write_text
 
-COLUMNS = ["path", "machine_type", "split", "section", "label", "index",
+COLUMNS = ["path", "machine_type", "split", "section", "domain", "attributes", "label", "index",
            "samples", "sample_rate", "channels", "seconds"]
 
 
@@ -30,12 +30,12 @@ class _CacheHome:
 HOME = _CacheHome()
 
 
-def _all_clips(root: Path) -> list[layout.Clip]:
+def _all_clips(root: Path, ed: layout.Edition) -> list[layout.Clip]:
     clips = []
-    for machine_type in layout.machine_types(root):
+    for machine_type in layout.machine_types(root, ed):
         for split in layout.SPLITS:
-            if (root / machine_type / split).is_dir():
-                clips += layout.list_clips(root, machine_type, split)
+            if any((root / machine_type / folder).is_dir() for folder in ed.folders(split)):
+                clips += layout.list_clips(root, machine_type, split, ed)
     return clips
 
 
@@ -54,25 +54,28 @@ def _row(clip: layout.Clip) -> dict | None:
         skiplog.skip(clip.path, f"cannot be read as audio ({type(err).__name__})")
         return None
     return {"path": str(clip.path), "machine_type": clip.machine_type, "split": clip.split,
-            "section": clip.section, "label": clip.label_name, "index": clip.index,
+            "section": clip.section, "domain": clip.domain, "attributes": clip.attributes,
+            "label": clip.label_name, "index": clip.index,
             "samples": info.frames, "sample_rate": info.samplerate, "channels": info.channels,
             "seconds": info.frames / info.samplerate}
 
 
-def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOME) -> pd.DataFrame:
-    """One row per readable clip under `root` (dev or eval layout). [columns=COLUMNS]
+def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOME, year=None) -> pd.DataFrame:
+    """One row per readable clip under `root` (dev or eval layout of the edition `year`, default:
+    detected). [columns=COLUMNS]
 
     Cached under `cache_dir`: by default the cache folder in use; None: not cached (nor when the cache is off).
     """
     root = Path(root)
-    clips = _all_clips(root)
+    clips = _all_clips(root, layout.resolve(root, year))
     folder = cache.folder() if cache_dir is HOME else cache_dir
     cache_path = None
     if folder is not None:
         cache_path = Path(folder) / cache.FILE_TABLES / f"{_signature(root, clips)}.csv"
         if cache_path.is_file():
             cache.touch(cache_path)
-            return pd.read_csv(cache_path, dtype={"section": str})
+            return pd.read_csv(cache_path, dtype={"section": str, "domain": str, "attributes": str},
+                               keep_default_na=False, na_values={"domain": [""]})
     rows = [row for row in map(_row, clips) if row is not None]
     table = pd.DataFrame(rows, columns=COLUMNS)
     if cache_path is not None:
@@ -82,12 +85,16 @@ def file_table(root: str | Path, cache_dir: str | Path | _CacheHome | None = HOM
 
 
 def clip_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Clip counts per machine type, split, ID and label. [columns=machine_type, split, section, label, clips]"""
-    return (table.groupby(["machine_type", "split", "section", "label"], sort=True)
+    """Clip counts per machine type, split, section (2020: ID), domain and label.
+    [columns=machine_type, split, section, domain, label, clips]"""
+    return (table.assign(domain=table["domain"].fillna("unknown"))
+            .groupby(["machine_type", "split", "section", "domain", "label"], sort=True)
             .size().rename("clips").reset_index())
 
 
 def count_table(counts: pd.DataFrame) -> pd.DataFrame:
-    """clip_counts as one row per (machine type, ID) and a column per (split, label), whole numbers."""
-    return counts.pivot_table(index=["machine_type", "section"], columns=["split", "label"], values="clips",
+    """clip_counts as one row per (machine type, section) and a column per (split, domain, label),
+    whole numbers; without the domain level when every clip is of the source domain (2020)."""
+    columns = ["split", "label"] if set(counts["domain"]) == {"source"} else ["split", "domain", "label"]
+    return counts.pivot_table(index=["machine_type", "section"], columns=columns, values="clips",
                               aggfunc="sum", fill_value=0)

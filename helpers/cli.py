@@ -17,6 +17,7 @@ from pathlib import Path
 
 from helpers import paths
 from helpers.errors import ToolkitError
+from helpers.layout import YEARS
 
 
 DEMO_EPOCHS = 10
@@ -65,14 +66,13 @@ def _selected_solutions(names: str | None) -> list:
     return [by_name[n] for n in wanted]
 
 
-def _print_results(result_root, runs) -> None:
-    from helpers.results import collect_results
+def _print_results(result_root, runs, year) -> None:
+    from helpers import layout, results
 
-    table = collect_results(result_root)
-    table = table[(table["id"] == "Average") & table["solution"].isin(runs)]
-    print("\nAverage AUC / pAUC per machine type:")
-    print(table.pivot_table(index="machine_type", columns="solution", values=["AUC", "pAUC"], sort=False)
-          .round(4).to_string())
+    table = results.collect_results(result_root, year)
+    ed = layout.edition(int(table["year"].iloc[0]))
+    print(f"\n{ed.name}: official score per machine type ({results.OFFICIAL_SCORE_RULE[ed.style]}):")
+    print(results.official_table(table[table["solution"].isin(runs)]).round(4).to_string())
 
 
 def _run(args) -> None:
@@ -89,9 +89,9 @@ def _run(args) -> None:
         runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
                                         args.retrain, args.timeout, run_name=args.run_name, eval_data=args.eval_data,
                                         ground_truth=args.ground_truth, idle_timeout=args.idle_timeout,
-                                        scoring_backend=args.scoring_backend).name)
-    runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout)
-    _print_results(args.result_dir, runs)
+                                        scoring_backend=args.scoring_backend, year=args.year).name)
+    runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout, args.year)
+    _print_results(args.result_dir, runs, args.year)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
 
 
@@ -112,7 +112,7 @@ def _demo(args) -> None:
     print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
           f"run `python -m helpers run --epochs 100` for the full recipe)", flush=True)
     args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
-    args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = None
+    args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = args.year = None
     _run(args)
 
 
@@ -229,13 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
     run.add_argument("--scoring-backend", choices=(*scoring.OWN_SCORES.values(), *scoring.DENSITY_BACKENDS),
                      help="every notebook's SCORING_BACKEND: the objective's own score (mse for reconstruction, nll for "
-                          "section) or a density back end fitted after training (default: each config.yaml's "
+                          "machine_id) or a density back end fitted after training (default: each config.yaml's "
                           "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")
     run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
                                         "solution's name, <solution>-eval in eval mode)")
     _add_time_limits(run)
     run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
                                          "eval test clips in <type>/test); runs are named <solution>-eval")
+    run.add_argument("--year", type=int, choices=YEARS, help="the data's DCASE edition (default: detected from the "
+                                                              "data folder: its names, folders and .dcase_year)")
     run.add_argument("--ground-truth", help="eval mode: the ground-truth list (default: <eval data>/eval_data_list.csv "
                                             "if present; without one, scores only)")
     run.set_defaults(func=_run)

@@ -73,7 +73,9 @@ SCHEMA = {
         "vectors": ("auto", str, "what a density back end is fitted on: 'auto', 'error' or 'embedding'"),
         "neighbours": (5, int, "positive integer (k of the knn back end)"),
         "components": (4, int, "positive integer (Gaussian components of the gmm back end)"),
-        "fit_items": (20000, int, "positive integer (training vectors per machine ID the knn and gmm back ends keep)"),
+        "fit_items": (20000, int, "positive integer (training vectors per section the knn and gmm back ends keep)"),
+        "threshold_quantile": (0.9, NUMBER, "number in (0, 1): the point of the gamma distribution fitted to the "
+                                            "training clips' scores above which a clip is decided anomalous"),
     },
 }
 # the notebook section's keys, and those of each of its parameters (no default: required)
@@ -187,6 +189,9 @@ def validate(raw: dict, where: str) -> dict:
     if not 0 <= config["training"]["validation_split"] < 1:
         raise ConfigError(f"{where}: setting 'training.validation_split' must be in [0, 1), "
                           f"got {config['training']['validation_split']!r}")
+    if not 0 < config["scoring"]["threshold_quantile"] < 1:
+        raise ConfigError(f"{where}: setting 'scoring.threshold_quantile' must be in (0, 1), "
+                          f"got {config['scoring']['threshold_quantile']!r}")
     scoring.check(config["training"]["objective"], config["scoring"]["backend"], config["scoring"]["vectors"], where)
     feature_settings(config, where)
     return config

@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from helpers import featurecache, layout, pipeline, plots, scoring
-from helpers.errors import ToolkitError
+from helpers.errors import DataLayoutError, ToolkitError
 from helpers.results import read_scores_table
 from helpers.solution import Solution
 
@@ -60,15 +60,21 @@ def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> n
 
 
 def view_clip(solution: Solution, model: pipeline.TrainedModel, path, section: str | None = None) -> ClipView | None:
-    """The model's view of the clip at `path` (of machine ID `section`, read from its name when
-    None); None if the clip is unreadable or too short for one network input (recorded as skipped,
-    with the reason)."""
+    """The model's view of the clip at `path` (of `section`, read from its name when None; a
+    machine_id model also reads the name's attributes); None if the clip is unreadable or too short
+    for one network input (recorded as skipped, with the reason)."""
     log_mels = featurecache.log_mels([path], solution.features, progress=False)
     if str(path) not in log_mels or not pipeline.long_enough(solution, path, log_mels[str(path)]):
         return None
-    section = section or layout.parse_clip(path, "", "test").section
+    try:
+        named = layout.parse_clip(path, "", "test")
+    except DataLayoutError:
+        if section is None:
+            raise
+        named = None
+    section = section or named.section
     logmel = np.asarray(log_mels[str(path)])
-    clip = layout.Clip("", "test", section, 0, None, Path(path))
+    clip = layout.Clip("", "test", section, 0, None, Path(path), attributes=named.attributes if named else "")
     items = pipeline.clip_items(solution, model, [clip], [logmel])
     outputs = pipeline.score_items(solution, model, items, [section], keep_predictions=True)
     settings = solution.features
@@ -108,7 +114,7 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
                 continue
             label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
             plots.clip_panels(view, solution.features, row,
-                              title=f"{machine_type} id {clip.section} · {label} ({clip.why})\n{clip.file_name}")
+                              title=f"{machine_type} {layout.group_title(clip.file_name, clip.section, clip.domain)} · {label} ({clip.why})\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=timeline,
                                         label=f"{label}: {clip.file_name}", ylabel=view.score_label,
                                         colour=plots.LABEL_COLOURS[label] if clip.why.startswith("typical") else None,
@@ -164,7 +170,8 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
                                f"{len(train)} clip(s) of {train_vectors.shape[1]} dimension(s)")
         test, test_vectors = clip_embeddings(solution, model, [
             layout.Clip(machine_type, "test", row.section, 0, None if pd.isna(row.label) else int(row.label),
-                        Path(row.path)) for row in scores[scores["machine_type"] == machine_type].itertuples()])
+                        Path(row.path), attributes=row.attributes if isinstance(row.attributes, str) else "")
+            for row in scores[scores["machine_type"] == machine_type].itertuples()])
         projection = PCA(2).fit(train_vectors)
         vectors = np.concatenate([train_vectors, test_vectors]) if test else train_vectors
         groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]

@@ -347,9 +347,12 @@ def list_clips(root: str | Path, machine_type: str, split: str, ed: Edition | No
 
 
 def parse_clip(path: str | Path, machine_type: str, split: str, ed: Edition | None = None) -> Clip:
-    """Describe one file from its name (the edition's rules; default: 2020 for id_ names, else 2022)."""
+    """Describe one file from its name (the edition's rules; default: 2021 in a source_test or
+    target_test folder, else 2022 for section_ names, else 2020)."""
     if ed is None:
-        ed = EDITIONS[2022] if Path(path).name.startswith("section_") else EDITIONS[2020]
+        in_domain_folder = Path(path).parent.name in EDITIONS[2021].test_folders()
+        ed = EDITIONS[2021] if in_domain_folder else EDITIONS[2022] if Path(path).name.startswith("section_") \
+            else EDITIONS[2020]
     domain = ed.folders(split).get(Path(path).parent.name) if ed.style == "2021" else None
     return ed.parse(path, machine_type, split, domain)
 
@@ -366,6 +369,13 @@ def type_list(machine_types) -> list[str] | None:
 def sections(clips: list[Clip]) -> list[str]:
     """The sorted distinct sections (2020: machine IDs) among `clips`."""
     return sorted({c.section for c in clips})
+
+
+def group_title(file_name: str, section: str, domain: str | None) -> str:
+    """How a clip's group is named in titles: "id 00" for a 2020 name, else "section 00 · target"."""
+    if _ID_LABELLED.match(file_name) or _ID_UNLABELLED.match(file_name):
+        return f"id {section}"
+    return f"section {section} · {domain or 'unknown domain'}"
 
 
 def attribute_pairs(attributes: str) -> dict[str, str]:

@@ -6,15 +6,18 @@ development and the additional training clips together; test_all on the eval roo
 unlabelled test clips and, given the ground-truth list, computes AUC/pAUC for them too.
 Every file they write goes to the run's result folder (result/<run_name>/):
     model_<type>.pt|.keras, history_<type>.csv, loss_<type>.png, train_clips_<type>.txt,
-    train_summary.csv, anomaly_score_<type>_id_XX.csv, scores.csv, result.csv, metrics.json,
-    density_<type>.npz (a fitted density back end, helpers.densities)
+    train_summary.csv, scores.csv, the edition's anomaly_score_<...>.csv and decision_result_<...>.csv
+    per group (helpers.results), result.csv, metrics.json, density_<type>.npz (a fitted density
+    back end, helpers.densities), threshold_<type>.json (the decision thresholds, helpers.decisions)
 and, while a torch model trains, checkpoints/<type>.ckpt: the training state after the last
 finished epoch, from which an interrupted training resumes; removed once the model is saved.
 
 A clip's score is whatever the solution's scoring says (helpers.scoring): the objective's own
 score (the baseline's mean squared error for autoencoders) or a density back end fitted on the
 training clips; :func:`score_items` is the one place that turns network inputs into item scores,
-for the test run, the visualisation and the clip browser alike.
+for the test run, the visualisation and the clip browser alike. The data folder's edition
+(helpers.layout: 2020 to 2026) is detected, or named by `year`; it says where the clips are, how
+results are grouped (machine ID, section, domain) and which figures and files the test writes.
 """
 from __future__ import annotations
 
@@ -29,12 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import densities, featurecache, groundtruth, layout, paths, results, scoring, skiplog
+from helpers import decisions, densities, featurecache, groundtruth, layout, metrics, paths, results, scoring, skiplog
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import Items
 from helpers.liveplot import LossDisplay
-from helpers.metrics import per_id_table
 from helpers.solution import Solution
 
 # framework -> (the module that runs, saves and loads its networks, the module that trains them)
@@ -47,7 +49,9 @@ log = logging.getLogger("helpers")
 class TrainedModel:
     """One machine type's trained network with what scoring needs besides it.
 
-    classes: the machine IDs a section network tells apart, in its output order (else None);
+    classes: the classes a machine_id network tells apart, in its output order (else None): the
+    sections (2020: machine IDs), or "<section>:<attributes>" keys where a machine type has one
+    section (2023+) and the attributes are what there is to tell apart (:func:`class_of`);
     fingerprint: the settings fingerprint it was trained with; density: the fitted density back
     end when scoring.backend names one (helpers.densities), else None.
     """
@@ -87,9 +91,9 @@ def remove_checkpoint(checkpoint: Path | None) -> None:
         checkpoint.parent.rmdir()
 
 
-def resolve_types(data_dir: Path, machine_types) -> list[str]:
+def resolve_types(data_dir: Path, machine_types, ed: layout.Edition) -> list[str]:
     """The machine types to run: all in the data folder, or the requested ones (checked)."""
-    available = layout.machine_types(data_dir)
+    available = layout.machine_types(data_dir, ed)
     wanted = layout.type_list(machine_types)
     if wanted is None:
         return available
@@ -128,12 +132,25 @@ def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool, l
                                      solution.config["training"]["seed"], labels)
 
 
+def class_of(clip: layout.Clip, by_attributes: bool) -> str:
+    """The class a machine_id objective puts a clip in: its section, or "<section>:<attributes>"."""
+    return f"{clip.section}:{clip.attributes}" if by_attributes else clip.section
+
+
+def training_classes(clips: list[layout.Clip]) -> list[str]:
+    """The classes of a machine_id objective, sorted: the training clips' sections when there are
+    two or more, else their section-and-attribute keys (one-section editions, 2023+)."""
+    sections = layout.sections(clips)
+    return sections if len(sections) > 1 else sorted({class_of(c, True) for c in clips})
+
+
 def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray | None:
-    """Each clip's index in `classes` (-1 for an ID not among them); None without classes. [shape=(clips,)]"""
+    """Each clip's index in `classes` (-1 for a class not among them); None without classes. [shape=(clips,)]"""
     if classes is None:
         return None
-    index = {section: i for i, section in enumerate(classes)}
-    return np.array([index.get(c.section, -1) for c in clips], dtype=np.int64)
+    by_attributes = any(":" in c for c in classes)
+    index = {key: i for i, key in enumerate(classes)}
+    return np.array([index.get(class_of(c, by_attributes), -1) for c in clips], dtype=np.int64)
 
 
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
@@ -179,23 +196,24 @@ def listed_train_clips(result_dir: Path, machine_type: str, needed_for: str) -> 
 
 def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
                        retrain: bool = False, live: bool = True, progress: bool = True,
-                       additional_data: Path | None = None) -> dict:
+                       additional_data: Path | None = None, ed: layout.Edition | None = None) -> dict:
     """Train (or reuse) the model of one machine type; returns its summary row.
 
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
     training resumes from its checkpoint after the last finished epoch if one with the same
     fingerprint is there (see torch_training.train); `retrain` deletes it and starts over. A
-    machine_id objective learns the IDs of the training clips (in sorted order; it needs at
-    least 2) and holds out the validation clips per ID. A density back end (scoring.backend) is
+    machine_id objective learns the classes of the training clips (:func:`training_classes`; it
+    needs at least 2) and holds out the validation clips per class. `ed`: the data's edition
+    (default: detected). A density back end (scoring.backend) is
     fitted afterwards.
     """
     framework = engine(solution)
     target = model_path(solution, result_dir, machine_type)
     history_path = result_dir / f"history_{machine_type}.csv"
     checkpoint = checkpoint_path(solution, result_dir, machine_type)
-    listed = layout.list_clips(data_dir, machine_type, "train")
+    listed = layout.list_clips(data_dir, machine_type, "train", ed)
     if additional_data is not None:
-        listed += layout.list_clips(additional_data, machine_type, "train")
+        listed += layout.list_clips(additional_data, machine_type, "train", ed)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} train features")
     if not clips:
         raise DataLayoutError(f"no usable training clip in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')}: "
@@ -203,11 +221,12 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
                               f"a model of {machine_type} needs at least one readable normal clip")
     atomic_write_text(train_clips_path(result_dir, machine_type), "".join(f"{c.path}\n" for c in clips))
     fingerprint = training_fingerprint(solution, additional_data)
-    classes = layout.sections(clips) if solution.objective == "machine_id" else None
+    classes = training_classes(clips) if solution.objective == "machine_id" else None
     if classes is not None and len(classes) < 2:
-        raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's IDs apart, but the usable "
-                              f"training clips in {_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
-                              f"have {len(classes)} ID(s) ({', '.join(classes)}); it needs at least 2")
+        raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's sections (2020: IDs) or, with "
+                              f"one section, its attributes apart, but the usable training clips in "
+                              f"{_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
+                              f"have {len(classes)} ({', '.join(classes)}); it needs at least 2")
     labels = id_labels(clips, classes)
     started = time.perf_counter()
     if retrain:
@@ -252,17 +271,19 @@ def _summary_row(machine_type, clips, items: int, history, seconds, reused) -> d
 
 def train_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
               retrain: bool = False, live: bool = True, progress: bool = True,
-              additional_data=None) -> pd.DataFrame:
+              additional_data=None, year=None) -> pd.DataFrame:
     """Train one model per machine type; writes train_summary.csv and returns it as a table.
 
     `additional_data`: a data root whose <machine_type>/train clips are added to each type's
     training set (eval mode: the additional training data); None for DATA_DIR's clips only.
+    `year`: the data's DCASE edition (helpers.layout.YEARS); None: detected from the folder.
     """
     data_dir = Path(data_dir or paths.DEV_DATA)
+    ed = layout.resolve(data_dir, year)
     additional_data = Path(additional_data) if additional_data else None
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
-    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress, additional_data)
-            for t in resolve_types(data_dir, machine_types)]
+    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress, additional_data, ed)
+            for t in resolve_types(data_dir, machine_types, ed)]
     summary = pd.DataFrame(rows)
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
     return summary
@@ -297,7 +318,7 @@ def density_path(result_dir: Path, machine_type: str) -> Path:
 
 def density_fingerprint(solution: Solution, model: TrainedModel) -> str:
     """The model's fingerprint extended by the back end's settings: a change of either fits it anew."""
-    settings = {k: v for k, v in solution.config["scoring"].items() if k != "batch_size"}
+    settings = {k: v for k, v in solution.config["scoring"].items() if k not in ("batch_size", "threshold_quantile")}
     return hashlib.sha1(f"{model.fingerprint}+{sorted(settings.items())}".encode()).hexdigest()[:12]
 
 
@@ -338,7 +359,7 @@ def clip_items(solution: Solution, model: TrainedModel, clips: list[layout.Clip]
 def score_items(solution: Solution, model: TrainedModel, items: Items, sections,
                 keep_predictions: bool = False) -> scoring.ItemOutputs:
     """Every item's anomaly score under the solution's scoring (helpers.scoring), and the network's
-    outputs when asked. `sections`: each clip's machine ID [shape=(clips,)], for a density back end."""
+    outputs when asked. `sections`: each clip's section [shape=(clips,)], for a density back end."""
     settings = solution.config["scoring"]
     kind = scoring.vector_kind(solution.objective, settings["vectors"]) if uses_density(solution) else None
     outputs = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
@@ -348,68 +369,129 @@ def score_items(solution: Solution, model: TrainedModel, items: Items, sections,
     return outputs
 
 
+def clip_scores(solution: Solution, model: TrainedModel, clips: list[layout.Clip],
+                log_mels: list[np.ndarray]) -> np.ndarray:
+    """Each clip's anomaly score: the mean of its items' scores [shape=(clips,)] (nan for a clip of a
+    class the model does not know, under a machine_id objective's own score)."""
+    items = clip_items(solution, model, clips, log_mels)
+    outputs = score_items(solution, model, items, [c.section for c in clips])
+    return scoring.clip_scores(outputs.scores, items.clip_of, len(clips))
+
+
+def threshold_path(result_dir: Path, machine_type: str) -> Path:
+    return result_dir / f"threshold_{machine_type}.json"
+
+
+def fitted_thresholds(solution: Solution, model: TrainedModel, machine_type: str, result_dir: Path,
+                      progress: bool = False) -> dict[str, decisions.Threshold]:
+    """The decision thresholds per section of one machine type (helpers.decisions): loaded from
+    threshold_<type>.json when fitted for the same model, scoring and quantile, else fitted on the
+    anomaly scores of the training clips listed at training time and saved."""
+    quantile = solution.config["scoring"]["threshold_quantile"]
+    target, fingerprint = threshold_path(result_dir, machine_type), density_fingerprint(solution, model)
+    if target.is_file():
+        try:
+            thresholds, saved, saved_quantile = decisions.load(target)
+            if (saved, saved_quantile) == (fingerprint, quantile):
+                return thresholds
+        except ToolkitError as err:
+            log.warning("%s; fitting them anew", err)
+    clips = listed_train_clips(result_dir, machine_type, f"to fit the decision thresholds {target}")
+    clips, log_mels = load_clip_features(solution, clips, progress, f"{machine_type} threshold fit")
+    scores = clip_scores(solution, model, clips, log_mels)
+    thresholds = decisions.fit_groups(scores, [c.section for c in clips], quantile)
+    decisions.save(thresholds, target, fingerprint, quantile)
+    return thresholds
+
+
+def decision_threshold(solution: Solution, machine_type: str, section: str, result_root=None) -> float | None:
+    """The threshold the last test run decided `section`'s clips by; None before a test run."""
+    target = threshold_path(solution.result_dir(result_root), machine_type)
+    if not target.is_file():
+        return None
+    return decisions.threshold_of(decisions.load(target)[0], section)
+
+
+def section_thresholds(solution: Solution, machine_type: str, result_root=None) -> dict[str, float]:
+    """{section: threshold} of the last test run of one machine type ({} before one)."""
+    target = threshold_path(solution.result_dir(result_root), machine_type)
+    if not target.is_file():
+        return {}
+    return {g: t.threshold for g, t in decisions.load(target)[0].items() if g != decisions.ALL}
+
+
+SCORE_COLUMNS = ["machine_type", "section", "domain", "attributes", "file_name", "label", "score", "decision", "path"]
+
+
 def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_root=None,
-                       progress: bool = True) -> pd.DataFrame:
-    """Anomaly score of every usable test clip. [columns=machine_type, section, file_name, label, score, path]"""
-    listed = layout.list_clips(data_dir, machine_type, "test")
+                       progress: bool = True, ed: layout.Edition | None = None) -> pd.DataFrame:
+    """Anomaly score and decision (1 anomalous, 0 normal; helpers.decisions) of every usable test
+    clip. [columns=SCORE_COLUMNS]"""
+    listed = layout.list_clips(data_dir, machine_type, "test", ed)
     model = load_model(solution, machine_type, result_root, progress)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
         log.warning("%s: no usable test clip in %s (%d well-named clip(s), every one skipped); no scores for %s",
                     machine_type, _folders(data_dir, machine_type=machine_type, split="test"), len(listed), machine_type)
-        return pd.DataFrame(columns=["machine_type", "section", "file_name", "label", "score", "path"])
-    items = clip_items(solution, model, clips, log_mels)
-    sections = [c.section for c in clips]
-    unknown = sorted(set(sections) - set(model.classes)) if model.classes is not None else []
-    if unknown and not uses_density(solution):
-        log.warning("%s: the model knows the machine IDs %s, not %s; those clips get no score (nan)",
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    labels = id_labels(clips, model.classes)
+    if labels is not None and (labels < 0).any() and not uses_density(solution):
+        unknown = sorted({class_of(c, ":" in model.classes[0]) for c, i in zip(clips, labels) if i < 0})
+        log.warning("%s: the model knows the classes %s, not %s; those clips get no score (nan)",
                     machine_type, model.classes, unknown)
-    outputs = score_items(solution, model, items, sections)
+    scores = clip_scores(solution, model, clips, log_mels)
+    thresholds = fitted_thresholds(solution, model, machine_type, solution.result_dir(result_root), progress)
+    sections = [c.section for c in clips]
     return pd.DataFrame({
-        "machine_type": machine_type, "section": sections,
-        "file_name": [c.name for c in clips], "label": pd.array([c.label for c in clips], dtype="Int64"),
-        "score": scoring.clip_scores(outputs.scores, items.clip_of, len(clips)), "path": [str(c.path) for c in clips],
+        "machine_type": machine_type, "section": sections, "domain": [c.domain for c in clips],
+        "attributes": [c.attributes for c in clips], "file_name": [c.name for c in clips],
+        "label": pd.array([c.label for c in clips], dtype="Int64"), "score": scores,
+        "decision": decisions.decide(scores, sections, thresholds), "path": [str(c.path) for c in clips],
     })
 
 
-def _warn_undefined(machine_type: str, table: pd.DataFrame) -> None:
-    for row in table[table["AUC"].isna()].itertuples():
-        log.warning("%s id %s: the test set holds %d normal and %d anomalous clip(s); AUC and pAUC need both, so "
+def _warn_undefined(machine_type: str, table: pd.DataFrame, ed: layout.Edition) -> None:
+    first = metrics.COLUMNS[ed.style][1][0]
+    for row in table[table[first].isna()].to_dict(orient="records"):
+        where = " ".join(str(row[k]) for k in metrics.COLUMNS[ed.style][0])
+        log.warning("%s %s %s: the test set holds %d normal and %d anomalous clip(s); AUC and pAUC need both, so "
                     "they are undefined (nan in result.csv) and left out of the averages",
-                    machine_type, row.id, row.n_normal, row.n_anomaly)
+                    machine_type, ed.group, where, row["n_normal"], row["n_anomaly"])
 
 
 def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
-             progress: bool = True, ground_truth=None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Score every test clip, write the score files, result.csv and metrics.json.
+             progress: bool = True, ground_truth=None, year=None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Score and decide every test clip; write the score and decision files, result.csv and metrics.json
+    in the edition's formats (helpers.results).
 
-    Returns (all clip scores, {machine_type: per-ID AUC/pAUC table}). Unlabelled (eval) test
-    clips take their labels from `ground_truth` (default: <data_dir>/eval_data_list.csv when it
-    exists); without one their scores are written without metrics.
+    Returns (all clip scores [columns=SCORE_COLUMNS], {machine_type: metrics.group_table}).
+    Unlabelled (eval) test clips take their labels from `ground_truth` (2020: default
+    <data_dir>/eval_data_list.csv when it exists); without one their scores are written without
+    metrics. `year`: the data's DCASE edition; None: detected from the folder.
     """
     data_dir = Path(data_dir or paths.DEV_DATA)
+    ed = layout.resolve(data_dir, year)
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
     truth_path = groundtruth.find(data_dir, ground_truth)
     truth = groundtruth.read(truth_path) if truth_path else None
     frames, tables = [], {}
-    for machine_type in resolve_types(data_dir, machine_types):
-        scores = score_machine_type(solution, data_dir, machine_type, result_root, progress)
+    for machine_type in resolve_types(data_dir, machine_types, ed):
+        scores = score_machine_type(solution, data_dir, machine_type, result_root, progress, ed)
         if truth is not None:
             scores = groundtruth.attach_labels(scores, truth, machine_type, truth_path)
-        for section, group in scores.groupby("section"):
-            results.write_scores(result_dir, machine_type, section, group["file_name"], group["score"])
+        results.write_scores(result_dir, ed.style, machine_type, scores)
         labelled = scores[scores["label"].notna()]
         if len(labelled):
-            tables[machine_type] = per_id_table(labelled.assign(label=labelled["label"].astype(int)))
-            _warn_undefined(machine_type, tables[machine_type])
+            tables[machine_type] = metrics.group_table(labelled.assign(label=labelled["label"].astype(int)), ed.style)
+            _warn_undefined(machine_type, tables[machine_type], ed)
         frames.append(scores)
     all_scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
     if tables:
-        results.write_result_csv(result_dir / "result.csv", tables)
-        results.write_metrics_json(result_dir / "metrics.json", tables,
-                                   {"solution": solution.name, "run_name": solution.run_name,
-                                    "objective": solution.objective, "scoring_backend": solution.config["scoring"]["backend"],
-                                    "data_dir": str(data_dir),
-                                    "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]})
+        results.write_result_csv(result_dir / "result.csv", tables, ed.style)
+        results.write_metrics_json(result_dir / "metrics.json", tables, ed, {
+            "solution": solution.name, "run_name": solution.run_name, "objective": solution.objective,
+            "scoring_backend": solution.config["scoring"]["backend"],
+            "threshold_quantile": solution.config["scoring"]["threshold_quantile"], "data_dir": str(data_dir),
+            "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]})
     return all_scores, tables

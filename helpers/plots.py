@@ -130,21 +130,35 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
     return _label(ax, "epoch", "loss", title, legend={})
 
 
-def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
-    """ROC curve per machine ID from clip scores [columns=section, label, score], AUC in the legend.
+def roc_groups(scores: pd.DataFrame, style: str = "2020"):
+    """(legend name, labelled clips) per ROC curve of an edition style (helpers.metrics): 2020 per
+    machine ID; 2021 per section and domain, over the domain's clips; 2022+ per section and domain,
+    over the domain's normal clips and every anomaly of the section (as AUC (source) is computed)."""
+    labelled = scores[scores["label"].notna()]
+    for section, group in labelled.groupby("section"):
+        if style == "2020":
+            yield f"id {section}", group
+            continue
+        for domain in ("source", "target"):
+            own = group["domain"] == domain
+            yield f"section {section} {domain}", group[own | (group["label"] == 1)] if style == "2022" else group[own]
 
-    Unlabelled clips, and IDs without both labels, are left out.
+
+def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None, style: str = "2020"):
+    """ROC curves from clip scores [columns=section, domain, label, score], AUC in the legend: one per
+    group of :func:`roc_groups`, source solid and target dashed. Unlabelled clips, and groups
+    without both labels, are left out.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     ax = _axes(ax, figsize=(4.2, 4))
-    labelled = scores[scores["label"].notna()]
-    for section, group in labelled.groupby("section"):
+    for name, group in roc_groups(scores, style):
         labels = group["label"].astype(int)
         if labels.nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(labels, group["score"])
-        ax.plot(fpr, tpr, lw=1.5, label=f"id {section} (AUC {roc_auc_score(labels, group['score']):.3f})")
+        ax.plot(fpr, tpr, lw=1.5, ls="--" if name.endswith("target") else "-",
+                label=f"{name} (AUC {roc_auc_score(labels, group['score']):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
     ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")
     ax.set_aspect("equal")
@@ -152,10 +166,11 @@ def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bins: int = 30,
-                     xlabel: str = "anomaly score"):
+                     xlabel: str = "anomaly score", thresholds: dict[str, float] | None = None):
     """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score].
 
-    `xlabel`: what the score is (helpers.scoring.SCORE_LABELS)."""
+    `xlabel`: what the score is (helpers.scoring.SCORE_LABELS); `thresholds`: {section: decision
+    threshold}, each drawn as a dashed line (one legend entry)."""
     ax = _axes(ax, figsize=(5, 3.2))
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
     labels = scores["label"]
@@ -164,6 +179,9 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
+    for i, (section, value) in enumerate(sorted((thresholds or {}).items())):
+        ax.axvline(value, color="#333333", lw=1.2, ls="--",
+                   label=f"decision threshold{'s' if len(thresholds) > 1 else ''}" if i == 0 else None)
     ax.xaxis.set_major_locator(MaxNLocator(5))  # long tick labels (scores close together) would overlap
     return _label(ax, xlabel, "clips", title, legend={})
 
@@ -290,6 +308,19 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
     return _label(ax, "", metric, title, legend={"ncols": min(4, len(pivot.columns)), "fontsize": 8, "loc": "lower right"})
+
+
+def ranked_bars(rows: pd.DataFrame, ax=None, title: str | None = None):
+    """One bar per (group, figure) and solution from collected figures
+    [columns=solution, section, domain, metric, value] (helpers.results.collect_results)."""
+    rows = rows.assign(group=(rows["section"] + " " + rows["domain"]).str.strip() + "\n" + rows["metric"])
+    pivot = rows.pivot_table(index="group", columns="solution", values="value", sort=False)
+    ax = _axes(ax, figsize=(max(6.0, 0.9 * len(pivot) + 2), 3.4))
+    pivot.plot.bar(ax=ax, rot=0, width=0.8)
+    ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
+    ax.set_ylim(0, 1)
+    ax.tick_params(axis="x", labelsize=8)
+    return _label(ax, "", "AUC / pAUC", title, legend={"ncols": min(4, len(pivot.columns)), "fontsize": 8, "loc": "lower right"})
 
 
 def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,

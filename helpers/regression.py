@@ -62,7 +62,7 @@ def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, ep
                                           run_name=f"{folder.name}-seed{seed}", roles=CHECKED_ROLES)
             recorded = runner.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
             per_type = [{"solution": folder.name, "machine_type": r["machine_type"], "seed": seed,
-                         "AUC": r["AUC"], "pAUC": r["pAUC"]} for r in recorded["rows"] if r["id"] == "mean"]
+                         "AUC": r["AUC"], "pAUC": r["pAUC"]} for r in recorded["rows"] if r["section"] == "arithmetic mean"]
             rows += per_type + [{"solution": folder.name, "machine_type": ALL_TYPES, "seed": seed,
                                  **{m: float(np.mean([r[m] for r in per_type])) for m in METRICS}}]
     return pd.DataFrame(rows, columns=MEASURED_COLUMNS)

@@ -245,7 +245,8 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
                  epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
                  extra: dict | None = None, run_name: str | None = None, eval_data: str | Path | None = None,
                  ground_truth: str | Path | None = None, idle_timeout: float | None = IDLE_TIMEOUT,
-                 roles: tuple[str, ...] = notebooks.ROLES, scoring_backend: str | None = None) -> Path:
+                 roles: tuple[str, ...] = notebooks.ROLES, scoring_backend: str | None = None,
+                 year: int | None = None) -> Path:
     """Execute a solution's notebooks, those with the `roles` (default: train, test, visualize, in
     that order; helpers.notebooks.by_role); the executed copies go to <result_root>/<run>/notebooks/
     under their own names.
@@ -254,7 +255,8 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
     `epochs` and `retrain` go to the training notebook. `extra` adds solution-specific parameters
     (e.g. KL_WEIGHT), passed to the notebooks that declare them; the training notebook must.
     `scoring_backend` is every notebook's SCORING_BACKEND (None: config.yaml's scoring.backend),
-    so the test scores with the back end the training fitted. Eval mode (`eval_data`, the eval
+    so the test scores with the back end the training fitted. `year` is every notebook's YEAR,
+    the data's DCASE edition (None: detected from the data folder). Eval mode (`eval_data`, the eval
     data root): the model trains on `data_dir`'s and `eval_data`'s training clips, the test and
     visualisation notebooks score `eval_data`'s test clips (labelled by `ground_truth` when there
     is one), and the run is named <solution>-eval unless `run_name` says otherwise.
@@ -262,7 +264,8 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
     folder = Path(folder).resolve()
     run = run_name or (f"{folder.name}-eval" if eval_data else folder.name)
     common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
-              "RUN_NAME": run, "MACHINE_TYPES": machine_types, "SCORING_BACKEND": scoring_backend, **(extra or {})}
+              "RUN_NAME": run, "MACHINE_TYPES": machine_types, "SCORING_BACKEND": scoring_backend,
+              "YEAR": year, **(extra or {})}
     unknown_roles = [role for role in roles if role not in notebooks.ROLES]
     if unknown_roles:
         raise ConfigError(f"unknown notebook role(s) {unknown_roles}; accepted: {', '.join(notebooks.ROLES)}")
@@ -300,7 +303,9 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
 
 
 def run_comparison(result_root: str | Path, notebooks: Path, timeout: float | None = None,
-                   idle_timeout: float | None = IDLE_TIMEOUT) -> Path:
-    """Execute compare-solutions.ipynb over `result_root`; the executed copy goes beside the runs."""
+                   idle_timeout: float | None = IDLE_TIMEOUT, year: int | None = None) -> Path:
+    """Execute compare-solutions.ipynb over `result_root` (the runs of edition `year`; None: of the
+    last test run's edition); the executed copy goes beside the runs."""
     return execute_notebook(Path(notebooks) / "compare-solutions.ipynb", Path(result_root) / "compare-solutions.ipynb",
-                            {"RESULT_ROOT": str(Path(result_root).resolve())}, timeout, idle_timeout=idle_timeout)
+                            {"RESULT_ROOT": str(Path(result_root).resolve()), "YEAR": year}, timeout,
+                            idle_timeout=idle_timeout)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 import pandas as pd
 from IPython.display import Audio, Markdown, display
 
-from helpers import frontend, inspection, paths, pipeline, plots, solution
+from helpers import frontend, inspection, layout, paths, pipeline, plots, solution
 from helpers.errors import ToolkitError
 from helpers.results import read_scores_table
 
@@ -41,7 +41,10 @@ HEADLESS_NOTE = ("*Clip browser: interactive in JupyterLab (no frontend renders 
 
 
 def browse(solutions, result_root=None, threshold: float | None = None):
-    """The clip browser where a person can use it (a cell's last line); a note in a headless kernel."""
+    """The clip browser where a person can use it (a cell's last line); a note in a headless kernel.
+
+    `threshold`: the score drawn as the decision threshold; None: each run's own threshold for the
+    clip's machine type and section (helpers.decisions, fitted by its test run)."""
     if frontend.headless_kernel():
         return Markdown(HEADLESS_NOTE)
     return ClipBrowser(solutions, result_root, threshold).show()
@@ -155,6 +158,11 @@ class ClipBrowser:
         return match.iloc[0] if len(match) else None
 
     # ---------------------------------------------------------------- panels
+    def _threshold(self, name: str, clip: pd.Series) -> float | None:
+        if self.threshold is not None:
+            return self.threshold
+        return pipeline.decision_threshold(self.solutions[name], clip.machine_type, clip.section, self.result_root)
+
     def _model(self, name: str, machine_type: str):
         key = (name, machine_type)
         if key not in self._models:
@@ -184,14 +192,16 @@ class ClipBrowser:
                 continue
             images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
             plots.clip_panels(view, sol.features, images,
-                              title=f"{name} · {clip.machine_type} id {clip.section} · {label}\n{clip.file_name}")
+                              title=f"{name} · {clip.machine_type} "
+                                    f"{layout.group_title(clip.file_name, clip.section, clip.domain)} · {label}\n{clip.file_name}")
             plots.item_scores_over_time(view.item_times, view.item_scores, ax=figure.add_subplot(grids[2 * row + 1, :2]),
                                         colour=plots.LABEL_COLOURS[label], ylabel=view.score_label,
                                         title=f"{name}: score over time")
             id_scores = self.scores[name]
             id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["section"] == clip.section)]
             plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),
-                                 threshold=self.threshold, title=f"{name}: score among id {clip.section}",
+                                 threshold=self._threshold(name, clip),
+                                 title=f"{name}: score among {layout.group_title(clip.file_name, clip.section, None).split(' · ')[0]}",
                                  xlabel=view.score_label)
         self.figure = figure
         return figure
