@@ -18,12 +18,12 @@ TRAIN_BAD = {
     "normal_id_00_00000091.wav": "cannot be read as audio",  # empty: 0 bytes
     "normal_id_00_00000092.wav": "holds no samples",  # a WAV header with no samples
     "normal_id_00_00000093.wav": "too short: 2 log-mel frame(s), one network input needs 5",
-    "recording_001.wav": "file name does not follow the DCASE pattern",
+    "recording_001.wav": "file name does not follow the DCASE 2020 Task 2 pattern",
 }
 TEST_BAD = {
     "anomaly_id_02_00000090.wav": "cannot be read as audio",
     "normal_id_02_00000091.wav": "too short: 2 log-mel frame(s), one network input needs 5",
-    "id_02_anomaly.wav": "file name does not follow the DCASE pattern",
+    "id_02_anomaly.wav": "file name does not follow the DCASE 2020 Task 2 pattern",
 }
 
 
@@ -90,7 +90,7 @@ def test_skipped_files_are_listed_at_the_end_with_their_paths(messy_run):
     report = messy_run["report"]
     assert report.startswith(f"{len(TRAIN_BAD) + len(TEST_BAD)} file(s) skipped:")
     assert "fan/train/normal_id_00_00000090.wav: cannot be read as audio" in report
-    assert "fan/test/id_02_anomaly.wav: file name does not follow the DCASE pattern" in report
+    assert "fan/test/id_02_anomaly.wav: file name does not follow the DCASE 2020 Task 2 pattern" in report
 
 
 def test_the_run_goes_on_with_the_usable_clips(messy_run):
@@ -115,11 +115,11 @@ def test_stray_non_audio_files_are_ignored_silently(messy_run):
 
 
 def test_id_without_anomalies_is_reported_and_left_out_of_the_average(messy_run):
-    table = messy_run["tables"]["fan"].set_index("id")
+    table = messy_run["tables"]["fan"].set_index("section")
     assert np.isnan(table.loc["04", "AUC"]) and table.loc["04", "n_anomaly"] == 0
     assert "fan id 04: the test set holds 2 normal and 0 anomalous clip(s); AUC and pAUC need both" in \
         "\n".join(messy_run["messages"])
-    written = results.read_result_csv(messy_run["result_dir"] / "result.csv").set_index("id")
+    written = results.read_result_csv(messy_run["result_dir"] / "result.csv").set_index("section")
     assert np.isnan(written.loc["04", "AUC"])
     assert written.loc["Average", "AUC"] == pytest.approx(table.loc[["00", "02", "06"], "AUC"].mean())
 

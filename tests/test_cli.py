@@ -3,6 +3,7 @@
 Commands that only wire other modules together (demo, regress) are run in this process with the
 long work replaced by recorders; synth, table and run run for real, as a user types them.
 """
+import json
 import re
 import subprocess
 import sys
@@ -69,8 +70,10 @@ def recorded_runs(monkeypatch):
                      **options):
         calls["solutions"].append({"name": folder.name, "data": str(data_dir), "epochs": epochs, "retrain": retrain})
         run = options.get("run_name") or folder.name
-        table = pd.DataFrame({"id": ["00", "02"], "AUC": [0.6, 0.8], "pAUC": [0.55, 0.65]})
-        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table})
+        table = pd.DataFrame({"section": ["00", "02"], "AUC": [0.6, 0.8], "pAUC": [0.55, 0.65], "precision": [1.0, 0.5],
+                              "recall": [0.5, 1.0], "F1 score": [2 / 3, 2 / 3]})
+        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table}, "2020")
+        results.write_metrics_json(Path(result_root) / run / "metrics.json", {"fan": table}, layout.edition(2020))
         return Path(result_root) / run
 
     monkeypatch.setattr(runner, "run_solution", run_solution)
@@ -100,10 +103,10 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     assert all(c["epochs"] == cli.DEMO_EPOCHS and c["data"] == str(data) and not c["retrain"]
                for c in recorded_runs["solutions"])
     assert recorded_runs["comparisons"] == [str(result)]
-    # the averages of every run, one column per run and metric
-    table = printed.split("Average AUC / pAUC per machine type:")[1]
+    # the official score of every run, one column per run: the mean of the IDs' AUC and pAUC
+    table = printed.split("DCASE 2020 Task 2: official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan"))
-    assert fan.split()[1:] == ["0.7"] * len(names) + ["0.6"] * len(names)
+    assert fan.split()[1:] == ["0.65"] * len(names)
 
     assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result)]) == 0
     assert len(recorded_runs["synth"]) == 1 and "making the" not in capsys.readouterr().out
@@ -141,9 +144,9 @@ def test_run_trains_tests_and_prints_the_averages(tiny_data, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     for name in notebooks.FILE_NAMES.values():
         assert re.search(rf"running pytorch/{name} as pytorch \.\.\. \d+\.\d s", done.stdout), name
-    average = results.read_result_csv(tmp_path / "pytorch" / "result.csv").set_index("id").loc["Average"]
-    table = done.stdout.split("Average AUC / pAUC per machine type:")[1]
+    official = json.loads((tmp_path / "pytorch" / "metrics.json").read_text())["machine_types"]["fan"]["official_score"]
+    table = done.stdout.split("DCASE 2020 Task 2: official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan")).split()
-    assert fan[1:] == [f"{average['AUC']:.4f}".rstrip("0"), f"{average['pAUC']:.4f}".rstrip("0")]
+    assert float(fan[1]) == pytest.approx(official, abs=6e-5)
     assert (tmp_path / "compare-solutions.ipynb").is_file()
     assert done.stdout.strip().endswith(f"executed notebooks and results under {tmp_path}/")

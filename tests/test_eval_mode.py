@@ -84,14 +84,14 @@ def test_eval_mode_trains_on_both_sets_and_scores_the_eval_clips(tiny_data, eval
     scores, tables = pipeline.test_all(sol, eval_data, tmp_path, "fan", progress=False)
     result_dir = tmp_path / "pytorch-eval"
     for section in EVAL_IDS["fan"]:
-        written = results.read_scores(result_dir / results.score_file_name("fan", section))
+        written = results.read_scores(result_dir / results.score_file_name("2020", "fan", section))
         assert len(written) == 4 and written["file_name"].str.startswith(f"id_{section}_").all()
     truth = groundtruth.read(eval_data / groundtruth.FILE_NAME)
     truth = truth[truth["machine_type"] == "fan"].set_index("file_name")["label"]
     assert (scores["label"].astype(int) == scores["file_name"].map(truth)).all()
-    assert list(tables["fan"]["id"]) == list(EVAL_IDS["fan"])
+    assert list(tables["fan"]["section"]) == list(EVAL_IDS["fan"])
     table = results.read_result_csv(result_dir / "result.csv")
-    assert set(table["id"]) == {*EVAL_IDS["fan"], "Average"} and table["AUC"].between(0, 1).all()
+    assert set(table["section"]) == {*EVAL_IDS["fan"], "Average"} and table["AUC"].between(0, 1).all()
     metrics = json.loads((result_dir / "metrics.json").read_text())
     assert metrics["ground_truth"] == str(eval_data / groundtruth.FILE_NAME)
 
@@ -126,7 +126,7 @@ def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_dat
     assert run.name == "pytorch-eval"
     executed = run / "notebooks" / "01-test.ipynb"
     recorded = pd.DataFrame(runner.recorded_metrics(executed)["rows"])
-    assert set(recorded["id"]) == {*EVAL_IDS["ToyCar"], "mean", "hmean"}
+    assert set(recorded["section"]) == {*EVAL_IDS["ToyCar"], "arithmetic mean", "harmonic mean"}
     assert (run / "notebooks" / "02-visualize-predictions.ipynb").is_file()
     summary = pd.read_csv(run / "train_summary.csv")
     assert summary["clips"].iloc[0] == 4 * 3 + 3 * 3

@@ -39,13 +39,15 @@ def check_result_files(run_dir: Path, data: Path, types: list[str]):
         assert math.isfinite(value) and 0.0 <= value <= 1.0
     for machine_type in types:
         rows = table[table["machine_type"] == machine_type]
-        assert list(rows["id"]) == data_test_ids(data, machine_type) + ["Average"]
+        assert list(rows["section"]) == data_test_ids(data, machine_type) + ["Average"]
         assert rows["AUC"].iloc[-1] == pytest.approx(rows["AUC"].iloc[:-1].mean())
         for section in data_test_ids(data, machine_type):
             clips = [c.name for c in layout.list_clips(data, machine_type, "test") if c.section == section]
             scores = read_scores(run_dir / f"anomaly_score_{machine_type}_id_{section}.csv")
             assert sorted(scores["file_name"]) == sorted(clips)
             assert scores["score"].map(math.isfinite).all()
+            decided = read_scores(run_dir / f"decision_result_{machine_type}_id_{section}.csv")
+            assert decided["file_name"].tolist() == scores["file_name"].tolist() and set(decided["score"]) <= {0, 1}
 
 
 def check_recorded_metrics(run_dir: Path, run_name: str):
@@ -53,18 +55,21 @@ def check_recorded_metrics(run_dir: Path, run_name: str):
     recorded = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
     assert recorded["run_name"] == run_name
     shown = pd.DataFrame(recorded["rows"])
-    written = read_result_csv(run_dir / "result.csv").replace({"id": {"Average": "mean"}})
-    merged = written.merge(shown, on=["machine_type", "id"], suffixes=("_csv", "_shown"), validate="1:1")
+    written = read_result_csv(run_dir / "result.csv").replace({"section": {"Average": "arithmetic mean"}})
+    merged = written.merge(shown, on=["machine_type", "section"], suffixes=("_csv", "_shown"), validate="1:1")
     assert len(merged) == len(written)
-    for metric in ("AUC", "pAUC"):
+    for metric in ("AUC", "pAUC", "precision", "recall", "F1 score"):
         assert merged[f"{metric}_shown"].to_numpy() == pytest.approx(merged[f"{metric}_csv"].to_numpy(), abs=1e-12)
     payload = json.loads((run_dir / "metrics.json").read_text())
+    assert recorded["year"] == payload["year"] == 2020
     for machine_type, entry in payload["machine_types"].items():
-        rows = shown[shown["machine_type"] == machine_type].set_index("id")
-        for metric in ("AUC", "pAUC"):
-            assert entry[f"{metric}_mean"] == pytest.approx(rows.loc["mean", metric], abs=1e-12)
-            assert entry[f"{metric}_hmean"] == pytest.approx(rows.loc["hmean", metric], abs=1e-12)
-            assert [r[metric] for r in entry["ids"]] == pytest.approx(list(rows[metric].drop(["mean", "hmean"])), abs=1e-12)
+        rows = shown[shown["machine_type"] == machine_type].set_index("section")
+        assert entry["official_score"] == pytest.approx(rows.loc["arithmetic mean", "official score"], abs=1e-12)
+        for metric, key in (("AUC", "auc"), ("pAUC", "pauc"), ("F1 score", "f1")):
+            assert entry["arithmetic_mean"][key] == pytest.approx(rows.loc["arithmetic mean", metric], abs=1e-12)
+            assert entry["harmonic_mean"][key] == pytest.approx(rows.loc["harmonic mean", metric], abs=1e-12)
+            means = ["arithmetic mean", "harmonic mean"]
+            assert [r[key] for r in entry["sections"]] == pytest.approx(list(rows[metric].drop(means)), abs=1e-12)
 
 
 def images(executed: Path) -> list[int]:
