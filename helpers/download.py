@@ -1,20 +1,34 @@
-"""Downloading the real DCASE 2020 Task 2 data from its Zenodo records.
+"""Downloading the real DCASE Task 2 data (every edition, 2020 to 2026) from its Zenodo records.
 
-Each data set is one Zenodo record. Its file names, sizes and MD5 checksums are read from the
-Zenodo REST API at run time (``GET <server>/api/records/<id>``), so only the record ids are fixed
-here. An archive is streamed into ``<root>/.download/<archive>.part`` (a transfer cut short is
-resumed with an HTTP Range request), checked against its MD5, unpacked into a staging folder
-beside it and moved file by file into ``<root>/<machine_type>/{train,test}/``. Only then is the
-marker ``<root>/.download/<archive>.done`` (holding the MD5) written; an archive with a marker is
-skipped by later runs.
+Each data set of an edition (development, additional training, evaluation test; for 2020 also
+the evaluation ground truth) is one Zenodo record, listed in :data:`RECORDS`. A record's file
+names, sizes and MD5 checksums are read from the Zenodo REST API at run time
+(``GET <server>/api/records/<id>``), so only the record ids are fixed here. Archives are matched
+to machine types by their names: a ``.zip`` file belongs to a type when the type is a whole
+``_``-separated part of its name (``dev_data_fan.zip``, ``dev_bearing.zip``,
+``eval_data_bandsaw_train.zip``, ``eval_data_train_fan.zip``, ``dev_ToyCar_r2.zip``); of two
+archives that differ only in a revision part (``_r2``) the highest revision is taken.
+
+An archive is streamed into ``<root>/.download/<archive>.part`` (a transfer cut short is resumed
+with an HTTP Range request), checked against its MD5, unpacked into a staging folder beside it
+and moved file by file into the edition's layout: ``<root>/<machine_type>/<folder>/`` for the
+edition's clip folders (``train`` and ``test``; 2021: ``train``, ``source_test`` and
+``target_test``) and ``supplemental`` (2025), plus the per-section ``attributes_XX.csv`` files
+(2022 on) beside them in ``<root>/<machine_type>/``. The root's edition is written to
+``<root>/.dcase_year`` (:data:`helpers.layout.YEAR_FILE`, read by :func:`helpers.layout.detect`);
+a root holding another edition's data is refused. Only then is the marker
+``<root>/.download/<archive>.done`` (holding the MD5) written; an archive with a marker is skipped
+by later runs.
 
 Development archives go into the dev data root; the additional training data, the evaluation
-test data and the evaluation ground truth go into the eval data root.
+test data and (2020) the evaluation ground truth go into the eval data root.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -24,17 +38,35 @@ import requests
 import urllib3
 from tqdm.auto import tqdm
 
-from helpers import groundtruth
+from helpers import groundtruth, layout
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_path, atomic_write_text
-from helpers.layout import MACHINE_TYPES, SPLITS
 
 ZENODO = "https://zenodo.org"
-SETS = {"dev": 3678171, "additional": 3727685, "eval": 3841772, "ground_truth": 3951620}
+# the Zenodo record of each data set, per edition: dev (development), additional (additional
+# training data, i.e. the evaluation set's training clips), eval (evaluation test clips) and, for
+# 2020 only, ground_truth (the evaluation test labels)
+RECORDS: dict[int, dict[str, int]] = {
+    2020: {"dev": 3678171, "additional": 3727685, "eval": 3841772, "ground_truth": 3951620},
+    2021: {"dev": 4562016, "additional": 4660992, "eval": 4884786},
+    2022: {"dev": 6355122, "additional": 6462969, "eval": 6586456},
+    2023: {"dev": 7882613, "additional": 7830345, "eval": 7860847},
+    2024: {"dev": 10902294, "additional": 11259435, "eval": 11363076},
+    2025: {"dev": 15097779, "additional": 15392814, "eval": 15519362},
+    2026: {"dev": 19336329, "additional": 20151556},  # no evaluation test record known yet
+}
+SETS = RECORDS[2020]
+SET_NAMES = {"dev": "development", "additional": "additional training", "eval": "evaluation test",
+             "ground_truth": "evaluation ground truth"}
 WORK_FOLDER = ".download"
 ATTEMPTS = 5
 TIMEOUT = 60  # seconds to wait for a connection or for the next bytes
 CHUNK = 1 << 20
+EXTRA_FOLDERS = ("supplemental",)  # kept beside the clip folders when an archive has them (2025)
+_NAME_PARTS = {"dev", "eval", "data", "train", "test"}  # the parts of an archive name that are not its machine type
+_REVISION = re.compile(r"r(\d+)", re.IGNORECASE)
+_ATTRIBUTES = re.compile(r"attributes_\d+\.csv", re.IGNORECASE)
+_OTHER_PART = {"additional": "test", "eval": "train"}  # an archive with this name part belongs to the other set
 
 
 @dataclass(frozen=True)
@@ -53,6 +85,8 @@ class _Archive:
 
     remote: RemoteFile
     root: Path
+    edition: layout.Edition
+    machine_type: str = ""  # the type the archive was chosen for ("" for ground truth)
     ground_truth: bool = False
     only_file: bool = False  # the ground-truth record's only file: its one CSV becomes groundtruth.FILE_NAME
 
@@ -104,27 +138,184 @@ def record_files(record_id: int, server: str = ZENODO, session: requests.Session
                            f"{{key, size, checksum: 'md5:<hex>', links: {{self}}}} ({err})") from err
 
 
-def _check_types(types) -> list[str]:
-    chosen = list(MACHINE_TYPES) if types is None else [types] if isinstance(types, str) else list(types)
-    unknown = [t for t in chosen if t not in MACHINE_TYPES]
+def _published(ed: layout.Edition, set_name: str) -> tuple[str, ...]:
+    """The machine types a data set of the edition is published with; () where they are not known (2026's eval)."""
+    return ed.dev_types if set_name == "dev" else ed.eval_types
+
+
+def _set_names(sets) -> str:
+    names = [SET_NAMES[s] for s in sets]
+    return f"{' and '.join(names)} set{'s' if len(names) > 1 else ''}"
+
+
+def _near(names, candidates) -> str:
+    """' (did you mean ...?)' naming the closest candidate (case aside) of each name that has one, else ''."""
+    lowered = {c.lower(): c for c in candidates}
+    hints = []
+    for name in names:
+        close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
+        if close:
+            hints.append((lowered[close[0]], name))
+    if not hints:
+        return ""
+    if len(names) == 1:
+        return f" (did you mean {hints[0][0]!r}?)"
+    return f" (did you mean {', '.join(f'{close!r} for {name!r}' for close, name in hints)}?)"
+
+
+def _accepted(ed: layout.Edition, sets) -> str:
+    """The machine types of the data sets `sets`, as text (grouped by set where they differ)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for set_name in sets:
+        groups.setdefault(_published(ed, set_name), []).append(set_name)
+    if len(groups) == 1 and next(iter(groups)):
+        return ", ".join(next(iter(groups)))
+    return "; ".join(f"{_set_names(names)}: {', '.join(types) if types else 'not known yet (any its record lists)'}"
+                     for types, names in groups.items())
+
+
+def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str] | None]:
+    """The machine types to fetch from each wanted data set: {set: types}, None for every archive its record lists.
+
+    types None: every type each set is published with (a set whose types are not known, such as
+    2026's evaluation sets: every archive of its record). Else a name or names, each a machine type
+    of one of the wanted sets (any name for a set whose types are not known); each set fetches those
+    it is published with (a set of unknown types: those no other wanted set is published with) and
+    must get at least one. ConfigError naming the accepted types, with a "did you mean", otherwise.
+    """
+    sets = [s for s in sets if s != "ground_truth"]
+    if types is None:
+        return {s: list(_published(ed, s)) or None for s in sets}
+    chosen = list(dict.fromkeys([types] if isinstance(types, str) else list(types)))
+    known = {t for s in sets for t in _published(ed, s)}
+    open_sets = [s for s in sets if not _published(ed, s)]
+    unknown = [t for t in chosen if t not in known and not open_sets]
     if unknown or not chosen:
-        raise ConfigError(f"unknown machine type(s) {unknown or chosen}; accepted: {', '.join(MACHINE_TYPES)}")
-    return chosen
+        elsewhere = [t for t in unknown if t in ed.machine_types]
+        hint = "".join(f"; {t!r} is a machine type of the "
+                       f"{_set_names([s for s in RECORDS[ed.year] if s != 'ground_truth' and t in _published(ed, s)])} "
+                       f"of {ed.name}, which were not asked for" for t in elsewhere)
+        raise ConfigError(f"unknown machine type(s) {unknown or chosen} for the {_set_names(sets)} of {ed.name}"
+                          f"{_near([t for t in unknown if t not in elsewhere], ed.machine_types)}; "
+                          f"accepted: {_accepted(ed, sets)}{hint}")
+    plan = {}
+    for set_name in sets:
+        published = _published(ed, set_name)
+        if published:
+            mine = [t for t in chosen if t in published]
+        else:
+            claimed = {t for other in sets if other != set_name for t in _published(ed, other)}
+            mine = [t for t in chosen if t not in claimed]
+        if not mine:
+            raise ConfigError(f"the {_set_names([set_name])} of {ed.name} holds none of the machine types {chosen}"
+                              f"{_near(chosen, published)}; its types: {_accepted(ed, [set_name])}; add some of "
+                              f"them or leave that set out")
+        plan[set_name] = mine
+    return plan
 
 
-def _plan(set_name: str, root: Path, types: list[str], server: str, session: requests.Session) -> list[_Archive]:
-    """The archives of one data set to consider: one per machine type, or every ground-truth file."""
-    files = record_files(SETS[set_name], server, session)
+def _name_parts(name: str) -> list[str]:
+    """The _-separated parts of an archive name without its .zip: dev_data_fan.zip -> [dev, data, fan]."""
+    stem = name[:-4] if name.lower().endswith(".zip") else name
+    return [part for part in stem.split("_") if part]
+
+
+def _revision(name: str) -> int:
+    """An archive name's revision (dev_ToyCar_r2.zip: 2); 1 for a name without one."""
+    return max((int(match[1]) for part in _name_parts(name) if (match := _REVISION.fullmatch(part))), default=1)
+
+
+def _holds(name: str, machine_type: str) -> bool:
+    """Whether `machine_type` is a whole part (or run of parts) of the archive name, case aside."""
+    parts, wanted = [p.lower() for p in _name_parts(name)], [p.lower() for p in machine_type.split("_")]
+    return any(parts[i:i + len(wanted)] == wanted for i in range(len(parts) - len(wanted) + 1))
+
+
+def _archive_type(name: str) -> str:
+    """The machine type an archive name carries: its parts other than dev/eval/data/train/test and revisions."""
+    return "_".join(p for p in _name_parts(name) if p.lower() not in _NAME_PARTS and not _REVISION.fullmatch(p))
+
+
+def _unrevised(name: str) -> tuple[str, ...]:
+    """An archive name without its revision part, case aside: the key of the archives that revise each other."""
+    return tuple(p.lower() for p in _name_parts(name) if not _REVISION.fullmatch(p))
+
+
+def _latest(files: list[RemoteFile]) -> tuple[list[RemoteFile], list[tuple[RemoteFile, RemoteFile]]]:
+    """The files but those superseded by a higher revision of the same name, and the (superseded, by) pairs."""
+    best: dict[tuple[str, ...], RemoteFile] = {}
+    for file in files:
+        key = _unrevised(file.name)
+        if key not in best or _revision(file.name) > _revision(best[key].name):
+            best[key] = file
+    kept = [f for f in files if best[_unrevised(f.name)] is f]
+    return kept, [(f, best[_unrevised(f.name)]) for f in files if best[_unrevised(f.name)] is not f]
+
+
+def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str] | None, server: str,
+          session: requests.Session) -> list[_Archive]:
+    """The archives of one data set to consider: those of each machine type, or every ground-truth file.
+
+    types None: every machine-type archive the record lists. Of the archives of one type, those
+    named for the other set (a ``test`` part in the additional training record, ``train`` in the
+    evaluation test record) are left out, and an older revision gives way to a newer one.
+    """
+    record = RECORDS[ed.year][set_name]
+    files = record_files(record, server, session)
     if set_name == "ground_truth":
-        return [_Archive(f, root, ground_truth=True, only_file=len(files) == 1) for f in files]
-    archives = []
+        return [_Archive(f, root, ed, ground_truth=True, only_file=len(files) == 1) for f in files]
+    what = f"Zenodo record {record} ({SET_NAMES[set_name]} set of {ed.name}) on {server}"
+    listed = ", ".join(f.name for f in files) or "none"
+    other = _OTHER_PART.get(set_name)
+    zips = [f for f in files if f.name.lower().endswith(".zip") and other not in (p.lower() for p in _name_parts(f.name))]
+    if types is None:
+        types = list(dict.fromkeys(t for t in map(_archive_type, (f.name for f in zips)) if t))
+        if not types:
+            raise ToolkitError(f"{what} lists no machine-type .zip archive; its files: {listed}")
+    archives, seen = [], set()
     for machine_type in types:
-        matching = [f for f in files if f.name.endswith(f"_{machine_type}.zip")]
+        matching = [f for f in zips if _holds(f.name, machine_type)]
         if not matching:
-            raise ToolkitError(f"Zenodo record {SETS[set_name]} ({set_name} set) on {server} has no archive ending "
-                               f"in _{machine_type}.zip; its files: {', '.join(f.name for f in files) or 'none'}")
-        archives += [_Archive(f, root) for f in matching]
+            raise ToolkitError(f"{what} has no archive of machine type {machine_type} (a .zip file with "
+                               f"{machine_type} as a whole _-separated part of its name); its files: {listed}")
+        kept, superseded = _latest(matching)
+        for old, new in superseded:
+            print(f"{old.name}: superseded by {new.name} in record {record}; skipped")
+        archives += [_Archive(f, root, ed, machine_type) for f in kept if f.name not in seen]
+        seen.update(f.name for f in kept)
     return archives
+
+
+def _has_clip_folders(root: Path) -> bool:
+    names = ("train", "test", "source_test", "target_test")
+    return root.is_dir() and any(d.is_dir() and any((d / n).is_dir() for n in names) for d in root.iterdir())
+
+
+def _check_year(root: Path, ed: layout.Edition) -> None:
+    """Refuse a root that holds another edition's data: its YEAR_FILE names another year or, without
+    one, its clip folders and names follow another edition's rules (as :func:`helpers.layout.detect` reads them)."""
+    marker = root / layout.YEAR_FILE
+    if marker.is_file():
+        text = marker.read_text(encoding="utf-8", errors="replace").strip()
+        if text == str(ed.year):
+            return
+        found = f"data of another edition ({marker} says {text!r})"
+    elif _has_clip_folders(root):
+        other = layout.detect(root)
+        if other.style == ed.style:
+            return
+        found = f"data laid out as {other.name}"
+    else:
+        return
+    raise ConfigError(f"{root} already holds {found}; the {ed.name} data needs a folder of its own: choose "
+                      f"another destination folder")
+
+
+def _mark_year(root: Path, ed: layout.Edition) -> None:
+    """Write the edition into the root's YEAR_FILE (unless it says so already)."""
+    marker = root / layout.YEAR_FILE
+    if not (marker.is_file() and marker.read_text(encoding="utf-8", errors="replace").strip() == str(ed.year)):
+        atomic_write_text(marker, f"{ed.year}\n")
 
 
 def _size(path: Path) -> int:
@@ -253,26 +444,64 @@ def _extract(path: Path, name: str, staging: Path) -> list[Path]:
 
 
 def _place_clips(archive: _Archive, files: list[Path], staging: Path) -> int:
-    """Move the archive's ``<type>/<split>/<file>`` files (at most one folder deep) into the layout."""
-    moves = []
+    """Move the archive's clips and attribute tables (at most one folder deep) into the edition's layout;
+    the root's YEAR_FILE is written first.
+
+    Clips: ``<type>/<folder>/<file>`` for the edition's clip folders and EXTRA_FOLDERS; tables:
+    ``<type>/attributes_XX.csv``, placed in ``<root>/<type>/``. A ``<type>`` is the archive's own
+    machine type or one of the edition's. A clip already there is replaced (a re-published archive
+    brings corrected clips under the same names).
+    """
+    ed = archive.edition
+    clip_folders = (*ed.folders("train"), *ed.test_folders())
+    folders = {*clip_folders, *EXTRA_FOLDERS}
+    type_folders = {*ed.machine_types, archive.machine_type} - {""}
+    clips, tables = [], []
     for file in files:
         parts = file.relative_to(staging).parts
-        if len(parts) in (3, 4) and parts[-3] in MACHINE_TYPES and parts[-2] in SPLITS:
-            moves.append((file, archive.root.joinpath(*parts[-3:])))
-    if not moves:
+        if len(parts) in (3, 4) and parts[-3] in type_folders and parts[-2] in folders:
+            clips.append((file, archive.root.joinpath(*parts[-3:])))
+        elif len(parts) in (2, 3) and parts[-2] in type_folders and _ATTRIBUTES.fullmatch(parts[-1]):
+            tables.append((file, archive.root.joinpath(*parts[-2:])))
+    if not clips:
         found = [str(f.relative_to(staging)) for f in files[:5]]
-        raise DataLayoutError(f"{archive.remote.name} holds no <machine_type>/train or <machine_type>/test folder "
-                              f"(machine types: {', '.join(MACHINE_TYPES)}); found: {found or 'nothing'}")
-    for source, target in moves:
+        wanted = " or ".join(f"<machine_type>/{folder}" for folder in clip_folders)
+        raise DataLayoutError(f"{archive.remote.name} holds no {wanted} folder (machine types of {ed.name}: "
+                              f"{', '.join(sorted(type_folders, key=str.lower))}); found: {found or 'nothing'}")
+    _mark_year(archive.root, ed)
+    for source, target in clips:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not (target.is_file() and _size(target) == _size(source)):
-            os.replace(source, target)
-    return len(moves)
+        os.replace(source, target)
+    for source, target in tables:
+        _place_table(source, target)
+    return len(clips) + len(tables)
+
+
+def _place_table(source: Path, target: Path) -> None:
+    """Put an attributes CSV in place. One already there with the same header keeps its rows and gets the
+    new ones appended (a type's training and test archives may each bring its table); else it is replaced."""
+    if target.is_file():
+        old, new = target.read_bytes(), source.read_bytes()
+        if old == new:
+            return
+        try:
+            old_lines, new_lines = old.decode("utf-8").splitlines(), new.decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            old_lines = new_lines = None
+        if old_lines and new_lines and old_lines[0] == new_lines[0]:
+            rows = list(dict.fromkeys(old_lines + new_lines[1:]))
+            newline = "\r\n" if b"\r\n" in old else "\n"
+            atomic_write_text(target, newline.join(rows) + newline)
+            return
+        print(f"{target}: replaced by the table of another archive, whose header differs")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
 
 
 def _place_ground_truth(archive: _Archive, files: list[Path]) -> int:
     """Copy ground-truth files into the eval root; a lone CSV of a one-file record becomes groundtruth.FILE_NAME."""
     csvs = [f for f in files if f.suffix.lower() == ".csv"]
+    _mark_year(archive.root, archive.edition)
     for file in files:
         name = groundtruth.FILE_NAME if archive.only_file and csvs == [file] else file.name
         with atomic_path(archive.root / name) as temporary:
@@ -296,31 +525,47 @@ def _install(archive: _Archive, path: Path) -> int:
 
 
 def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = False, evaluation: bool = False,
-             server: str = ZENODO, keep_archives: bool = False, progress: bool = True) -> dict:
-    """Fetch the DCASE 2020 Task 2 archives and unpack them into the data layout; return a summary.
+             server: str = ZENODO, keep_archives: bool = False, progress: bool = True, year=2020) -> dict:
+    """Fetch one edition's DCASE Task 2 archives and unpack them into its data layout; return a summary.
 
     dest: the dev data root (development archives); eval_dest: the eval data root (additional
-    training data, evaluation test data and ground truth). types: machine types (default all six);
-    the ground-truth files are not filtered. dev / additional / evaluation: which sets to fetch
-    (evaluation brings the ground truth too). server: the Zenodo base URL (a mirror or a test
-    server). keep_archives: keep the verified archives in ``<root>/.download/``. progress: a byte
-    progress bar per archive. Archives whose ``.done`` marker holds the published MD5 are skipped.
+    training data, evaluation test data and, for 2020, the ground truth). year: the edition, 2020
+    to 2026 (int or text), whose records are ``RECORDS[year]``. types: machine types (default:
+    each set's published types; 2026's evaluation types are not known, so every machine-type
+    archive of that record), checked against the year's types (:func:`_check_types`); the
+    ground-truth files are not filtered. dev / additional / evaluation: which sets to fetch
+    (evaluation brings the 2020 ground truth too; later editions have no ground-truth record here,
+    and 2026 has no evaluation test record yet: ConfigError). server: the Zenodo base URL (a mirror
+    or a test server). keep_archives: keep the verified archives in ``<root>/.download/``.
+    progress: a byte progress bar per archive. Archives whose ``.done`` marker holds the published
+    MD5 are skipped. Every root that holds the edition's files gets ``.dcase_year``; a root holding
+    another edition's data is refused (ConfigError) before anything is fetched.
     Summary: {"fetched": [archive names], "present": [archive names], "bytes": n, "files": n}.
     """
-    chosen = _check_types(types)
+    ed = layout.edition(year)
+    records = RECORDS[ed.year]
+    if evaluation and "eval" not in records:
+        raise ConfigError(f"no evaluation test record of {ed.name} is known yet, so its evaluation test data cannot "
+                          f"be fetched; leave out the evaluation set (its development and additional training data "
+                          f"can be fetched)")
     dest, eval_dest = Path(dest), Path(eval_dest)
     wanted = [(name, root) for name, on, root in (("dev", dev, dest), ("additional", additional, eval_dest),
                                                   ("eval", evaluation, eval_dest),
-                                                  ("ground_truth", evaluation, eval_dest)) if on]
+                                                  ("ground_truth", evaluation, eval_dest)) if on and name in records]
     if not wanted:
         raise ConfigError("nothing to download: set at least one of dev, additional, evaluation")
+    chosen = _check_types(ed, types, [name for name, _ in wanted])
+    for root in dict.fromkeys(root for _, root in wanted):
+        _check_year(root, ed)
     summary = {"fetched": [], "present": [], "bytes": 0, "files": 0}
     with requests.Session() as session:
-        archives = [archive for name, root in wanted for archive in _plan(name, root, chosen, server, session)]
+        archives = [archive for name, root in wanted
+                    for archive in _plan(ed, name, root, chosen.get(name), server, session)]
         todo = []
         for archive in archives:
             marker = archive.marker
             if marker.is_file() and marker.read_text().strip() == archive.remote.md5:
+                _mark_year(archive.root, ed)
                 summary["present"].append(archive.remote.name)
                 print(f"{archive.remote.name}: already present in {archive.root} (delete {marker} to fetch it again)")
             else:
@@ -328,7 +573,7 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
         _check_space(todo)
         for archive in todo:
             path = _fetch(archive, session, progress)
-            placed = _install(archive, path)
+            placed = _install(archive, path)  # writes the root's YEAR_FILE before its first file
             atomic_write_text(archive.marker, archive.remote.md5 + "\n")
             if not keep_archives:
                 path.unlink()

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import download, groundtruth
-from helpers.errors import DataLayoutError, ToolkitError
+from helpers import download, groundtruth, layout
+from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 
 TYPES = ("fan", "ToyCar")
 GROUND_TRUTH_CSV = b"fan\nid_01_00000000.wav,anomaly_id_01_00000003.wav,1\n"
@@ -47,9 +47,72 @@ LAYOUTS = {  # archive name pattern -> the <split>/<file> names it holds per mac
 }
 
 
-def make_records() -> tuple[dict[int, dict[str, bytes]], dict[str, dict[str, bytes]]]:
+def attributes_table(wavs: list[str]) -> bytes:
+    """A small attributes_XX.csv listing the given clips."""
+    return b"file_name,d1p,d1v\n" + b"".join(f"{wav},a,1\n".encode() for wav in wavs)
+
+
+def edition_archives(year: int) -> dict[str, dict[str, list[str] | bytes]]:
+    """An edition's fake records: {set: {file name: the paths the archive holds, or the file's bytes}}.
+
+    A .wav path gets a short clip, a .csv path an attributes table of the archive's clips.
+    """
+    ed = layout.EDITIONS[year]
+    if year == 2021:  # every type; test clips in source_test/ and target_test/
+        return {
+            "dev": {f"dev_data_{t}.zip": [f"{t}/train/section_00_source_train_normal_0000_a_1.wav",
+                                          f"{t}/train/section_01_target_train_normal_0000_a_2.wav",
+                                          f"{t}/source_test/section_00_source_test_normal_0000_a_1.wav",
+                                          f"{t}/target_test/section_01_target_test_anomaly_0000_a_2.wav"]
+                    for t in ed.dev_types},
+            "additional": {f"eval_data_{t}_train.zip": [f"{t}/train/section_03_source_train_normal_0000_a_1.wav"]
+                           for t in ed.eval_types},
+            "eval": {f"eval_data_{t}_test.zip": [f"{t}/source_test/section_03_source_test_0000.wav",
+                                                 f"{t}/target_test/section_03_target_test_0000.wav"]
+                     for t in ed.eval_types},
+        }
+    if year == 2023:  # evaluation types differ from the development types; attribute tables beside the folders
+        return {
+            "dev": {f"dev_{t}.zip": [f"{t}/train/section_00_source_train_normal_0000_a_1.wav",
+                                     f"{t}/test/section_00_target_test_anomaly_0000_a_2.wav", f"{t}/attributes_00.csv"]
+                    for t in ed.dev_types},
+            "additional": {f"eval_data_{t}_train.zip": [f"{t}/train/section_00_source_train_normal_0000_a_1.wav",
+                                                        f"{t}/attributes_00.csv"] for t in ed.eval_types},
+            "eval": {f"eval_data_{t}_test.zip": [f"{t}/test/section_00_0000.wav", f"{t}/test/section_00_0001.wav",
+                                                 f"{t}/attributes_00.csv"] for t in ed.eval_types},
+        }
+    if year == 2024:  # a revised archive beside the one it revises
+        clip = "train/section_00_source_train_normal_0000_noAttribute.wav"
+        return {"additional": {"eval_data_3DPrinter_train.zip": [f"3DPrinter/{clip}"],
+                               "eval_data_3DPrinter_train_r2.zip": [f"3DPrinter/{clip}", "3DPrinter/attributes_00.csv"],
+                               "eval_data_Scanner_train.zip": [f"Scanner/{clip}"]}}
+    if year == 2026:  # evaluation types not known beforehand
+        clip = "train/section_00_source_train_normal_0000_a_1.wav"
+        return {"additional": {"eval_data_Sander_train.zip": [f"Sander/{clip}"],
+                               "eval_data_ToyDrone_train.zip": [f"ToyDrone/{clip}", "ToyDrone/attributes_00.csv"],
+                               "README.md": b"not an archive: ignored"}}
+    raise ValueError(year)
+
+
+def make_records(year: int = 2020) -> tuple[dict[int, dict[str, bytes]], dict[str, dict[str, bytes]]]:
     """The served records ({record id: {file name: bytes}}) and each archive's entries ({name: {path: bytes}})."""
     contents, seed = {}, 0
+    if year != 2020:
+        records = {}
+        for set_name, archives in edition_archives(year).items():
+            files = records.setdefault(download.RECORDS[year][set_name], {})
+            for name, paths in archives.items():
+                if isinstance(paths, bytes):
+                    files[name] = paths
+                    continue
+                entries = {}
+                for path in paths:
+                    seed += 1
+                    entries[path] = wav_bytes(seed) if path.endswith(".wav") else \
+                        attributes_table([p for p in paths if p.endswith(".wav")])
+                contents[name] = entries
+                files[name] = zip_bytes(entries)
+        return records, contents
     for machine_type in TYPES:
         top = "dev_data/" if machine_type == "ToyCar" else ""  # ToyCar's archives wrap everything in a top folder
         for pattern, names in LAYOUTS.items():
@@ -67,10 +130,10 @@ def make_records() -> tuple[dict[int, dict[str, bytes]], dict[str, dict[str, byt
 
 
 class Mirror:
-    """A Zenodo stand-in: /api/records/<id> and /files/<id>/<name>, with switches for failures."""
+    """A Zenodo stand-in for one edition: /api/records/<id> and /files/<id>/<name>, with switches for failures."""
 
-    def __init__(self):
-        self.records, self.contents = make_records()
+    def __init__(self, year: int = 2020):
+        self.records, self.contents = make_records(year)
         self.truncate: dict[str, int] = {}  # file name -> how many of its next responses are cut in half
         self.wrong_md5: set[str] = set()  # files published with a wrong checksum
         self.errors: dict[str, list[int]] = {}  # file name -> the HTTP error statuses of its next responses, in order
@@ -82,6 +145,9 @@ class Mirror:
 
     def file(self, name: str) -> bytes:
         return next(files[name] for files in self.records.values() if name in files)
+
+    def record_requests(self) -> list[int]:
+        return [int(p.rsplit("/", 1)[1]) for p, _ in self.log if p.startswith("/api/records/")]
 
     def file_requests(self, name: str | None = None) -> list[tuple[str, str | None]]:
         return [(p, r) for p, r in self.log if p.startswith("/files/") and (name is None or p.endswith(f"/{name}"))]
@@ -144,20 +210,41 @@ def mirror():
     served.server.server_close()
 
 
+@pytest.fixture
+def serve():
+    """serve(year): a mirror serving that edition's fake records, stopped after the test."""
+    started = []
+
+    def start(year: int) -> Mirror:
+        started.append(Mirror(year))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.server.shutdown()
+        served.server.server_close()
+
+
 def fetch(mirror, tmp_path, **options):
     options = {"types": list(TYPES), "server": mirror.url, "progress": False, **options}
     return download.download(tmp_path / "dev_data", tmp_path / "eval_data", **options)
 
 
-def layout_files(root: Path) -> dict[str, bytes]:
-    """Every file under root's machine-type folders: {relative path: bytes}."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for t in download.MACHINE_TYPES
-            for p in sorted((root / t).rglob("*")) if p.is_file()}
+def fetch_year(mirror, tmp_path, year, **options):
+    options = {"server": mirror.url, "progress": False, "year": year, **options}
+    return download.download(tmp_path / "dev_data", tmp_path / "eval_data", **options)
 
 
-def expected_files(mirror, archives) -> dict[str, bytes]:
+def layout_files(root: Path, suffix: str = ".wav") -> dict[str, bytes]:
+    """Every file ending in `suffix` under root's machine-type (non-hidden) folders: {relative path: bytes}."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for d in sorted(root.iterdir())
+            if d.is_dir() and not d.name.startswith(".") for p in sorted(d.rglob("*")) if p.is_file()
+            and p.name.endswith(suffix)}
+
+
+def expected_files(mirror, archives, suffix: str = ".wav") -> dict[str, bytes]:
     return {path.removeprefix("dev_data/"): data for archive in archives
-            for path, data in mirror.contents[archive].items() if path.endswith(".wav")}
+            for path, data in mirror.contents[archive].items() if path.endswith(suffix)}
 
 
 def tree(root: Path) -> list[str]:
@@ -190,6 +277,8 @@ def test_dev_download_unpacks_both_types_marks_them_done_and_cleans_up(mirror, t
     work = dest / ".download"
     assert sorted(p.name for p in work.iterdir()) == ["dev_data_ToyCar.zip.done", "dev_data_fan.zip.done"]
     assert (work / "dev_data_fan.zip.done").read_text().strip() == hashlib.md5(mirror.file("dev_data_fan.zip")).hexdigest()
+    assert (dest / layout.YEAR_FILE).read_text() == "2020\n" and layout.detect(dest).year == 2020
+    assert mirror.record_requests() == [download.RECORDS[2020]["dev"]]
     assert not (tmp_path / "eval_data").exists()
 
 
@@ -218,7 +307,7 @@ def test_types_select_the_archives(mirror, tmp_path):
     summary = fetch(mirror, tmp_path, types=["fan"])
     assert summary["fetched"] == ["dev_data_fan.zip"]
     assert [p for p, _ in mirror.file_requests()] == [f"/files/{download.SETS['dev']}/dev_data_fan.zip"]
-    assert sorted(p.name for p in (tmp_path / "dev_data").iterdir()) == [".download", "fan"]
+    assert sorted(p.name for p in (tmp_path / "dev_data").iterdir()) == [".dcase_year", ".download", "fan"]
 
 
 def test_truncated_download_resumes_with_a_range_request(mirror, tmp_path):
@@ -410,8 +499,9 @@ def test_record_without_a_machine_type_names_the_record_and_its_files_before_fet
     del mirror.records[download.SETS["dev"]]["dev_data_fan.zip"]
     with pytest.raises(ToolkitError) as err:
         fetch(mirror, tmp_path, types=["ToyCar", "fan"])
-    assert str(err.value) == (f"Zenodo record {download.SETS['dev']} (dev set) on {mirror.url} has no archive ending "
-                              f"in _fan.zip; its files: dev_data_ToyCar.zip")
+    assert str(err.value) == (f"Zenodo record {download.SETS['dev']} (development set of DCASE 2020 Task 2) on "
+                              f"{mirror.url} has no archive of machine type fan (a .zip file with fan as a whole "
+                              f"_-separated part of its name); its files: dev_data_ToyCar.zip")
     assert mirror.file_requests() == []
 
 
@@ -430,3 +520,158 @@ def test_too_little_disk_space_stops_before_fetching(mirror, tmp_path, monkeypat
     with pytest.raises(ToolkitError, match=r"not enough free disk space in .*dev_data: the download needs about .*100B is free"):
         fetch(mirror, tmp_path)
     assert mirror.file_requests() == []
+
+
+# --- other editions -------------------------------------------------------------------------------------------------
+
+def records_of(year: int, *sets: str) -> list[int]:
+    return [download.RECORDS[year][s] for s in sets]
+
+
+def test_2021_archives_fill_the_source_and_target_test_folders_and_mark_both_roots(serve, tmp_path):
+    mirror = serve(2021)
+    ed = layout.EDITIONS[2021]
+    summary = fetch_year(mirror, tmp_path, 2021, additional=True, evaluation=True)
+    assert mirror.record_requests() == records_of(2021, "dev", "additional", "eval")  # no ground-truth record
+    dev_archives = [f"dev_data_{t}.zip" for t in ed.dev_types]
+    eval_archives = [f"eval_data_{t}_{part}.zip" for part in ("train", "test") for t in ed.eval_types]
+    assert summary["fetched"] == dev_archives + eval_archives and summary["files"] == 4 * 7 + 3 * 7
+    dev, evaluation = tmp_path / "dev_data", tmp_path / "eval_data"
+    assert layout_files(dev) == expected_files(mirror, dev_archives)
+    assert layout_files(evaluation) == expected_files(mirror, eval_archives)
+    assert sorted(p.name for p in (dev / "gearbox").iterdir()) == ["source_test", "target_test", "train"]
+    assert sorted(p.name for p in (evaluation / "fan").iterdir()) == ["source_test", "target_test", "train"]
+    for root in (dev, evaluation):
+        assert (root / layout.YEAR_FILE).read_text() == "2021\n" and layout.detect(root).year == 2021
+    assert not (evaluation / groundtruth.FILE_NAME).exists()
+    test = layout.list_clips(dev, "fan", "test")  # the placed names and folders follow the 2021 rules
+    assert [(c.domain, c.label) for c in test] == [("source", 0), ("target", 1)]
+    assert [c.domain for c in layout.list_clips(evaluation, "valve", "test")] == ["source", "target"]
+
+
+def test_2023_dev_and_eval_types_differ_and_attribute_tables_are_kept_beside_the_folders(serve, tmp_path):
+    mirror = serve(2023)
+    summary = fetch_year(mirror, tmp_path, 2023, types=["fan", "bandsaw"], additional=True, evaluation=True)
+    assert mirror.record_requests() == records_of(2023, "dev", "additional", "eval")
+    assert summary["fetched"] == ["dev_fan.zip", "eval_data_bandsaw_train.zip", "eval_data_bandsaw_test.zip"]
+    dev, evaluation = tmp_path / "dev_data", tmp_path / "eval_data"
+    assert layout_files(dev) == expected_files(mirror, ["dev_fan.zip"])
+    assert layout_files(dev, ".csv") == {"fan/attributes_00.csv": mirror.contents["dev_fan.zip"]["fan/attributes_00.csv"]}
+    assert layout_files(evaluation) == expected_files(mirror, summary["fetched"][1:])
+    # the training and the test archive each bring bandsaw's table: one table with the rows of both
+    assert (evaluation / "bandsaw" / "attributes_00.csv").read_text().splitlines() == [
+        "file_name,d1p,d1v", "bandsaw/train/section_00_source_train_normal_0000_a_1.wav,a,1",
+        "bandsaw/test/section_00_0000.wav,a,1", "bandsaw/test/section_00_0001.wav,a,1"]
+    for root in (dev, evaluation):
+        assert layout.detect(root).year == 2023
+    assert [c.label for c in layout.list_clips(evaluation, "bandsaw", "test")] == [None, None]
+
+
+def test_2023_default_types_are_the_dev_types_for_dev_and_the_eval_types_for_eval(serve, tmp_path):
+    mirror = serve(2023)
+    ed = layout.EDITIONS[2023]
+    summary = fetch_year(mirror, tmp_path, 2023, additional=True)
+    assert summary["fetched"] == [f"dev_{t}.zip" for t in ed.dev_types] + [f"eval_data_{t}_train.zip" for t in ed.eval_types]
+    assert sorted(p.name for p in (tmp_path / "eval_data").iterdir()) == sorted(
+        [".dcase_year", ".download", *ed.eval_types])
+
+
+@pytest.mark.parametrize("year, archive", [(2021, "dev_data_fan.zip"), (2023, "dev_fan.zip")])
+def test_other_editions_resume_a_cut_download_with_a_range_request(serve, tmp_path, year, archive):
+    mirror = serve(year)
+    data = mirror.file(archive)
+    mirror.truncate[archive] = 1
+    fetch_year(mirror, tmp_path, year, types=["fan"])
+    assert [r for _, r in mirror.file_requests(archive)] == [None, f"bytes={len(data) // 2}-"]
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, [archive])
+    assert layout.detect(tmp_path / "dev_data").year == year
+
+
+@pytest.mark.parametrize("year, archive", [(2021, "eval_data_fan_test.zip"), (2023, "eval_data_bandsaw_test.zip")])
+def test_other_editions_check_the_md5_and_write_nothing_on_a_mismatch(serve, tmp_path, year, archive):
+    mirror = serve(year)
+    data = mirror.file(archive)
+    mirror.wrong_md5.add(archive)
+    with pytest.raises(ToolkitError) as err:
+        fetch_year(mirror, tmp_path, year, types=[archive.split("_")[2]], dev=False, evaluation=True)
+    assert f"expected MD5 {hashlib.md5(data + b'x').hexdigest()}, received {hashlib.md5(data).hexdigest()}" in str(err.value)
+    assert len(mirror.file_requests(archive)) == download.ATTEMPTS
+    assert tree(tmp_path / "eval_data") == [".download"]  # no clip, no marker, no .dcase_year
+
+
+@pytest.mark.parametrize("year, options, message", [
+    (2021, {"types": ["gearbx"]}, "unknown machine type(s) ['gearbx'] for the development set of DCASE 2021 Task 2 "
+                                  "(did you mean 'gearbox'?); accepted: ToyCar, ToyTrain, fan, gearbox, pump, slider, valve"),
+    (2020, {"types": ["gearbox"]}, "unknown machine type(s) ['gearbox'] for the development set of DCASE 2020 Task 2; "
+                                   "accepted: ToyCar, ToyConveyor, fan, pump, slider, valve"),
+    (2023, {"types": ["bandsaw"]}, "unknown machine type(s) ['bandsaw'] for the development set of DCASE 2023 Task 2; "
+                                   "accepted: ToyCar, ToyTrain, bearing, fan, gearbox, slider, valve; 'bandsaw' is a "
+                                   "machine type of the additional training and evaluation test sets of DCASE 2023 "
+                                   "Task 2, which were not asked for"),
+    (2023, {"types": ["toydrone", "vacum"], "dev": False, "additional": True},
+     "unknown machine type(s) ['toydrone', 'vacum'] for the additional training set of DCASE 2023 Task 2 (did you mean "
+     "'ToyDrone' for 'toydrone', 'Vacuum' for 'vacum'?); accepted: ToyDrone, ToyNscale, ToyTank, Vacuum, bandsaw, "
+     "grinder, shaker"),
+    (2023, {"types": ["fan"], "additional": True},
+     "the additional training set of DCASE 2023 Task 2 holds none of the machine types ['fan']; its types: ToyDrone, "
+     "ToyNscale, ToyTank, Vacuum, bandsaw, grinder, shaker; add some of them or leave that set out"),
+    (2026, {"evaluation": True}, "no evaluation test record of DCASE 2026 Task 2 is known yet"),
+    (2019, {}, "year 2019 is not a DCASE anomalous-sound edition; accepted: 2020, 2021"),
+], ids=["2021-near-miss", "2020-type-of-a-later-year", "2023-eval-type-for-dev", "2023-two-near-misses",
+        "2023-dev-type-for-additional", "2026-evaluation", "unknown-year"])
+def test_bad_year_types_or_sets_are_refused_before_any_request(mirror, tmp_path, year, options, message):
+    with pytest.raises(ConfigError) as err:
+        fetch_year(mirror, tmp_path, year, **options)
+    assert message in str(err.value)
+    assert mirror.log == [] and tree(tmp_path) == []
+
+
+def test_2026_additional_set_takes_every_machine_type_archive_its_record_lists(serve, tmp_path):
+    mirror = serve(2026)
+    summary = fetch_year(mirror, tmp_path, 2026, dev=False, additional=True)
+    assert summary["fetched"] == ["eval_data_Sander_train.zip", "eval_data_ToyDrone_train.zip"]  # not README.md
+    root = tmp_path / "eval_data"
+    assert layout_files(root) == expected_files(mirror, summary["fetched"])
+    assert (root / "ToyDrone" / "attributes_00.csv").is_file() and layout.detect(root).year == 2026
+    other = tmp_path / "other"
+    chosen = download.download(tmp_path / "unused", other, types="ToyDrone", dev=False, additional=True,
+                               server=mirror.url, progress=False, year="2026")
+    assert chosen["fetched"] == ["eval_data_ToyDrone_train.zip"]
+    with pytest.raises(ToolkitError, match=r"Zenodo record 20151556 \(additional training set of DCASE 2026 Task 2\) "
+                                           r"on .* has no archive of machine type Drill .*its files: eval_data_Sander"):
+        download.download(tmp_path / "unused", other, types="Drill", dev=False, additional=True, server=mirror.url,
+                          progress=False, year=2026)
+
+
+def test_a_newer_revision_of_an_archive_supersedes_the_older_one(serve, tmp_path, capsys):
+    mirror = serve(2024)
+    summary = fetch_year(mirror, tmp_path, 2024, types=["3DPrinter"], dev=False, additional=True)
+    assert summary["fetched"] == ["eval_data_3DPrinter_train_r2.zip"]
+    assert [p for p, _ in mirror.file_requests()] == ["/files/11259435/eval_data_3DPrinter_train_r2.zip"]
+    assert layout_files(tmp_path / "eval_data") == expected_files(mirror, ["eval_data_3DPrinter_train_r2.zip"])
+    assert "eval_data_3DPrinter_train.zip: superseded by eval_data_3DPrinter_train_r2.zip" in capsys.readouterr().out
+
+
+def test_a_root_holding_another_edition_is_refused_and_a_present_root_gets_its_year(mirror, tmp_path):
+    fetch(mirror, tmp_path, types=["fan"])
+    dest = tmp_path / "dev_data"
+    mirror.log.clear()
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(dest))} already holds data of another edition \(.*"
+                                          rf"\.dcase_year says '2020'\); the DCASE 2021 Task 2 data needs a folder"):
+        fetch_year(mirror, tmp_path, 2021, types=["fan"])
+    (dest / layout.YEAR_FILE).unlink()  # as the 2020-only downloader left its roots
+    with pytest.raises(ConfigError, match=r"already holds data laid out as DCASE 2020 Task 2"):
+        fetch_year(mirror, tmp_path, 2021, types=["fan"])
+    assert mirror.log == []
+    assert fetch(mirror, tmp_path, types=["fan"])["present"] == ["dev_data_fan.zip"]
+    assert (dest / layout.YEAR_FILE).read_text() == "2020\n"
+
+
+def test_a_republished_archive_replaces_the_clips_of_the_same_size(mirror, tmp_path):
+    fetch(mirror, tmp_path, types=["fan"])
+    entries = {path: wav_bytes(1000 + i) if path.endswith(".wav") else data
+               for i, (path, data) in enumerate(mirror.contents["dev_data_fan.zip"].items())}
+    mirror.contents["dev_data_fan.zip"] = entries
+    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = zip_bytes(entries)  # a new MD5, same names and sizes
+    assert fetch(mirror, tmp_path, types=["fan"])["fetched"] == ["dev_data_fan.zip"]
+    assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])
