@@ -28,8 +28,9 @@ Domain shift (2021 on). Each section's machine runs in two conditions. The sourc
 the machine as drawn. The target condition runs it 1.1-1.25 times faster or slower (every rate of
 its sound model scales: shaft, motor, strokes, operations), and changes its background (another
 factory; the SNR moved 6 dB, up from the middle of the type's range or below it, down above it),
-its microphone (a spectral tilt of 1-2 dB/octave and a resonance), or both. The names carry the condition's speed (in the
-type's own unit), background (A: the source's) and microphone (1: the source's).
+its microphone (a spectral tilt of 1-2 dB/octave and a resonance), or both. The names carry the
+condition's speed (in the type's own unit), background (A: the source's) and microphone (1: the
+source's).
 
 Determinism: every random choice comes from a numpy SeedSequence of (seed, [year after 2020,]
 type, section, ...), so a seed gives the same bytes whatever the number of workers. A run records
@@ -557,7 +558,8 @@ def _toytrain(rng, n, p, anomaly, severity):
     if anomaly == "chipped_wheel":
         circumference = np.pi * p["wheel_cm"]
         turns = crossings(distance - rng.uniform(0, circumference), circumference)
-        extra += 0.6 * severity * impacts(n, turns, 1.0, ring([(rng.uniform(1500, 4000), 0.003, 1.0), (p["body"][0][0], 0.01, 0.5)], 0.03))
+        chip = ring([(rng.uniform(1500, 4000), 0.003, 1.0), (p["body"][0][0], 0.01, 0.5)], 0.03)
+        extra += 0.6 * severity * impacts(n, turns, 1.0, chip)
     elif anomaly == "derailment":
         count = rng.poisson(15 * seconds) + 1
         knocks = impacts(n, rng.uniform(0, seconds, count), rng.uniform(0.3, 1.0, count),
@@ -881,7 +883,8 @@ def plan(out: Path, size: str, seed: int, types: list[str], eval_layout: bool, y
 
 
 def _attribute_cells(attributes: str) -> list[str]:
-    """An attribute part as CSV cells d1p, d1v, d2p, ...: "vel_28_noise_A" -> [vel, 28, noise, A]; noAttribute -> [noAttribute, ""]."""
+    """An attribute part as CSV cells d1p, d1v, d2p, ...: "vel_28_noise_A" -> [vel, 28, noise, A];
+    "noAttribute" -> [noAttribute, ""]."""
     return [attributes, ""] if attributes == "noAttribute" else attributes.split("_")
 
 
