@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import fileio, groundtruth, synth
+from helpers import fileio, groundtruth, layout, synth
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
 from helpers.features import log_mel
-from helpers.layout import CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, list_clips, parse_clip
+from helpers.layout import (CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, YEAR_FILE, attribute_pairs,
+                            list_clips, parse_clip)
 
 
 def _files(root: Path, machine_type: str) -> dict[str, bytes]:
@@ -29,6 +30,7 @@ def test_tiny_has_every_type_and_id_with_dcase_names(tiny_data):
             labels = [c.label for c in test if c.section == section]
             assert labels.count(0) == counts[machine_type][section].test_normal
             assert labels.count(1) == counts[machine_type][section].test_anomaly
+    assert (tiny_data / YEAR_FILE).read_text().strip() == "2020" and layout.detect(tiny_data).year == 2020
 
 
 def test_tiny_clips_are_16k_pcm16_mono_of_exact_length(tiny_data):
@@ -140,4 +142,207 @@ def test_every_planned_clip_is_written_with_the_progress_bar_on(tmp_path, worker
     written = sorted(tmp_path.rglob("*.wav"))
     assert len(written) == summary["files"] == 4 * (3 + 2 + 2)
     assert summary["bytes"] == sum(p.stat().st_size for p in written)
+    assert summary["year"] == 2020 and summary["attributes"] == []
     assert all(p.stat().st_mode & 0o777 == fileio.FILE_MODE for p in written)
+
+
+# ---------------------------------------------------------------------------------------------
+# Editions 2021-2026 (one or two machine types each, the tiny preset)
+# ---------------------------------------------------------------------------------------------
+
+LATER = {2021: ["fan"], 2022: ["bearing"], 2023: ["gearbox", "ToyTrain"], 2024: ["gearbox", "fan"], 2026: ["valveEmu"]}
+
+
+@pytest.fixture(scope="module")
+def later(tmp_path_factory):
+    """later(year) -> (root, summary): the tiny set of that edition for its LATER types, made once per module."""
+    made = {}
+
+    def get(year: int):
+        if year not in made:
+            root = tmp_path_factory.mktemp(f"synth{year}") / "dev_data"
+            made[year] = root, synth.generate(root, size="tiny", seed=0, types=LATER[year], workers=1,
+                                              progress=False, year=year)
+        return made[year]
+    return get
+
+
+def _clips(root: Path, machine_type: str) -> list:
+    return list_clips(root, machine_type, "train") + list_clips(root, machine_type, "test")
+
+
+@pytest.mark.parametrize("year", list(LATER))
+def test_later_editions_parse_with_their_rules_in_their_folders(later, year):
+    root, summary = later(year)
+    ed = layout.edition(year)
+    assert layout.detect(root).year == year == summary["year"]
+    assert (root / YEAR_FILE).read_text().strip() == str(year)
+    assert layout.machine_types(root) == sorted(LATER[year], key=ed.dev_types.index)
+    for machine_type in LATER[year]:
+        clips = _clips(root, machine_type)
+        assert len(clips) == len(list((root / machine_type).rglob("*.wav")))  # every file follows the edition's names
+        assert {c.section for c in clips} == set(ed.dev_sections)
+        folders = {p.name for p in (root / machine_type).iterdir() if p.is_dir()}
+        assert folders == ({"train", "source_test", "target_test"} if year == 2021 else {"train", "test"})
+        for clip in clips:
+            folder = clip.path.parent.name
+            assert folder == ("train" if clip.split == "train" else f"{clip.domain}_test" if year == 2021 else "test")
+    assert not list(root.rglob("*.tmp*"))
+
+
+@pytest.mark.parametrize("year", [2021, 2022, 2023, 2024])
+def test_later_editions_counts_per_section_domain_and_label(later, year):
+    root, summary = later(year)
+    counts = synth.section_counts("tiny", year)
+    for machine_type in LATER[year]:
+        clips = _clips(root, machine_type)
+        for section in layout.edition(year).dev_sections:
+            for domain in ("source", "target"):
+                for split, label, expected in counts.groups(domain):
+                    found = [c for c in clips if (c.section, c.domain, c.split, c.label_name) == (section, domain, split, label)]
+                    assert len(found) == expected, (machine_type, section, domain, split, label)
+                    assert sorted(c.index for c in found) == list(range(expected))
+        per_type = summary["clips"][machine_type]
+        sections = len(layout.edition(year).dev_sections)
+        assert per_type["source"]["train"] == sections * counts.source_train
+        assert per_type["target"]["train"] == sections * counts.target_train
+        assert per_type["target"]["test_anomaly"] == sections * counts.test_anomaly
+        assert sum(per_type[k] for k in ("train", "test_normal", "test_anomaly")) == sections * counts.total == len(clips)
+
+
+def test_section_presets_follow_the_real_sets_without_generating(tmp_path):
+    assert synth.section_counts("full", 2021) == synth.DomainCounts(1000, 3, 100, 100)
+    for year in (2022, 2023, 2024, 2025, 2026):
+        assert synth.section_counts("full", year) == synth.DomainCounts(990, 10, 50, 50)
+    assert synth.section_counts("tiny", 2022).total <= 15
+    for year, target in ((2021, 3), (2022, 10)):
+        small = synth.section_counts("small", year)
+        assert small.source_train == 100 and small.target_train == target and small.test_normal == small.test_anomaly == 25
+        assert synth.section_counts("medium", year).source_train > small.source_train
+    assert set(synth.SECTION_PRESETS) == set(synth.PRESETS)
+    for year in (2021, 2022, 2023):
+        ed = layout.edition(year)
+        jobs, truth = synth.plan(tmp_path, "full", 0, list(ed.dev_types), eval_layout=False, year=year)
+        assert truth == [] and len(jobs) == len(ed.dev_types) * len(ed.dev_sections) * synth.section_counts("full", year).total
+        assert len({job.path for job in jobs}) == len(jobs)
+
+
+def _csv_rows(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    header, *rows = [line.split(",") for line in path.read_text().splitlines()]
+    return header, {row[0]: row[1:] for row in rows}
+
+
+@pytest.mark.parametrize("year", [2022, 2023, 2024])
+def test_attribute_csvs_list_exactly_the_clips_with_the_attributes_of_their_names(later, year):
+    root, summary = later(year)
+    ed = layout.edition(year)
+    assert sorted(summary["attributes"]) == sorted(str(root / t / f"attributes_{s}.csv")
+                                                   for t in LATER[year] for s in ed.dev_sections)
+    for machine_type in LATER[year]:
+        for section in ed.dev_sections:
+            header, rows = _csv_rows(root / machine_type / f"attributes_{section}.csv")
+            assert header[0] == "file_name" and header[1:] == [f"d{i // 2 + 1}{'pv'[i % 2]}" for i in range(len(header) - 1)]
+            clips = [c for c in _clips(root, machine_type) if c.section == section]
+            assert set(rows) == {f"{machine_type}/{c.split}/{c.name}" for c in clips}
+            for clip in clips:
+                cells = rows[f"{machine_type}/{clip.split}/{clip.name}"]
+                pairs = attribute_pairs(clip.attributes)
+                expected = ["noAttribute", ""] if clip.attributes == "noAttribute" else \
+                    [cell for pair in pairs.items() for cell in pair]
+                assert cells == expected + [""] * (len(header) - 1 - len(expected))
+
+
+def test_2021_has_no_attribute_csv_and_free_form_speed(later):
+    root, summary = later(2021)
+    assert summary["attributes"] == [] and not list(root.rglob("*.csv"))
+    assert all(c.attributes.startswith("speed_") for c in _clips(root, "fan"))
+
+
+@pytest.mark.parametrize("year", [2021, 2022, 2023, 2024])
+def test_each_domain_of_a_section_is_one_named_condition(later, year):
+    """All clips of a section and domain share one attribute text; source and target differ (except noAttribute)."""
+    root, _ = later(year)
+    for machine_type in LATER[year]:
+        clips = _clips(root, machine_type)
+        hidden = machine_type in synth.NO_ATTRIBUTE.get(year, ())
+        for section in layout.edition(year).dev_sections:
+            named = {d: {c.attributes for c in clips if (c.section, c.domain) == (section, d)} for d in ("source", "target")}
+            assert all(len(texts) == 1 for texts in named.values())
+            (source,), (target,) = named["source"], named["target"]
+            if hidden:
+                assert source == target == "noAttribute"
+                continue
+            assert source != target
+            assert attribute_pairs(source).keys() == attribute_pairs(target).keys()
+            assert list(attribute_pairs(source))[1:] == ["noise", "mic"]
+            assert attribute_pairs(source)["noise"] == "A" and attribute_pairs(source)["mic"] == "1"
+
+
+def test_2024_hides_the_attributes_of_some_types_only(later):
+    root, _ = later(2024)
+    assert {c.attributes for c in _clips(root, "gearbox")} == {"noAttribute"}
+    assert "noAttribute" not in {c.attributes for c in _clips(root, "fan")}
+
+
+def test_later_edition_same_bytes_with_any_workers(later, tmp_path):
+    root, _ = later(2023)
+    again = tmp_path / "again"
+    synth.generate(again, size="tiny", seed=0, types=LATER[2023], workers=2, progress=False, year=2023)
+    for machine_type in LATER[2023]:
+        assert _files(again, machine_type) == _files(root, machine_type)
+        assert (again / machine_type / "attributes_00.csv").read_text() == (root / machine_type / "attributes_00.csv").read_text()
+    assert (again / YEAR_FILE).read_text() == (root / YEAR_FILE).read_text()
+
+
+def test_target_domain_is_a_measurable_shift(later):
+    """Per section, the mean log-mel spectrum of target normal clips lies far further from source normal
+    clips than two disjoint sets of source normal clips lie from each other (the target changes speed
+    and background or microphone by construction)."""
+    root, _ = later(2022)
+    for section in layout.edition(2022).dev_sections:
+        normals = [c for c in _clips(root, "bearing") if c.section == section and c.label == 0]
+        source = [_mean_spectrum(c.path) for c in normals if c.domain == "source"]
+        target = np.mean([_mean_spectrum(c.path) for c in normals if c.domain == "target"], axis=0)
+        half = len(source) // 2
+        first, second = np.mean(source[:half], axis=0), np.mean(source[half:], axis=0)
+        assert np.abs(first - target).mean() > 2 * np.abs(first - second).mean(), section
+
+
+def test_target_condition_changes_speed_and_background_or_microphone():
+    for year, machine_type in ((2021, "pump"), (2022, "slider"), (2023, "ToyCar"), (2026, "fanEmu")):
+        for section in layout.edition(year).dev_sections:
+            machine = synth.machine_params(0, machine_type, section, year)
+            source = synth.condition(0, year, machine_type, section, "source", machine)
+            target = synth.condition(0, year, machine_type, section, "target", machine)
+            assert source.speed == 1.0 and source.microphone is None
+            assert 1.1 <= max(target.speed, 1 / target.speed) <= 1.25
+            background = target.factory != source.factory and abs(target.snr_db - source.snr_db) == synth.SNR_STEP_DB
+            assert background or target.microphone is not None
+            assert (target.noise == "B") == background and (target.mic == "2") == (target.microphone is not None)
+
+
+@pytest.mark.parametrize("machine_type", ["gearbox", "bearing", "ToyTrain"])
+def test_new_sound_models_render_every_fault(machine_type):
+    model = synth.MACHINES[machine_type]
+    params = model.params(np.random.default_rng(0))
+    n = 2 * SAMPLE_RATE
+    normal, extra = model.render(np.random.default_rng(1), n, params, None, 0.0)
+    assert normal.shape == extra.shape == (n,) and np.all(np.isfinite(normal)) and not extra.any()
+    for fault in model.faults:
+        faulty, extra = model.render(np.random.default_rng(1), n, params, fault, 1.0)
+        assert np.all(np.isfinite(faulty)) and np.all(np.isfinite(extra))
+        assert np.abs(extra).sum() > 0 or not np.allclose(faulty, normal), fault
+
+
+def test_years_types_and_eval_layout_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="2020, 2021"):
+        synth.generate(tmp_path, size="tiny", year=2019)
+    with pytest.raises(ConfigError, match="2020 only"):
+        synth.generate(tmp_path, size="tiny", year=2022, eval_layout=True)
+    with pytest.raises(ConfigError, match="bearing"):
+        synth.generate(tmp_path, size="tiny", year=2022, types=["pump"])
+    with pytest.raises(ConfigError, match="gearbox"):
+        synth.generate(tmp_path, size="tiny", year=2021, types=["ToyConveyor"])
+    with pytest.raises(ConfigError, match="fanEmu"):
+        synth.generate(tmp_path, size="tiny", year=2026, types=["fan"])
+    assert not list(tmp_path.iterdir())
