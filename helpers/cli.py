@@ -1,6 +1,6 @@
 """The command line: ``python -m helpers <command>``.
 
-Commands: ``synth`` (make synthetic data), ``download`` (the real DCASE 2020 Task 2 data),
+Commands: ``synth`` (make synthetic data of any edition, 2020-2026), ``download`` (the real DCASE data by year),
 ``table`` (print clip counts of a data folder), ``run`` (execute solutions' notebooks with
 papermill; ``--eval-data`` for eval mode), ``demo`` (synthetic data, the overview, every
 solution and the comparison), ``regress`` (check results against the committed table),
@@ -31,7 +31,7 @@ def _synth(args) -> None:
     from helpers import synth
 
     summary = synth.generate(args.out, size=args.size, seed=args.seed, types=_types(args.types),
-                             eval_layout=args.eval, workers=args.workers)
+                             eval_layout=args.eval, workers=args.workers, year=args.year)
     print(f"wrote synthetic data to {args.out}: {summary}")
 
 
@@ -40,7 +40,7 @@ def _download(args) -> None:
 
     summary = download.download(args.dest, args.eval_dest, types=_types(args.types), dev=not args.no_dev,
                                 additional=args.additional, evaluation=args.eval, server=args.server,
-                                keep_archives=args.keep_archives)
+                                keep_archives=args.keep_archives, year=args.year)
     print(f"fetched {len(summary['fetched'])} archive(s), {summary['files']} file(s); "
           f"{len(summary['present'])} already present")
 
@@ -195,20 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    synth = commands.add_parser("synth", help="write a synthetic dataset of the DCASE 2020 Task 2 shape")
+    synth = commands.add_parser("synth", help="write a synthetic dataset in the layout of a DCASE edition (default 2020)")
     synth.add_argument("--out", default=str(paths.DEV_DATA), help="data root to write (default: dev_data)")
     synth.add_argument("--size", default="small", help="preset: tiny, small, medium or full (default: small)")
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    synth.add_argument("--types", help="comma-separated machine types (default: all six)")
+    synth.add_argument("--types", help="comma-separated machine types (default: every development type of the year)")
+    synth.add_argument("--year", type=int, choices=YEARS, default=2020,
+                       help="the DCASE edition whose layout, sections and domains to write (default: 2020)")
     synth.add_argument("--eval", action="store_true", help="write the eval-shaped tree instead of the dev tree")
     synth.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     synth.set_defaults(func=_synth)
 
-    download = commands.add_parser("download", help="fetch the real DCASE 2020 Task 2 data from Zenodo")
+    download = commands.add_parser("download", help="fetch the real DCASE data of one edition from Zenodo")
     download.add_argument("--dest", default=str(paths.DEV_DATA), help="dev data root (default: dev_data)")
     download.add_argument("--eval-dest", default=str(paths.EVAL_DATA),
                           help="eval data root for --additional and --eval (default: eval_data)")
-    download.add_argument("--types", help="comma-separated machine types (default: all six)")
+    download.add_argument("--types", help="comma-separated machine types (default: every type of each set asked for)")
+    download.add_argument("--year", type=int, choices=YEARS, default=2020, help="the DCASE edition (default: 2020)")
     download.add_argument("--additional", action="store_true", help="also the additional training data (eval IDs)")
     download.add_argument("--eval", action="store_true", help="also the evaluation test data and its ground truth")
     download.add_argument("--no-dev", action="store_true", help="skip the development data")

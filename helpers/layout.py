@@ -228,8 +228,9 @@ EDITIONS: dict[int, Edition] = {e.year: e for e in (
     Edition(2025, "2022", _2022_TYPES, ("AutoTrash", "BandSealer", "CoffeeGrinder", "HomeCamera", "Polisher",
                                         "ScrewFeeder", "ToyPet", "ToyRCCar"),
             ("00",), ("00",), notes="a supplemental/ folder per type holds extra clips, not read for training"),
-    Edition(2026, "2022", tuple(f"{t}Emu" for t in _2022_TYPES), (), ("00",), ("00",),
-            notes="emulated machine types (<type>Emu); the evaluation types are whatever the record holds"),
+    Edition(2026, "2022", ("ToyCar", "ToyCarEmu", "bearingEmu", "fan", "gearboxEmu", "sliderEmu", "valveEmu"),
+            ("BlowerDustCollector", "Sander", "SewingMachine", "ToothBrush", "ToyDrone"), ("00",), ("00",),
+            notes="emulated machine types (<type>Emu) beside recorded ones; the clips are two-channel"),
 )}
 YEARS = tuple(EDITIONS)
 

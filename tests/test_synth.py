@@ -343,6 +343,6 @@ def test_years_types_and_eval_layout_are_checked(tmp_path):
         synth.generate(tmp_path, size="tiny", year=2022, types=["pump"])
     with pytest.raises(ConfigError, match="gearbox"):
         synth.generate(tmp_path, size="tiny", year=2021, types=["ToyConveyor"])
-    with pytest.raises(ConfigError, match="fanEmu"):
-        synth.generate(tmp_path, size="tiny", year=2026, types=["fan"])
+    with pytest.raises(ConfigError, match="bearingEmu"):
+        synth.generate(tmp_path, size="tiny", year=2026, types=["bearing"])
     assert not list(tmp_path.iterdir())
