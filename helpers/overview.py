@@ -28,9 +28,11 @@ def durations(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pick_clips(table: pd.DataFrame, machine_type: str, label: str, count: int, split: str = "test",
-               seed: int = 0) -> pd.DataFrame:
-    """`count` clips of one type and label, chosen reproducibly and spread over the IDs."""
+               seed: int = 0, domain: str | None = None) -> pd.DataFrame:
+    """`count` clips of one type and label (and `domain`, if given), chosen reproducibly and spread over the sections."""
     rows = table[(table["machine_type"] == machine_type) & (table["split"] == split) & (table["label"] == label)]
+    if domain is not None:
+        rows = rows[rows["domain"] == domain]
     if rows.empty:
         return rows
     shuffled = rows.sample(frac=1.0, random_state=seed)
@@ -48,14 +50,18 @@ def clip_log_mel(path: str | Path, settings: FeatureSettings = FeatureSettings()
 
 
 def mean_spectra(table: pd.DataFrame, machine_type: str, clips_per_label: int = 20,
-                 settings: FeatureSettings = FeatureSettings()) -> dict[str, np.ndarray]:
-    """Mean log-mel spectrum over time and clips, per test label. {label: [shape=(n_mels,)]}"""
+                 settings: FeatureSettings = FeatureSettings(), by: str = "label") -> dict[str, np.ndarray]:
+    """Mean log-mel spectrum over time and clips {group: [shape=(n_mels,)]}: per test label
+    (`by` "label": normal, anomaly), or per domain of the normal training clips (`by` "domain":
+    source, target; the domain shift a model has to live with)."""
+    groups = {"label": [(label, dict(label=label)) for label in ("normal", "anomaly")],
+              "domain": [(domain, dict(label="normal", split="train", domain=domain)) for domain in ("source", "target")]}
     spectra = {}
-    for label in ("normal", "anomaly"):
-        chosen = pick_clips(table, machine_type, label, clips_per_label)
+    for name, choice in groups[by]:
+        chosen = pick_clips(table, machine_type, count=clips_per_label, **choice)
         means = [m.mean(axis=1) for m in map(lambda p: clip_log_mel(p, settings), chosen["path"]) if m is not None]
         if means:
-            spectra[label] = np.mean(means, axis=0)
+            spectra[name] = np.mean(means, axis=0)
     return spectra
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import librosa.display
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 import numpy as np
 import pandas as pd
 
 from helpers.features import FeatureSettings
 
 LABEL_COLOURS = {"normal": "#2a7ab0", "anomaly": "#d1495b", "unknown": "#7f7f7f"}
+DOMAIN_COLOURS = {"source": "#2a7ab0", "target": "#e09f3e"}
 SOURCE_COLOURS = {"real": "#444444", "synthetic": "#e09f3e"}
 STYLE = {
     "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
@@ -83,7 +84,7 @@ def mean_spectra(spectra: dict[str, np.ndarray], settings: FeatureSettings = Fea
     ax = _axes(ax)
     freqs = mel_frequencies(settings)
     for label, spectrum in spectra.items():
-        ax.plot(freqs, spectrum, label=label, color=LABEL_COLOURS.get(label), lw=1.4)
+        ax.plot(freqs, spectrum, label=label, color=LABEL_COLOURS.get(label, DOMAIN_COLOURS.get(label)), lw=1.4)
     ax.set_xscale("log")
     return _label(ax, "frequency [Hz]", "mean log-mel [dB]", title, legend={})
 
@@ -100,6 +101,20 @@ def clip_counts_bars(counts: pd.DataFrame, ax=None):
     ax.set_ylabel("clips")
     ax.set_title("Clips per machine type")
     return ax
+
+
+def domain_counts_bars(counts: pd.DataFrame, ax=None):
+    """Training clips per machine type and section, source against target domain, on a log scale
+    (from catalog.clip_counts; the target domain has a handful where the source has hundreds)."""
+    ax = _axes(ax, figsize=(9, 3.5))
+    train = counts[counts["split"] == "train"].assign(group=lambda c: c["machine_type"] + "\n" + c["section"])
+    pivot = train.pivot_table(index="group", columns="domain", values="clips", aggfunc="sum", fill_value=0, sort=False)
+    pivot.plot.bar(ax=ax, rot=0, color=[DOMAIN_COLOURS.get(d, "#bbbbbb") for d in pivot.columns], width=0.8)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelsize=8)
+    return _label(ax, "", "training clips", "Training clips per section and domain", legend={})
 
 
 def stat_strip(stats: pd.DataFrame, column: str, ax=None, title: str | None = None):
