@@ -472,7 +472,7 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
     data_dir = Path(data_dir or paths.DEV_DATA)
     ed = layout.resolve(data_dir, year)
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
-    truth_path = groundtruth.find(data_dir, ground_truth)
+    truth_path = groundtruth.find(data_dir, ground_truth, ed.year)
     truth = groundtruth.read(truth_path) if truth_path else None
     frames, tables = [], {}
     for machine_type in resolve_types(data_dir, machine_types, ed):

@@ -44,22 +44,40 @@ def test_a_hand_written_list_in_the_published_format_is_read_row_by_row(tmp_path
     path.write_bytes(HAND_WRITTEN.encode("utf-8"))
     truth = groundtruth.read(path)
     assert truth.values.tolist() == [
-        ["ToyCar", "id_05_00000000.wav", "anomaly_id_05_00000263.wav", 1],
-        ["ToyCar", "id_05_00000001.wav", "normal_id_05_00000017.wav", 0],
-        ["fan", "id_01_00000000.wav", "normal_id_01_00000042.wav", 0],
-        ["fan", "id_03_00000000.wav", "anomaly_id_03_00000007.wav", 1],
+        ["ToyCar", "id_05_00000000.wav", "anomaly_id_05_00000263.wav", 1, "source", ""],
+        ["ToyCar", "id_05_00000001.wav", "normal_id_05_00000017.wav", 0, "source", ""],
+        ["fan", "id_01_00000000.wav", "normal_id_01_00000042.wav", 0, "source", ""],
+        ["fan", "id_03_00000000.wav", "anomaly_id_03_00000007.wav", 1, "source", ""],
     ]
-    scores = pd.DataFrame({"machine_type": "fan", "section": ["01", "03", "05"],
+    scores = pd.DataFrame({"machine_type": "fan", "section": ["01", "03", "05"], "domain": "source", "attributes": "",
                            "file_name": ["id_01_00000000.wav", "id_03_00000000.wav", "id_05_00000000.wav"],
                            "label": pd.array([pd.NA] * 3, dtype="Int64"), "score": [1.0, 2.0, 3.0]})
     labelled = groundtruth.attach_labels(scores, truth, "fan", path)
     assert labelled["label"].tolist() == [0, 1, pd.NA]  # the ToyCar rows do not label fan clips
 
 
+def test_a_later_editions_list_labels_and_places_the_clips_by_their_original_names(tmp_path):
+    """2021+ lists (the baseline's eval_data_list_<year>.csv) have two columns: the eval name and the
+    original name, which carries label, domain and attributes; 2022+ eval names hide the domain."""
+    path = tmp_path / "eval_data_list_2023.csv"
+    path.write_text("bandsaw\nsection_00_0005.wav,section_00_source_test_anomaly_0005_vel_15.wav\n"
+                    "section_00_0000.wav,section_00_target_test_normal_0000_vel_12.wav\n")
+    assert groundtruth.find(tmp_path, year=2023) == path
+    truth = groundtruth.read(path)
+    assert truth[["label", "domain", "attributes"]].values.tolist() == [[1, "source", "vel_15"], [0, "target", "vel_12"]]
+    scores = pd.DataFrame({"machine_type": "bandsaw", "section": "00", "domain": [None, None, None],
+                           "attributes": "", "file_name": ["section_00_0000.wav", "section_00_0005.wav", "section_00_0009.wav"],
+                           "label": pd.array([pd.NA] * 3, dtype="Int64"), "score": [1.0, 2.0, 3.0]})
+    labelled = groundtruth.attach_labels(scores, truth, "bandsaw", path)
+    assert labelled["label"].tolist() == [0, 1, pd.NA]
+    assert labelled["domain"].tolist()[:2] == ["target", "source"] and pd.isna(labelled["domain"].iloc[2])
+
+
 @pytest.mark.parametrize("text, problem", [
     ("id_01_00000000.wav,normal_id_01_00000000.wav,0\n", "line 1: a clip row before any machine-type line"),
     ("fan\nid_01_00000000.wav,normal_id_01_00000000.wav,normal\n", "line 2: 'id_01_00000000.wav,normal_id_01_00000000.wav,normal' is not a clip row"),
     ("fan\nid_01_00000000.wav,0\n", "line 2"),
+    ("fan\nsection_00_0001.wav,section_00_0001.wav\n", "line 2: 'section_00_0001.wav,section_00_0001.wav' is not a clip row"),
 ])
 def test_malformed_ground_truth_names_the_line(tmp_path, text, problem):
     path = tmp_path / "list.csv"
