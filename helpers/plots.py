@@ -146,33 +146,36 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def roc_groups(scores: pd.DataFrame, style: str = "2020"):
-    """(legend name, labelled clips) per ROC curve of an edition style (helpers.metrics): 2020 per
+    """(legend name, section, labelled clips) per ROC curve of an edition style (helpers.metrics): 2020 per
     machine ID; 2021 per section and domain, over the domain's clips; 2022+ per section and domain,
     over the domain's normal clips and every anomaly of the section (as AUC (source) is computed)."""
     labelled = scores[scores["label"].notna()]
     for section, group in labelled.groupby("section"):
         if style == "2020":
-            yield f"id {section}", group
+            yield f"id {section}", section, group
             continue
         for domain in ("source", "target"):
             own = group["domain"] == domain
-            yield f"section {section} {domain}", group[own | (group["label"] == 1)] if style == "2022" else group[own]
+            yield f"section {section} {domain}", section, group[own | (group["label"] == 1)] if style == "2022" else group[own]
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None, style: str = "2020"):
     """ROC curves from clip scores [columns=section, domain, label, score], AUC in the legend: one per
-    group of :func:`roc_groups`, source solid and target dashed. Unlabelled clips, and groups
-    without both labels, are left out.
+    group of :func:`roc_groups`, one colour per section, source solid and target dashed.
+    Unlabelled clips, and groups without both labels, are left out.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     ax = _axes(ax, figsize=(4.2, 4))
-    for name, group in roc_groups(scores, style):
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours: dict[str, str] = {}
+    for name, section, group in roc_groups(scores, style):
         labels = group["label"].astype(int)
         if labels.nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(labels, group["score"])
-        ax.plot(fpr, tpr, lw=1.5, ls="--" if name.endswith("target") else "-",
+        colour = colours.setdefault(section, cycle[len(colours) % len(cycle)])
+        ax.plot(fpr, tpr, lw=1.5, ls="--" if name.endswith("target") else "-", color=colour,
                 label=f"{name} (AUC {roc_auc_score(labels, group['score']):.3f})")
     ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--")
     ax.axvspan(0, 0.1, color="#cccccc", alpha=0.3, lw=0, label="pAUC range (FPR ≤ 0.1)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -221,11 +222,23 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
 METRICS_MIME = "application/vnd.dcase-metrics+json"
 
 
+def _json_safe(value):
+    """`value` with every nan (an undefined figure, a blank cell) as None: JSON has no nan."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
 def record_metrics(payload: dict) -> None:
-    """Record metrics in the executing notebook's output, under their own MIME type, for scripts."""
+    """Record metrics in the executing notebook's output, under their own MIME type, for scripts
+    (undefined figures as null)."""
     from IPython.display import display
 
-    display({METRICS_MIME: json.loads(json.dumps(payload, default=float)),
+    display({METRICS_MIME: _json_safe(json.loads(json.dumps(payload, default=float))),
              "text/plain": "metrics recorded for scripts"}, raw=True)
 
 
