@@ -63,7 +63,6 @@ ATTEMPTS = 5
 TIMEOUT = 60  # seconds to wait for a connection or for the next bytes
 CHUNK = 1 << 20
 EXTRA_FOLDERS = ("supplemental",)  # kept beside the clip folders when an archive has them (2025)
-_NAME_PARTS = {"dev", "eval", "data", "train", "test"}  # the parts of an archive name that are not its machine type
 _REVISION = re.compile(r"r(\d+)", re.IGNORECASE)
 _ATTRIBUTES = re.compile(r"attributes_\d+\.csv", re.IGNORECASE)
 _OTHER_PART = {"additional": "test", "eval": "train"}  # an archive with this name part belongs to the other set
@@ -139,7 +138,7 @@ def record_files(record_id: int, server: str = ZENODO, session: requests.Session
 
 
 def _published(ed: layout.Edition, set_name: str) -> tuple[str, ...]:
-    """The machine types a data set of the edition is published with; () where they are not known (2026's eval)."""
+    """The machine types a data set of the edition is published with (:mod:`helpers.layout` lists them all)."""
     return ed.dev_types if set_name == "dev" else ed.eval_types
 
 
@@ -168,28 +167,24 @@ def _accepted(ed: layout.Edition, sets) -> str:
     groups: dict[tuple[str, ...], list[str]] = {}
     for set_name in sets:
         groups.setdefault(_published(ed, set_name), []).append(set_name)
-    if len(groups) == 1 and next(iter(groups)):
+    if len(groups) == 1:
         return ", ".join(next(iter(groups)))
-    return "; ".join(f"{_set_names(names)}: {', '.join(types) if types else 'not known yet (any its record lists)'}"
-                     for types, names in groups.items())
+    return "; ".join(f"{_set_names(names)}: {', '.join(types)}" for types, names in groups.items())
 
 
-def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str] | None]:
-    """The machine types to fetch from each wanted data set: {set: types}, None for every archive its record lists.
+def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str]]:
+    """The machine types to fetch from each wanted data set: {set: types}.
 
-    types None: every type each set is published with (a set whose types are not known, such as
-    2026's evaluation sets: every archive of its record). Else a name or names, each a machine type
-    of one of the wanted sets (any name for a set whose types are not known); each set fetches those
-    it is published with (a set of unknown types: those no other wanted set is published with) and
-    must get at least one. ConfigError naming the accepted types, with a "did you mean", otherwise.
+    types None: every type each set is published with. Else a name or names, each a machine type
+    of one of the wanted sets; each set fetches those it is published with and must get at least
+    one. ConfigError naming the accepted types, with a "did you mean", otherwise.
     """
     sets = [s for s in sets if s != "ground_truth"]
     if types is None:
-        return {s: list(_published(ed, s)) or None for s in sets}
+        return {s: list(_published(ed, s)) for s in sets}
     chosen = list(dict.fromkeys([types] if isinstance(types, str) else list(types)))
     known = {t for s in sets for t in _published(ed, s)}
-    open_sets = [s for s in sets if not _published(ed, s)]
-    unknown = [t for t in chosen if t not in known and not open_sets]
+    unknown = [t for t in chosen if t not in known]
     if unknown or not chosen:
         elsewhere = [t for t in unknown if t in ed.machine_types]
         hint = "".join(f"; {t!r} is a machine type of the "
@@ -201,11 +196,7 @@ def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str] | None]
     plan = {}
     for set_name in sets:
         published = _published(ed, set_name)
-        if published:
-            mine = [t for t in chosen if t in published]
-        else:
-            claimed = {t for other in sets if other != set_name for t in _published(ed, other)}
-            mine = [t for t in chosen if t not in claimed]
+        mine = [t for t in chosen if t in published]
         if not mine:
             raise ConfigError(f"the {_set_names([set_name])} of {ed.name} holds none of the machine types {chosen}"
                               f"{_near(chosen, published)}; its types: {_accepted(ed, [set_name])}; add some of "
@@ -231,11 +222,6 @@ def _holds(name: str, machine_type: str) -> bool:
     return any(parts[i:i + len(wanted)] == wanted for i in range(len(parts) - len(wanted) + 1))
 
 
-def _archive_type(name: str) -> str:
-    """The machine type an archive name carries: its parts other than dev/eval/data/train/test and revisions."""
-    return "_".join(p for p in _name_parts(name) if p.lower() not in _NAME_PARTS and not _REVISION.fullmatch(p))
-
-
 def _unrevised(name: str) -> tuple[str, ...]:
     """An archive name without its revision part, case aside: the key of the archives that revise each other."""
     return tuple(p.lower() for p in _name_parts(name) if not _REVISION.fullmatch(p))
@@ -252,13 +238,14 @@ def _latest(files: list[RemoteFile]) -> tuple[list[RemoteFile], list[tuple[Remot
     return kept, [(f, best[_unrevised(f.name)]) for f in files if best[_unrevised(f.name)] is not f]
 
 
-def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str] | None, server: str,
+def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str], server: str,
           session: requests.Session) -> list[_Archive]:
     """The archives of one data set to consider: those of each machine type, or every ground-truth file.
 
-    types None: every machine-type archive the record lists. Of the archives of one type, those
-    named for the other set (a ``test`` part in the additional training record, ``train`` in the
-    evaluation test record) are left out, and an older revision gives way to a newer one.
+    types: the machine types to fetch (:func:`_check_types`; not used for the ground truth). Of the
+    archives of one type, those named for the other set (a ``test`` part in the additional training
+    record, ``train`` in the evaluation test record) are left out, and an older revision gives way
+    to a newer one.
     """
     record = RECORDS[ed.year][set_name]
     files = record_files(record, server, session)
@@ -268,10 +255,6 @@ def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str] | None
     listed = ", ".join(f.name for f in files) or "none"
     other = _OTHER_PART.get(set_name)
     zips = [f for f in files if f.name.lower().endswith(".zip") and other not in (p.lower() for p in _name_parts(f.name))]
-    if types is None:
-        types = list(dict.fromkeys(t for t in map(_archive_type, (f.name for f in zips)) if t))
-        if not types:
-            raise ToolkitError(f"{what} lists no machine-type .zip archive; its files: {listed}")
     archives, seen = [], set()
     for machine_type in types:
         matching = [f for f in zips if _holds(f.name, machine_type)]
@@ -531,15 +514,15 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
     dest: the dev data root (development archives); eval_dest: the eval data root (additional
     training data, evaluation test data and, for 2020, the ground truth). year: the edition, 2020
     to 2026 (int or text), whose records are ``RECORDS[year]``. types: machine types (default:
-    each set's published types; 2026's evaluation types are not known, so every machine-type
-    archive of that record), checked against the year's types (:func:`_check_types`); the
-    ground-truth files are not filtered. dev / additional / evaluation: which sets to fetch
-    (evaluation brings the 2020 ground truth too; later editions have no ground-truth record here,
-    and 2026 has no evaluation test record yet: ConfigError). server: the Zenodo base URL (a mirror
-    or a test server). keep_archives: keep the verified archives in ``<root>/.download/``.
-    progress: a byte progress bar per archive. Archives whose ``.done`` marker holds the published
-    MD5 are skipped. Every root that holds the edition's files gets ``.dcase_year``; a root holding
-    another edition's data is refused (ConfigError) before anything is fetched.
+    each set's published types, as :mod:`helpers.layout` lists them), checked against the types
+    of the sets asked for (:func:`_check_types`); the ground-truth files are not filtered.
+    dev / additional / evaluation: which sets to fetch (evaluation brings the 2020 ground truth
+    too; later editions have no ground-truth record here, and 2026 has no evaluation test record
+    yet: ConfigError). server: the Zenodo base URL (a mirror or a test server). keep_archives:
+    keep the verified archives in ``<root>/.download/``. progress: a byte progress bar per
+    archive. Archives whose ``.done`` marker holds the published MD5 are skipped. Every root that
+    holds the edition's files gets ``.dcase_year``; a root holding another edition's data is
+    refused (ConfigError) before anything is fetched.
     Summary: {"fetched": [archive names], "present": [archive names], "bytes": n, "files": n}.
     """
     ed = layout.edition(year)
@@ -560,7 +543,7 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
     summary = {"fetched": [], "present": [], "bytes": 0, "files": 0}
     with requests.Session() as session:
         archives = [archive for name, root in wanted
-                    for archive in _plan(ed, name, root, chosen.get(name), server, session)]
+                    for archive in _plan(ed, name, root, chosen.get(name, []), server, session)]
         todo = []
         for archive in archives:
             marker = archive.marker

@@ -86,7 +86,7 @@ def edition_archives(year: int) -> dict[str, dict[str, list[str] | bytes]]:
         return {"additional": {"eval_data_3DPrinter_train.zip": [f"3DPrinter/{clip}"],
                                "eval_data_3DPrinter_train_r2.zip": [f"3DPrinter/{clip}", "3DPrinter/attributes_00.csv"],
                                "eval_data_Scanner_train.zip": [f"Scanner/{clip}"]}}
-    if year == 2026:  # evaluation types not known beforehand
+    if year == 2026:  # two of the five evaluation types, beside a file that is not an archive
         clip = "train/section_00_source_train_normal_0000_a_1.wav"
         return {"additional": {"eval_data_Sander_train.zip": [f"Sander/{clip}"],
                                "eval_data_ToyDrone_train.zip": [f"ToyDrone/{clip}", "ToyDrone/attributes_00.csv"],
@@ -615,10 +615,14 @@ def test_other_editions_check_the_md5_and_write_nothing_on_a_mismatch(serve, tmp
     (2023, {"types": ["fan"], "additional": True},
      "the additional training set of DCASE 2023 Task 2 holds none of the machine types ['fan']; its types: ToyDrone, "
      "ToyNscale, ToyTank, Vacuum, bandsaw, grinder, shaker; add some of them or leave that set out"),
+    (2026, {"types": ["Toothbrush", "fan"], "dev": False, "additional": True},
+     "unknown machine type(s) ['Toothbrush', 'fan'] for the additional training set of DCASE 2026 Task 2 (did you "
+     "mean 'ToothBrush'?); accepted: BlowerDustCollector, Sander, SewingMachine, ToothBrush, "
+     "ToyDrone; 'fan' is a machine type of the development set of DCASE 2026 Task 2, which were not asked for"),
     (2026, {"evaluation": True}, "no evaluation test record of DCASE 2026 Task 2 is known yet"),
     (2019, {}, "year 2019 is not a DCASE anomalous-sound edition; accepted: 2020, 2021"),
 ], ids=["2021-near-miss", "2020-type-of-a-later-year", "2023-eval-type-for-dev", "2023-two-near-misses",
-        "2023-dev-type-for-additional", "2026-evaluation", "unknown-year"])
+        "2023-dev-type-for-additional", "2026-near-miss-and-dev-type", "2026-evaluation", "unknown-year"])
 def test_bad_year_types_or_sets_are_refused_before_any_request(mirror, tmp_path, year, options, message):
     with pytest.raises(ConfigError) as err:
         fetch_year(mirror, tmp_path, year, **options)
@@ -640,6 +644,10 @@ def test_2026_additional_set_fetches_the_archives_of_the_types_asked_for(serve, 
     with pytest.raises(ToolkitError, match=r"Zenodo record 20151556 \(additional training set of DCASE 2026 Task 2\) "
                                            r"on .* has no archive of machine type SewingMachine .*its files: eval_data_Sander"):
         download.download(tmp_path / "unused", other, types="SewingMachine", dev=False, additional=True,
+                          server=mirror.url, progress=False, year=2026)
+    # no types: each of the set's published types, the first of which this record lacks
+    with pytest.raises(ToolkitError, match=r"has no archive of machine type BlowerDustCollector "):
+        download.download(tmp_path / "unused", other, dev=False, additional=True,
                           server=mirror.url, progress=False, year=2026)
 
 
