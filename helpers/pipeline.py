@@ -139,9 +139,12 @@ def class_of(clip: layout.Clip, by_attributes: bool) -> str:
 
 def training_classes(clips: list[layout.Clip]) -> list[str]:
     """The classes of a machine_id objective, sorted: the training clips' sections when there are
-    two or more, else their section-and-attribute keys (one-section editions, 2023+)."""
+    two or more or the clips have no attributes, else their section-and-attribute keys
+    (one-section editions, 2023+)."""
     sections = layout.sections(clips)
-    return sections if len(sections) > 1 else sorted({class_of(c, True) for c in clips})
+    if len(sections) > 1 or not any(c.attributes for c in clips):
+        return sections
+    return sorted({class_of(c, True) for c in clips})
 
 
 def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray | None:
@@ -226,7 +229,7 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
         raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's sections (2020: IDs) or, with "
                               f"one section, its attributes apart, but the usable training clips in "
                               f"{_folders(data_dir, additional_data, machine_type=machine_type, split='train')} "
-                              f"have {len(classes)} ({', '.join(classes)}); it needs at least 2")
+                              f"have {len(classes)} class(es) ({', '.join(classes)}); it needs at least 2")
     labels = id_labels(clips, classes)
     started = time.perf_counter()
     if retrain:
@@ -386,9 +389,15 @@ def fitted_thresholds(solution: Solution, model: TrainedModel, machine_type: str
                       progress: bool = False) -> dict[str, decisions.Threshold]:
     """The decision thresholds per section of one machine type (helpers.decisions): loaded from
     threshold_<type>.json when fitted for the same model, scoring and quantile, else fitted on the
-    anomaly scores of the training clips listed at training time and saved."""
+    anomaly scores of the training clips listed at training time and saved; {} (no decisions) when
+    that list is missing."""
     quantile = solution.config["scoring"]["threshold_quantile"]
     target, fingerprint = threshold_path(result_dir, machine_type), density_fingerprint(solution, model)
+    if not train_clips_path(result_dir, machine_type).is_file():
+        log.warning("%s is missing (the list of the %s training clips, written by 00-train-with-visual): no decision "
+                    "thresholds, so no decisions, precision, recall or F1", train_clips_path(result_dir, machine_type),
+                    machine_type)
+        return {}
     if target.is_file():
         try:
             thresholds, saved, saved_quantile = decisions.load(target)
@@ -446,7 +455,8 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
         "machine_type": machine_type, "section": sections, "domain": [c.domain for c in clips],
         "attributes": [c.attributes for c in clips], "file_name": [c.name for c in clips],
         "label": pd.array([c.label for c in clips], dtype="Int64"), "score": scores,
-        "decision": decisions.decide(scores, sections, thresholds), "path": [str(c.path) for c in clips],
+        "decision": decisions.decide(scores, sections, thresholds) if thresholds else np.nan,
+        "path": [str(c.path) for c in clips],
     })
 
 

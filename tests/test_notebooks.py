@@ -137,12 +137,15 @@ def test_comparison_notebook(result_root, tiny_data):
         runner.run_solution(paths.NOTEBOOKS / "pytorch", tiny_data, result_root, "fan", epochs=1, timeout=CELL_TIMEOUT)
     runs = sorted(p.parent.name for p in result_root.glob("*/result.csv"))
     output = runner.run_comparison(result_root, paths.NOTEBOOKS, timeout=CELL_TIMEOUT)
-    types = set(collect_results(result_root)["machine_type"])
-    # the averages figure (AUC and pAUC in one), then one figure of per-ID AUC per machine type
+    collected = collect_results(result_root)
+    types = set(collected["machine_type"]) - {"all"}
+    # the official score per machine type, then one figure of the ranked figures per machine type
     assert sum(images(output)) == 1 + len(types)
     cells = nbformat.read(output, as_version=4).cells
-    table = next(c for c in cells if "averages.pivot_table" in c.source).outputs[-1]["data"]["text/plain"]
+    table = next(c for c in cells if "results.official_table(collected).round(4)" in c.source).outputs[-1]["data"]["text/plain"]
     assert all(run in table for run in runs)
+    official = collected[(collected["machine_type"] == "all") & (collected["metric"] == "official_score")]
+    assert all(f"{value:.4f}".rstrip("0") in table for value in official["value"])
 
 
 def test_unknown_parameter_is_refused(tmp_path):
