@@ -28,10 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folder, however this file is run
+
+import original_baseline as original  # noqa: E402  the baseline's features, network and scoring: one implementation
 
 
 def default_work() -> Path:
@@ -42,33 +44,6 @@ def default_work() -> Path:
 
 
 # ---------------------------------------------------------------- the ways (run in children)
-
-def baseline_features(paths: list[str]):
-    """The baseline's list_to_vector_array: float64 vectors of every file stacked by a loop over frames.
-
-    Returns (vectors [shape=(n_vectors, 640)], vectors per file, the per-file function for testing).
-    """
-    import librosa
-
-    def file_to_vectors(path):
-        y, sr = librosa.load(path, sr=None, mono=False)
-        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=512, n_mels=128, power=2.0)
-        logmel = 20.0 / 2.0 * np.log10(mel + sys.float_info.epsilon)
-        size = logmel.shape[1] - 5 + 1
-        vectors = np.zeros((size, 640))
-        for t in range(5):
-            vectors[:, 128 * t: 128 * (t + 1)] = logmel[:, t: t + size].T
-        return vectors
-
-    dataset, counts = None, []
-    for index, path in enumerate(paths):
-        vectors = file_to_vectors(path)
-        if dataset is None:
-            dataset = np.zeros((len(vectors) * len(paths), 640), float)
-        dataset[len(vectors) * index: len(vectors) * (index + 1)] = vectors
-        counts.append(len(vectors))
-    return dataset, counts, file_to_vectors
-
 
 class EpochTimer:
     def __init__(self):
@@ -87,31 +62,24 @@ class EpochTimer:
 
 
 def run_baseline(job: dict) -> dict:
+    """The baseline's way (benchmarks/original_baseline.py's pieces) in this process, timed per stage."""
     import keras
 
     from helpers.metrics import auc_pauc
 
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
-    data, _, file_to_vectors = baseline_features(job["train"])
+    data = original.list_to_vector_array(job["train"], **original.FEATURE)
     feature_seconds = time.perf_counter() - started
-    sys.path.insert(0, str(ROOT / "notebooks" / "original"))
-    from model import build_model
-
-    model = build_model((640,))
-    model.compile(optimizer="adam", loss="mean_squared_error")
+    model = original.build_model(data.shape[1])
+    model.compile(**original.COMPILE)
     timer = EpochTimer()
     callback = keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: timer.start(), on_epoch_end=lambda *_: timer.stop())
-    model.fit(data, data, epochs=job["epochs"], batch_size=512, shuffle=True, validation_split=0.1, verbose=0,
-              callbacks=[callback])
+    model.fit(data, data, **{**original.FIT, "epochs": job["epochs"]}, verbose=0, callbacks=[callback])
     result = {"features_cold": feature_seconds, "epoch": timer.per_epoch(), "vectors": len(data)}
     if job.get("test"):
         started = time.perf_counter()
-        scores = []
-        for path in job["test"]:
-            vectors = file_to_vectors(path)
-            errors = np.mean(np.square(vectors - model.predict(vectors, verbose=0)), axis=1)
-            scores.append(float(np.mean(errors)))
+        scores = [original.clip_score(model, path) for path in job["test"]]
         result["scoring"] = time.perf_counter() - started
         result["auc"] = auc_pauc(job["labels"], scores)[0]
     return result
