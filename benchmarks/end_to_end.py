@@ -1,0 +1,185 @@
+"""The user's whole command against the original baseline's two scripts, same data and epochs, in one run.
+
+    python benchmarks/end_to_end.py [--solution pytorch] [--size small] [--types fan,pump,valve] [--epochs 20]
+
+Two ways, each a whole process (its children included) from a cold start, watched for wall time
+and the peak of the summed resident memory of its process tree:
+- baseline: ``benchmarks/original_baseline.py train`` then ``... test`` (the official DCASE 2020
+  scripts' way: per-file librosa features stacked into one float64 array, Keras fit, one predict
+  per test clip), the two processes one after the other;
+- toolkit: ``python -m helpers run --solution <solution>`` (its train, test and visualize
+  notebooks under papermill, then the comparison notebook) with an empty feature cache.
+Then the toolkit's time per notebook and per stage, read from the executed notebooks: papermill's
+time per cell, grouped by the cells' ``stage-*`` tags (helpers.notebooks), the training loop's
+seconds from train_summary.csv, and the kernel start and shutdown (a notebook's time outside
+its cells). The synthetic data is made once per size and kept in the cache's work folder.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "benchmarks" / "original_baseline.py"
+STAGES = ("imports", "setup", "train", "scoring", "figures", "report")
+
+
+class TreeWatch(threading.Thread):
+    """Samples the summed resident memory of a process and its descendants until it ends."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
+            total = 0
+            for process in [root, *root.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+
+def timed(command: list[str], env: dict, log: Path) -> dict:
+    """Run `command` to its end; {"seconds", "peak_gb", "rc"}. Its output goes to `log`."""
+    started = time.perf_counter()
+    with open(log, "a") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        watch = TreeWatch(process.pid)
+        watch.start()
+        rc = process.wait()
+        watch.join(timeout=5)
+    return {"seconds": time.perf_counter() - started, "peak_gb": watch.peak / 1e9, "rc": rc}
+
+
+def dataset(work: Path, size: str, types: list[str]) -> Path:
+    from helpers import synth
+
+    data = work / f"data-{size}"
+    synth.generate(data, size=size, seed=0, types=types, progress=False)
+    return data
+
+
+def run_baseline(data: Path, out: Path, types: str, epochs: int, env: dict) -> dict:
+    log = out / "baseline.log"
+    train = timed([sys.executable, str(BASELINE), "train", "--data", str(data), "--model-dir", str(out / "model"),
+                   "--epochs", str(epochs), "--types", types, "--verbose", "0"], env, log)
+    test = timed([sys.executable, str(BASELINE), "test", "--data", str(data), "--model-dir", str(out / "model"),
+                  "--result-dir", str(out / "result"), "--types", types], env, log)
+    if train["rc"] or test["rc"]:
+        raise SystemExit(f"the baseline's scripts failed; see {log}")
+    table = pd.read_csv(out / "result" / "result.csv", header=None, names=["id", "AUC", "pAUC"], skip_blank_lines=True)
+    averages = table[table["id"] == "Average"][["AUC", "pAUC"]].astype(float)
+    return {"seconds": train["seconds"] + test["seconds"], "peak_gb": max(train["peak_gb"], test["peak_gb"]),
+            "train_seconds": train["seconds"], "test_seconds": test["seconds"],
+            "AUC": float(averages["AUC"].mean()), "pAUC": float(averages["pAUC"].mean())}
+
+
+def run_toolkit(data: Path, out: Path, solution: str, types: str, epochs: int, env: dict) -> dict:
+    env = {**env, "DCASE_CACHE_DIR": str(out / "cache")}  # a cold feature cache
+    result = timed([sys.executable, "-m", "helpers", "run", "--solution", solution, "--dev-data", str(data),
+                    "--result-dir", str(out / "result"), "--types", types, "--epochs", str(epochs)],
+                   env, out / "toolkit.log")
+    if result["rc"]:
+        raise SystemExit(f"python -m helpers run failed; see {out / 'toolkit.log'}")
+    from helpers import results
+
+    run = out / "result" / solution
+    table = results.read_result_csv(run / "result.csv")
+    averages = table[table["section"] == "Average"]
+    return {**result, "AUC": float(averages["AUC"].mean()), "pAUC": float(averages["pAUC"].mean()),
+            "breakdown": breakdown(run, out / "result")}
+
+
+def _stage(cell) -> str:
+    tags = [t[len("stage-"):] for t in cell.metadata.get("tags", []) if t.startswith("stage-")]
+    return tags[0] if tags else "other"
+
+
+def breakdown(run: Path, result_root: Path) -> pd.DataFrame:
+    """Seconds per notebook and stage [columns=notebook, stage, seconds] from the executed notebooks."""
+    rows = []
+    executed = sorted((run / "notebooks").glob("*.ipynb")) + [result_root / "compare-solutions.ipynb"]
+    training = pd.read_csv(run / "train_summary.csv")["train_seconds"].sum()
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        total = float(notebook.metadata.get("papermill", {}).get("duration") or 0.0)
+        cells = [c for c in notebook.cells if c.cell_type == "code"]
+        spent = {}
+        for cell in cells:
+            stage = _stage(cell)
+            spent[stage] = spent.get(stage, 0.0) + float(cell.metadata.get("papermill", {}).get("duration") or 0.0)
+        if "train" in spent:
+            spent["features and fitting"] = spent.pop("train") - training
+            spent["training loop"] = training
+        spent["kernel start and shutdown"] = total - sum(spent.values())
+        rows += [{"notebook": path.name, "stage": s, "seconds": v} for s, v in spent.items() if v > 0.005]
+        rows.append({"notebook": path.name, "stage": "total", "seconds": total})
+    return pd.DataFrame(rows)
+
+
+def report(baseline: dict | None, toolkit: dict, args) -> None:
+    print(f"\n{args.solution} against the original baseline's scripts: {args.size} synthetic data, types "
+          f"{args.types}, {args.epochs} epochs ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
+    print(f"{'':28}{'baseline':>12}{'toolkit':>12}{'ratio':>8}")
+    for label, key, unit in (("whole command [s]", "seconds", ""), ("peak memory, process tree [GB]", "peak_gb", ""),
+                             ("mean AUC over types", "AUC", ""), ("mean pAUC over types", "pAUC", "")):
+        ours = toolkit[key]
+        theirs = baseline[key] if baseline else float("nan")
+        ratio = f"{ours / theirs:8.2f}" if key in ("seconds", "peak_gb") and baseline else f"{ours - theirs:+8.3f}"
+        print(f"{label:28}{theirs:12.3f}{ours:12.3f}{ratio}")
+    if baseline:
+        print(f"  baseline: train script {baseline['train_seconds']:.1f} s, test script {baseline['test_seconds']:.1f} s")
+    table = toolkit["breakdown"]
+    notebooks = table[table["stage"] == "total"]
+    print(f"\ntoolkit per notebook (the rest of the whole command: the command's start, {toolkit['seconds'] - notebooks['seconds'].sum():.1f} s):")
+    pivot = table[table["stage"] != "total"].pivot_table(index="stage", columns="notebook", values="seconds",
+                                                         aggfunc="sum", fill_value=0.0, sort=False)
+    pivot.loc["total"] = notebooks.set_index("notebook")["seconds"]
+    print(pivot.round(1).to_string())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--solution", default="pytorch")
+    parser.add_argument("--size", default="small", help="synthetic preset: tiny, small, medium (default small)")
+    parser.add_argument("--types", default="fan,pump,valve")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--work", help="where the data is made (default: the cache's benchmark work folder)")
+    parser.add_argument("--skip-baseline", action="store_true", help="the toolkit's figures only")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from helpers import cache
+
+    work = Path(args.work) if args.work else cache.work_folder("benchmark")
+    data = dataset(work, args.size, args.types.split(","))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory(prefix="end-to-end-") as scratch:
+        scratch = Path(scratch)
+        (scratch / "baseline").mkdir()
+        (scratch / "toolkit").mkdir()
+        baseline = None if args.skip_baseline else run_baseline(data, scratch / "baseline", args.types, args.epochs, env)
+        toolkit = run_toolkit(data, scratch / "toolkit", args.solution, args.types, args.epochs, env)
+        report(baseline, toolkit, args)
+
+
+if __name__ == "__main__":
+    main()

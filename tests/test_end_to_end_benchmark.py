@@ -1,0 +1,38 @@
+"""A smoke run of benchmarks/end_to_end.py: tiny data, one type, one epoch, both ways, every figure.
+
+Timings are not compared (machines are noisy): the run has to finish and print well-formed
+figures, and the per-stage breakdown has to add up to each notebook's time.
+"""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+from helpers import paths
+
+SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "end_to_end.py"
+
+
+def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--size", "tiny", "--types", "fan", "--epochs", "1",
+                           "--work", str(tmp_path)], cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    out = done.stdout
+    for label in ("whole command [s]", "peak memory, process tree [GB]", "mean AUC over types"):
+        row = next(line for line in out.splitlines() if line.startswith(label))
+        baseline, toolkit, ratio = (float(v) for v in row[len(label):].split())
+        assert math.isfinite(baseline) and math.isfinite(toolkit) and baseline > 0 and toolkit > 0
+        if label != "mean AUC over types":
+            assert ratio == round(toolkit / baseline, 2) or abs(ratio - toolkit / baseline) < 0.006
+    assert re.search(r"baseline: train script \d+\.\d s, test script \d+\.\d s", out)
+    table = out.split("toolkit per notebook")[1].splitlines()[1:]
+    header = table[0].split()
+    assert header == ["notebook", "00-train-with-visual.ipynb", "01-test.ipynb", "02-visualize-predictions.ipynb",
+                      "compare-solutions.ipynb"]
+    rows = {line.split("  ")[0].strip(): [float(v) for v in line.split()[-4:]] for line in table[2:] if line.strip()}
+    assert {"training loop", "features and fitting", "kernel start and shutdown", "imports", "scoring", "figures",
+            "total"} <= set(rows)
+    parts = [sum(values[i] for stage, values in rows.items() if stage != "total") for i in range(4)]
+    assert all(abs(part - total) <= 0.3 for part, total in zip(parts, rows["total"]))  # rounded to 0.1 s per row
