@@ -64,7 +64,8 @@ SCHEMA = {
         "devices": (1, (int, str, list), "integer, list of device indices, or 'auto'"),
         "num_nodes": (1, int, "positive integer"),
         "strategy": ("auto", str, "'auto', 'ddp', 'ddp_spawn', ... (Lightning strategies)"),
-        "precision": ("32-true", (str, int), "Lightning precision, e.g. '32-true', 'bf16-mixed'"),
+        "precision": ("32-true", (str, int), "Lightning precision, e.g. '32-true', 'bf16-mixed', or 'auto' "
+                                             "(bf16-mixed on a CPU with native bf16 arithmetic, else 32-true)"),
     },
     "scoring": {
         "batch_size": (8192, int, "positive integer (items per forward pass at test time)"),

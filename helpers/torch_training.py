@@ -263,6 +263,25 @@ def _resume_from(checkpoint: Path, fingerprint: str, epochs: int, name: str) -> 
     return checkpoint
 
 
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX), as oneDNN reports it."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check and torch.backends.mkldnn.is_available() and check())
+    except RuntimeError:
+        return False
+
+
+def resolved_precision(trainer_settings: dict):
+    """trainer.precision as Lightning takes it: "auto" is "bf16-mixed" when training on a CPU that
+    computes bf16 natively (about a third less time per epoch for the dense autoencoder, the AUC
+    within the seed spread; see the README's Performance), else "32-true"; any other value as it is."""
+    precision = trainer_settings["precision"]
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if trainer_settings["accelerator"] == "cpu" and cpu_computes_bf16() else "32-true"
+
+
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
           log_name: str, display: LossDisplay | None = None, checkpoint: Path | None = None,
           fingerprint: str = "", classes: int | None = None) -> tuple[nn.Module, pd.DataFrame]:
@@ -275,7 +294,8 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     uninterrupted run. One that cannot be resumed is reported and removed, and training starts
     over. The caller removes the checkpoint once the model is saved.
     """
-    training, trainer_settings = solution.config["training"], solution.config["trainer"]
+    training = solution.config["training"]
+    trainer_settings = {**solution.config["trainer"], "precision": resolved_precision(solution.config["trainer"])}
     L.seed_everything(training["seed"], workers=True, verbose=False)
     task = NetworkTask(solution, training["learning_rate"], classes)
     history = EpochHistory(display, train_items, Path(log_dir) / log_name)
