@@ -47,7 +47,9 @@ regress: $(STAMP)
 regress-update: $(STAMP)
 	$(PY) -m helpers regress --update
 
-## make benchmark: this project against the original baseline's way, same data, ratios printed
+## make benchmark: this project against the original baseline, same data, ratios printed: the whole
+## command against the baseline's two scripts (SIZE=small|medium), then stage by stage
 ## (FULL=1 adds the memory run at full development-set size: ToyCar, 4,000 clips)
 benchmark: $(STAMP)
+	$(PY) benchmarks/end_to_end.py --size $(SIZE)
 	$(PY) benchmarks/baseline_vs_toolkit.py $(if $(FULL),--full)
