@@ -32,7 +32,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "benchmarks" / "original_baseline.py"
-STAGES = ("imports", "setup", "train", "scoring", "figures", "report")
+TIME_LIMIT = 3 * 3600.0  # seconds one command of either way may run before it is stopped and reported
 
 
 class TreeWatch(threading.Thread):
@@ -59,13 +59,19 @@ class TreeWatch(threading.Thread):
 
 
 def timed(command: list[str], env: dict, log: Path) -> dict:
-    """Run `command` to its end; {"seconds", "peak_gb", "rc"}. Its output goes to `log`."""
+    """Run `command` to its end; {"seconds", "peak_gb", "rc"}. Its output goes to `log`; past
+    TIME_LIMIT its process tree is stopped and the benchmark ends naming the command."""
     started = time.perf_counter()
     with open(log, "a") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         watch = TreeWatch(process.pid)
         watch.start()
-        rc = process.wait()
+        try:
+            rc = process.wait(timeout=TIME_LIMIT)
+        except subprocess.TimeoutExpired:
+            for child in [*psutil.Process(process.pid).children(recursive=True), process]:
+                child.kill()
+            raise SystemExit(f"{' '.join(command)} ran past {TIME_LIMIT:.0f} s and was stopped; see {log}") from None
         watch.join(timeout=5)
     return {"seconds": time.perf_counter() - started, "peak_gb": watch.peak / 1e9, "rc": rc}
 

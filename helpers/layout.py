@@ -48,7 +48,6 @@ CLIP_SECONDS = {"ToyCar": 11.0, "ToyConveyor": 10.0, "fan": 10.0, "pump": 10.0, 
 SPLITS = ("train", "test")
 LABELS = {"normal": 0, "anomaly": 1}
 DOMAINS = ("source", "target")
-STYLES = ("2020", "2021", "2022")
 YEAR_FILE = ".dcase_year"  # written by synth and download: the edition of a data folder, as text ("2023")
 
 _ID_LABELLED = re.compile(r"^(normal|anomaly)_id_(\d{2})_(\d{8})\.wav$")
@@ -62,7 +61,6 @@ _ACCEPTED = {
     "2022": "section_XX_{source,target}_{train,test}_{normal,anomaly}_NNNN[_<attributes>].wav "
             "or (eval test) section_XX_NNNN.wav",
 }
-ACCEPTED_NAMES = _ACCEPTED["2020"]
 
 _2021_TYPES = ("ToyCar", "ToyTrain", "fan", "gearbox", "pump", "slider", "valve")
 _2022_TYPES = ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve")
@@ -73,8 +71,9 @@ class Edition:
     """One year of the DCASE anomalous-sound task: its rules (`style`), machine types and sections.
 
     dev_types / eval_types: the machine types of the development and evaluation sets as
-    published (folders of other names are read too); sections: per set, the section names
-    (2020: per machine type, its IDs).
+    published (folders of other names are read too); dev_sections / eval_sections: the section
+    names of each set from 2021 on (2020's machine IDs, per type: DEV_IDS, EVAL_IDS);
+    clip_seconds: clip lengths per type where they are not 10 s.
     """
 
     year: int
@@ -83,7 +82,6 @@ class Edition:
     eval_types: tuple[str, ...]
     dev_sections: tuple[str, ...] = ()
     eval_sections: tuple[str, ...] = ()
-    notes: str = ""
     clip_seconds: dict = field(default_factory=dict)
 
     @property
@@ -112,12 +110,6 @@ class Edition:
         """The folders holding one split's clips, as :meth:`test_folders`."""
         check_split(split)
         return {"train": None} if split == "train" else self.test_folders()
-
-    def sections(self, machine_type: str, evaluation: bool = False) -> tuple[str, ...]:
-        """The published sections (2020: machine IDs) of one machine type in the dev or eval set."""
-        if self.style == "2020":
-            return (EVAL_IDS if evaluation else DEV_IDS).get(machine_type, ())
-        return self.eval_sections if evaluation else self.dev_sections
 
     def clip_name(self, section: str, index: int, split: str, label: str | None,
                   domain: str = "source", attributes: str = "") -> str:
@@ -224,13 +216,13 @@ EDITIONS: dict[int, Edition] = {e.year: e for e in (
             ("00",), ("00",)),
     Edition(2024, "2022", _2022_TYPES, ("3DPrinter", "AirCompressor", "BrushlessMotor", "HairDryer", "HoveringDrone",
                                         "RoboticArm", "Scanner", "ToothBrush", "ToyCircuit"),
-            ("00",), ("00",), notes="names of clips without attributes end in _noAttribute"),
+            ("00",), ("00",)),  # names of clips without attributes end in _noAttribute
     Edition(2025, "2022", _2022_TYPES, ("AutoTrash", "BandSealer", "CoffeeGrinder", "HomeCamera", "Polisher",
                                         "ScrewFeeder", "ToyPet", "ToyRCCar"),
-            ("00",), ("00",), notes="a supplemental/ folder per type holds extra clips, not read for training"),
+            ("00",), ("00",)),  # a supplemental/ folder per type holds extra clips, not read for training
     Edition(2026, "2022", ("ToyCar", "ToyCarEmu", "bearingEmu", "fan", "gearboxEmu", "sliderEmu", "valveEmu"),
-            ("BlowerDustCollector", "Sander", "SewingMachine", "ToothBrush", "ToyDrone"), ("00",), ("00",),
-            notes="emulated machine types (<type>Emu) beside recorded ones; the clips are two-channel"),
+            ("BlowerDustCollector", "Sander", "SewingMachine", "ToothBrush", "ToyDrone"), ("00",), ("00",)),
+    # 2026: emulated machine types (<type>Emu) beside recorded ones; the clips are two-channel
 )}
 YEARS = tuple(EDITIONS)
 
@@ -372,9 +364,14 @@ def sections(clips: list[Clip]) -> list[str]:
     return sorted({c.section for c in clips})
 
 
+def group_word(file_name: str) -> str:
+    """What a clip's group is called: "id" for a 2020 name, else "section"."""
+    return "id" if _ID_LABELLED.match(file_name) or _ID_UNLABELLED.match(file_name) else "section"
+
+
 def group_title(file_name: str, section: str, domain: str | None) -> str:
     """How a clip's group is named in titles: "id 00" for a 2020 name, else "section 00 · target"."""
-    if _ID_LABELLED.match(file_name) or _ID_UNLABELLED.match(file_name):
+    if group_word(file_name) == "id":
         return f"id {section}"
     return f"section {section} · {domain or 'unknown domain'}"
 

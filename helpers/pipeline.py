@@ -147,13 +147,17 @@ def training_classes(clips: list[layout.Clip]) -> list[str]:
     return sorted({class_of(c, True) for c in clips})
 
 
+def by_attributes(classes: list[str]) -> bool:
+    """Whether a machine_id model's classes are section-and-attribute keys (:func:`training_classes`)."""
+    return any(":" in c for c in classes)
+
+
 def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray | None:
     """Each clip's index in `classes` (-1 for a class not among them); None without classes. [shape=(clips,)]"""
     if classes is None:
         return None
-    by_attributes = any(":" in c for c in classes)
     index = {key: i for i, key in enumerate(classes)}
-    return np.array([index.get(class_of(c, by_attributes), -1) for c in clips], dtype=np.int64)
+    return np.array([index.get(class_of(c, by_attributes(classes)), -1) for c in clips], dtype=np.int64)
 
 
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
@@ -393,10 +397,10 @@ def fitted_thresholds(solution: Solution, model: TrainedModel, machine_type: str
     that list is missing."""
     quantile = solution.config["scoring"]["threshold_quantile"]
     target, fingerprint = threshold_path(result_dir, machine_type), density_fingerprint(solution, model)
-    if not train_clips_path(result_dir, machine_type).is_file():
+    listed = train_clips_path(result_dir, machine_type)
+    if not listed.is_file():
         log.warning("%s is missing (the list of the %s training clips, written by 00-train-with-visual): no decision "
-                    "thresholds, so no decisions, precision, recall or F1", train_clips_path(result_dir, machine_type),
-                    machine_type)
+                    "thresholds, so no decisions, precision, recall or F1", listed, machine_type)
         return {}
     if target.is_file():
         try:
@@ -413,20 +417,22 @@ def fitted_thresholds(solution: Solution, model: TrainedModel, machine_type: str
     return thresholds
 
 
+def saved_thresholds(solution: Solution, machine_type: str, result_root=None) -> dict[str, decisions.Threshold]:
+    """The thresholds the last test run of one machine type decided by ({} before a test run)."""
+    target = threshold_path(solution.result_dir(result_root), machine_type)
+    return decisions.load(target)[0] if target.is_file() else {}
+
+
 def decision_threshold(solution: Solution, machine_type: str, section: str, result_root=None) -> float | None:
     """The threshold the last test run decided `section`'s clips by; None before a test run."""
-    target = threshold_path(solution.result_dir(result_root), machine_type)
-    if not target.is_file():
-        return None
-    return decisions.threshold_of(decisions.load(target)[0], section)
+    saved = saved_thresholds(solution, machine_type, result_root)
+    return decisions.threshold_of(saved, section) if saved else None
 
 
 def section_thresholds(solution: Solution, machine_type: str, result_root=None) -> dict[str, float]:
     """{section: threshold} of the last test run of one machine type ({} before one)."""
-    target = threshold_path(solution.result_dir(result_root), machine_type)
-    if not target.is_file():
-        return {}
-    return {g: t.threshold for g, t in decisions.load(target)[0].items() if g != decisions.ALL}
+    return {g: t.threshold for g, t in saved_thresholds(solution, machine_type, result_root).items()
+            if g != decisions.ALL}
 
 
 SCORE_COLUMNS = ["machine_type", "section", "domain", "attributes", "file_name", "label", "score", "decision", "path"]
@@ -445,7 +451,7 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
         return pd.DataFrame(columns=SCORE_COLUMNS)
     labels = id_labels(clips, model.classes)
     if labels is not None and (labels < 0).any() and not uses_density(solution):
-        unknown = sorted({class_of(c, ":" in model.classes[0]) for c, i in zip(clips, labels) if i < 0})
+        unknown = sorted({class_of(c, by_attributes(model.classes)) for c, i in zip(clips, labels) if i < 0})
         log.warning("%s: the model knows the classes %s, not %s; those clips get no score (nan)",
                     machine_type, model.classes, unknown)
     scores = clip_scores(solution, model, clips, log_mels)

@@ -92,7 +92,7 @@ class ClipBrowser:
         self.solution_box = w.Dropdown(options=names, description="solution")
         self.compare_box = w.Dropdown(options=["(none)"] + list(self.solutions), description="compare with")
         self.type_box = w.Dropdown(options=list(dict.fromkeys(first["machine_type"])), description="type")
-        named_by_id = not len(first) or layout.group_title(str(first["file_name"].iloc[0]), "", None).startswith("id")
+        named_by_id = not len(first) or layout.group_word(str(first["file_name"].iloc[0])) == "id"
         self.id_box = w.Dropdown(description="ID" if named_by_id else "section")
         self.label_box = w.Dropdown(options=list(LABEL_CHOICES), description="label")
         self.order_box = w.Dropdown(options=list(ORDERS), description="order")
@@ -202,7 +202,7 @@ class ClipBrowser:
             id_scores = id_scores[(id_scores["machine_type"] == clip.machine_type) & (id_scores["section"] == clip.section)]
             plots.score_position(id_scores, view.score, ax=figure.add_subplot(grids[2 * row + 1, 2]),
                                  threshold=self._threshold(name, clip),
-                                 title=f"{name}: score among {layout.group_title(clip.file_name, clip.section, None).split(' · ')[0]}",
+                                 title=f"{name}: score among {layout.group_word(clip.file_name)} {clip.section}",
                                  xlabel=view.score_label)
         self.figure = figure
         return figure

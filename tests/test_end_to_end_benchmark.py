@@ -34,5 +34,6 @@ def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
     rows = {line.split("  ")[0].strip(): [float(v) for v in line.split()[-4:]] for line in table[2:] if line.strip()}
     assert {"training loop", "features and fitting", "kernel start and shutdown", "imports", "scoring", "figures",
             "total"} <= set(rows)
-    parts = [sum(values[i] for stage, values in rows.items() if stage != "total") for i in range(4)]
-    assert all(abs(part - total) <= 0.3 for part, total in zip(parts, rows["total"]))  # rounded to 0.1 s per row
+    stages = [values for stage, values in rows.items() if stage != "total"]
+    for i, total in enumerate(rows["total"]):  # every printed figure is rounded to 0.1 s: at most 0.05 off
+        assert abs(sum(values[i] for values in stages) - total) <= 0.05 * (len(stages) + 1) + 1e-9
