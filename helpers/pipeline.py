@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import decisions, densities, featurecache, groundtruth, layout, metrics, paths, results, scoring, skiplog
+from helpers import allocator, decisions, densities, featurecache, groundtruth, layout, metrics, paths, results, scoring, skiplog
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import Items
@@ -63,7 +63,11 @@ class TrainedModel:
 
 
 def engine(solution: Solution):
-    """The framework module that runs, saves and loads this solution's networks (TensorFlow only for keras)."""
+    """The framework module that runs, saves and loads this solution's networks (TensorFlow only for keras).
+
+    From the first call on, freed tensor memory is kept for reuse (helpers.allocator).
+    """
+    allocator.keep_freed_memory()
     return importlib.import_module(ENGINES[solution.framework][0])
 
 

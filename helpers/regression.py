@@ -19,7 +19,7 @@ sqrt(number of types), the spread of a mean of independent figures.
 The dataset is the `small` synthetic preset with seed 0; the training notebook runs with each
 seed (its SEED parameter) and EPOCHS epochs, then the test notebook (the notebooks with the roles
 train and test). Metrics are read from what the executed test notebooks recorded
-(helpers.runner.record_metrics), not from printed text.
+(helpers.recording.record_metrics), not from printed text.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import cache, notebooks, paths, runner, synth
+from helpers import cache, notebooks, paths, recording, runner, synth
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
 
@@ -60,7 +60,7 @@ def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, ep
             run_dir = runner.run_solution(folder, data, work / "result", epochs=epochs, retrain=True, timeout=timeout,
                                           idle_timeout=idle_timeout, extra={"SEED": seed},
                                           run_name=f"{folder.name}-seed{seed}", roles=CHECKED_ROLES)
-            recorded = runner.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
+            recorded = recording.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
             per_type = [{"solution": folder.name, "machine_type": r["machine_type"], "seed": seed,
                          "AUC": r["AUC"], "pAUC": r["pAUC"]} for r in recorded["rows"] if r["section"] == "arithmetic mean"]
             rows += per_type + [{"solution": folder.name, "machine_type": ALL_TYPES, "seed": seed,

@@ -10,6 +10,8 @@
   not by their file names.
 - A watchdog stops a kernel that used no CPU for `idle_timeout` seconds (default 180) while a
   cell was running: a kernel that went idle without replying. nbclient notices a dead kernel.
+- The kernel is stopped at once when the last cell has run (the executed copy is complete by
+  then; a graceful shutdown waits about a second per notebook for nothing).
 - Whatever ends a run early (an error in a cell, a time limit, the watchdog, a dead kernel)
   raises :class:`NotebookRunError` naming the notebook, the cell and what happened, and the
   executed copy is kept beside the would-be output as ``<name>.failed.ipynb``.
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import _thread
 import json
-import math
 import threading
 import time
 from collections import deque
@@ -199,7 +200,7 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                 papermill.execute_notebook(
                     str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
                     cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
-                    kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
+                    kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
                 )
         except (papermill.PapermillExecutionError, CellTimeoutError, RuntimeError, KeyboardInterrupt) as err:
             if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
@@ -217,41 +218,6 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                 watchdog.stop()
     failed.unlink(missing_ok=True)
     return output
-
-
-METRICS_MIME = "application/vnd.dcase-metrics+json"
-
-
-def _json_safe(value):
-    """`value` with every nan (an undefined figure, a blank cell) as None: JSON has no nan."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def record_metrics(payload: dict) -> None:
-    """Record metrics in the executing notebook's output, under their own MIME type, for scripts
-    (undefined figures as null)."""
-    from IPython.display import display
-
-    display({METRICS_MIME: _json_safe(json.loads(json.dumps(payload, default=float))),
-             "text/plain": "metrics recorded for scripts"}, raw=True)
-
-
-def recorded_metrics(path: str | Path) -> dict | None:
-    """The metrics an executed notebook recorded with :func:`record_metrics` (the last), or None."""
-    notebook = json.loads(Path(path).read_text())
-    found = None
-    for cell in notebook.get("cells", []):
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if METRICS_MIME in data:
-                found = data[METRICS_MIME]
-    return found
 
 
 def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import layout, metrics, paths, pipeline, results, runner, solution, synth
+from helpers import layout, metrics, paths, pipeline, recording, results, runner, solution, synth
 from helpers.solution import solution_folders
 from tests.test_notebooks import CELL_TIMEOUT, images
 
@@ -48,7 +48,7 @@ def test_the_notebooks_show_the_official_table_and_domains_of_a_2021_set(edition
     data = edition_data / "2021"
     run = runner.run_solution(paths.NOTEBOOKS / "pytorch", data, tmp_path, epochs=1, timeout=CELL_TIMEOUT,
                               roles=("train", "test"))
-    recorded = pd.DataFrame(runner.recorded_metrics(run / "notebooks" / "01-test.ipynb")["rows"])
+    recorded = pd.DataFrame(recording.recorded_metrics(run / "notebooks" / "01-test.ipynb")["rows"])
     assert {"section", "domain", "AUC", "pAUC", "F1 score", "official score"} <= set(recorded.columns)
     assert set(recorded["section"]) == {"00", "01", "02", "arithmetic mean", "harmonic mean"}
     text = (run / "notebooks" / "01-test.ipynb").read_text()

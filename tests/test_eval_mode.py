@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import groundtruth, paths, pipeline, results, runner, solution, synth
+from helpers import groundtruth, paths, pipeline, recording, results, runner, solution, synth
 from helpers.errors import ConfigError, DataLayoutError
 from helpers.layout import EVAL_IDS
 
@@ -143,7 +143,7 @@ def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_dat
                               timeout=300, eval_data=eval_data)
     assert run.name == "pytorch-eval"
     executed = run / "notebooks" / "01-test.ipynb"
-    recorded = pd.DataFrame(runner.recorded_metrics(executed)["rows"])
+    recorded = pd.DataFrame(recording.recorded_metrics(executed)["rows"])
     assert set(recorded["section"]) == {*EVAL_IDS["ToyCar"], "arithmetic mean", "harmonic mean"}
     assert (run / "notebooks" / "02-visualize-predictions.ipynb").is_file()
     summary = pd.read_csv(run / "train_summary.csv")

@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import layout, paths, runner, solution
+from helpers import layout, paths, recording, runner, solution
 from helpers.results import collect_results, read_result_csv, read_scores
 from helpers.solution import solution_folders
 
@@ -52,7 +52,7 @@ def check_result_files(run_dir: Path, data: Path, types: list[str]):
 
 def check_recorded_metrics(run_dir: Path, run_name: str):
     """What the 01 notebook showed and recorded is what result.csv and metrics.json hold."""
-    recorded = runner.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
+    recorded = recording.recorded_metrics(run_dir / "notebooks" / "01-test.ipynb")
     assert recorded["run_name"] == run_name
     shown = pd.DataFrame(recorded["rows"])
     written = read_result_csv(run_dir / "result.csv").replace({"section": {"Average": "arithmetic mean"}})

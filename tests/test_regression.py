@@ -114,7 +114,7 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from helpers import runner
+    from helpers import recording, runner
 
     calls = []
 
@@ -124,7 +124,7 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
         rows = [{"machine_type": t, "section": i, "AUC": auc + seed / 100, "pAUC": auc - 0.1}
                 for t, auc in (("fan", 0.7), ("valve", 0.9)) for i in ("00", "02", "arithmetic mean", "harmonic mean")]
         rows = [r if r["section"] == "arithmetic mean" else {**r, "AUC": 0.0} for r in rows]  # only the means count
-        output = new_output("display_data", data={runner.METRICS_MIME: {"run_name": run_name, "rows": rows},
+        output = new_output("display_data", data={recording.METRICS_MIME: {"run_name": run_name, "rows": rows},
                                                   "text/plain": "metrics recorded for scripts"})
         executed = result_root / run_name / "notebooks" / "01-test.ipynb"
         executed.parent.mkdir(parents=True)
