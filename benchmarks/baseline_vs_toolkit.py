@@ -126,26 +126,29 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
 
 
 def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
-    """Seconds per epoch of a plain PyTorch loop over the same batches, network and validation."""
+    """Seconds per epoch of a plain PyTorch loop over the same batches, network and validation, in the
+    precision the Lightning run resolved (bf16 autocast where trainer.precision resolves to bf16-mixed)."""
     import torch
 
-    from helpers import torch_backend
+    from helpers import torch_backend, torch_training
     from helpers.torch_backend import loader
 
     torch.manual_seed(0)
     net = sol.build_model()
     optimiser = torch_backend.optimiser(net, sol.config["training"]["learning_rate"])
+    bf16 = torch_training.resolved_precision(sol.config["trainer"]) == "bf16-mixed"
     timer = EpochTimer()
     for _ in range(epochs):
         timer.start()
         net.train()
         for batch, target in loader(items, 512, True):
             optimiser.zero_grad()
-            loss = torch.mean((net(batch) - target) ** 2)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = torch.mean((net(batch) - target) ** 2)
             loss.backward()
             optimiser.step()
         net.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for batch, target in loader(val_items, 512, False):
                 torch.mean((net(batch) - target) ** 2)
         timer.stop()
