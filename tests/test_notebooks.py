@@ -101,6 +101,8 @@ def test_solution_notebooks(folder, tiny_data, result_root):
         assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
         assert history["loss"].map(math.isfinite).all() and history["val_loss"].map(math.isfinite).all()
         assert (run_dir / f"loss_{machine_type}.png").stat().st_size > 5_000
+    # headless, the loss figure is shown once per machine type, when its training ends (not once per epoch)
+    assert sum(images(run_dir / "notebooks" / "00-train-with-visual.ipynb")) == len(types)
     summary = pd.read_csv(run_dir / "train_summary.csv")
     assert list(summary["machine_type"]) == types and (summary["epochs"] == EPOCHS).all()
     assert not summary["reused"].any()
