@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folder, however this file is run
 
 import original_baseline as original  # noqa: E402  the baseline's features, network and scoring: one implementation
+from end_to_end import TreeWatch  # noqa: E402  the process-tree memory sampler of both benchmarks
 
 
 def default_work() -> Path:
@@ -171,18 +172,12 @@ def watch(way: str, job: dict, limit_gb: float) -> dict:
         job_path.write_text(json.dumps({**job, "cache": str(Path(tmp) / "cache")}))
         child = subprocess.Popen([sys.executable, __file__, "--child", way, str(job_path), str(out_path)],
                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.DEVNULL)
-        process, peak, killed = psutil.Process(child.pid), 0, False
-        while child.poll() is None:
-            try:
-                rss = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
-            except psutil.Error:
-                rss = 0
-            peak = max(peak, rss)
-            if rss > limit_gb * 2 ** 30:
-                child.kill()
-                killed = True
-            time.sleep(0.1)
-        if killed:
+        tree = TreeWatch(child.pid, limit=limit_gb * 2 ** 30)
+        tree.start()
+        child.wait()
+        tree.join(timeout=5)
+        peak = tree.peak
+        if tree.stopped:
             return {"peak_gb": peak / 2 ** 30, "stopped": f"stopped: passed the {limit_gb:.1f} GB memory limit"}
         if child.returncode != 0 or not out_path.is_file():
             return {"peak_gb": peak / 2 ** 30, "stopped": f"stopped: exited with code {child.returncode}"}

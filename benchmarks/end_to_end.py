@@ -17,6 +17,7 @@ its cells). The synthetic data is made once per size and kept in the cache's wor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -36,26 +37,38 @@ TIME_LIMIT = 3 * 3600.0  # seconds one command of either way may run before it i
 
 
 class TreeWatch(threading.Thread):
-    """Samples the summed resident memory of a process and its descendants until it ends."""
+    """Samples the summed resident memory of a process and its descendants until it ends.
 
-    def __init__(self, pid: int, interval: float = 0.1):
+    `peak`: the highest sum in bytes. With `limit` (bytes), the whole tree is killed as soon as
+    the sum passes it, and `stopped` says so.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1, limit: float | None = None):
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
+        self.pid, self.interval, self.limit = pid, interval, limit
+        self.peak, self.stopped = 0, False
 
     def run(self) -> None:
         try:
             root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
+            while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
+                tree = [root, *root.children(recursive=True)]
+                total = 0
+                for process in tree:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+                if self.limit is not None and total > self.limit:
+                    for process in reversed(tree):
+                        with contextlib.suppress(psutil.Error):
+                            process.kill()
+                    self.stopped = True
+                    return
+                time.sleep(self.interval)
+        except psutil.NoSuchProcess:  # it ended between two samples
             return
-        while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
-            total = 0
-            for process in [root, *root.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(self.interval)
 
 
 def timed(command: list[str], env: dict, log: Path) -> dict:

@@ -18,9 +18,10 @@ placeholders for them:
 A placeholder alone on a line becomes its lines at that line's indentation (no line when it has
 none). A rendered notebook has no outputs and no execution counts, keeps the cells' tags (the
 ``parameters`` tag, and the ``stage-<name>`` tags — imports, setup, train, scoring, figures,
-report — by which benchmarks/end_to_end.py splits an executed notebook's time), and its cells' ids are ``<role>-<position>``: the same template and config.yaml give the same
-bytes. The folder's name is not used, so a copied folder's notebooks are already what the
-template renders for it. ``python -m helpers notebooks`` rewrites the notebooks that differ
+report — by which benchmarks/end_to_end.py splits an executed notebook's time), and its cells'
+ids are ``<role>-<position>``: the same template and config.yaml give the same bytes. The
+folder's name is not used, so a copied folder's notebooks are already what the template renders
+for it. ``python -m helpers notebooks`` rewrites the notebooks that differ
 (``--check`` lists them); edit the template or config.yaml, not the rendered notebooks.
 
 A notebook's role (:func:`role_of`) is its metadata's; a notebook without one has the role of the

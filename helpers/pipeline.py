@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import allocator, decisions, densities, featurecache, groundtruth, layout, metrics, paths, results, scoring, skiplog
+from helpers import (allocator, decisions, densities, featurecache, groundtruth, layout, metrics, paths, results,
+                     scoring, skiplog)
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import Items
@@ -160,8 +161,8 @@ def id_labels(clips: list[layout.Clip], classes: list[str] | None) -> np.ndarray
     """Each clip's index in `classes` (-1 for a class not among them); None without classes. [shape=(clips,)]"""
     if classes is None:
         return None
-    index = {key: i for i, key in enumerate(classes)}
-    return np.array([index.get(class_of(c, by_attributes(classes)), -1) for c in clips], dtype=np.int64)
+    index, keyed = {key: i for i, key in enumerate(classes)}, by_attributes(classes)
+    return np.array([index.get(class_of(c, keyed), -1) for c in clips], dtype=np.int64)
 
 
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
