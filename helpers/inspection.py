@@ -138,7 +138,8 @@ def clip_embeddings(solution: Solution, model: pipeline.TrainedModel,
         return kept, np.empty((0, 0))
     items = pipeline.clip_items(solution, model, kept, log_mels)
     vectors = scoring.item_outputs(pipeline.engine(solution), model.net, items, solution.objective,
-                                   solution.config["scoring"]["batch_size"], vectors="embedding").vectors
+                                   solution.config["scoring"]["batch_size"], vectors="embedding",
+                                   own_scores=False).vectors
     return kept, np.column_stack([scoring.clip_scores(column, items.clip_of, len(kept)) for column in vectors.T])
 
 

@@ -356,7 +356,7 @@ def fitted_density(solution: Solution, model: TrainedModel, machine_type: str, r
     settings = solution.config["scoring"]
     kind = scoring.vector_kind(solution.objective, settings["vectors"])
     vectors = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
-                                   vectors=kind).vectors
+                                   vectors=kind, own_scores=False).vectors
     ids = np.array([c.section for c in clips])[items.clip_of]
     model.density = densities.fit(settings["backend"], vectors, ids, settings, solution.config["training"]["seed"])
     densities.save(model.density, target, fingerprint)
@@ -375,7 +375,7 @@ def score_items(solution: Solution, model: TrainedModel, items: Items, sections,
     settings = solution.config["scoring"]
     kind = scoring.vector_kind(solution.objective, settings["vectors"]) if uses_density(solution) else None
     outputs = scoring.item_outputs(engine(solution), model.net, items, solution.objective, settings["batch_size"],
-                                   vectors=kind, keep_predictions=keep_predictions)
+                                   vectors=kind, keep_predictions=keep_predictions, own_scores=kind is None)
     if kind is not None:
         outputs.scores = model.density.score(outputs.vectors, np.asarray(sections)[items.clip_of])
     return outputs

@@ -59,7 +59,7 @@ class ItemOutputs:
     """What a network gives for every item. [n = len(items)]
 
     scores: the objective's own score per item [shape=(n,)] (float64; NaN for an item of a
-    clip whose ID the network does not know); vectors: error vectors or embeddings for a density
+    clip whose ID the network does not know, and every item when own scores were not asked); vectors: error vectors or embeddings for a density
     back end [shape=(n, d)] or None; predictions: the network's outputs, kept when asked
     [shape=(n, *output shape)] or None.
     """
@@ -86,33 +86,37 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def item_outputs(engine, model, items: Items, objective: str, batch_size: int, vectors: str | None = None,
-                 keep_predictions: bool = False) -> ItemOutputs:
+                 keep_predictions: bool = False, own_scores: bool = True) -> ItemOutputs:
     """Run the network over `items` in batches across clips; own scores, and vectors if asked.
 
-    `engine`: the framework backend module; `vectors`: None, 'error' or 'embedding'.
+    `engine`: the framework backend module; `vectors`: None, 'error' or 'embedding'. With
+    ``own_scores=False`` (a density back end scores the vectors) the scores are left NaN, and
+    embeddings alone cost one pass through the network's ``embed``, not a full forward pass too.
     """
     n = len(items)
-    scores = np.empty(n, dtype=np.float64)
+    scores = np.full(n, np.nan, dtype=np.float64)
     kept_vectors, kept_predictions = [], []
+    forward = own_scores or keep_predictions or vectors == "error"
     for start in range(0, n, batch_size):
         index = np.arange(start, min(start + batch_size, n))
         batch = items.batch(index)
-        output = engine.predict(model, batch)
-        if objective == "reconstruction":
-            target = batch if items.target_is_input else items.targets(index)
-            difference = output.reshape(len(index), -1) - target.reshape(len(index), -1)
-            scores[index] = np.square(difference).mean(axis=1, dtype=np.float64)
-            if vectors == "error":
-                kept_vectors.append(difference.astype(np.float32))
-        else:
-            labels = items.labels_of(index)
-            known = labels >= 0
-            log_p = log_softmax(output)
-            scores[index] = np.where(known, -log_p[np.arange(len(index)), np.maximum(labels, 0)], np.nan)
+        if forward:
+            output = engine.predict(model, batch)
+            if objective == "reconstruction":
+                target = batch if items.target_is_input else items.targets(index)
+                difference = output.reshape(len(index), -1) - target.reshape(len(index), -1)
+                scores[index] = np.square(difference).mean(axis=1, dtype=np.float64)
+                if vectors == "error":
+                    kept_vectors.append(difference.astype(np.float32))
+            else:
+                labels = items.labels_of(index)
+                known = labels >= 0
+                log_p = log_softmax(output)
+                scores[index] = np.where(known, -log_p[np.arange(len(index)), np.maximum(labels, 0)], np.nan)
+            if keep_predictions:
+                kept_predictions.append(output)
         if vectors == "embedding":
             kept_vectors.append(np.asarray(engine.embed(model, batch), dtype=np.float32))
-        if keep_predictions:
-            kept_predictions.append(output)
     return ItemOutputs(scores,
                        np.concatenate(kept_vectors) if vectors and kept_vectors else None,
                        np.concatenate(kept_predictions) if keep_predictions and kept_predictions else None)

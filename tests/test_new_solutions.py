@@ -104,6 +104,26 @@ def test_the_classifier_tells_the_training_ids_apart(tiny_data, tmp_path):
     assert accuracy > ACCURACY_BOUND, f"accuracy {accuracy:.2f} over {len(classes)} IDs"
 
 
+def test_embeddings_alone_take_one_pass_through_embed_and_match_the_full_pass(tiny_data, monkeypatch):
+    sol = classifier()
+    classes, _, fixed = train_items(sol, tiny_data)
+    torch.manual_seed(0)
+    net = sol.build_model(len(classes)).eval()
+    full = scoring.item_outputs(torch_backend, net, fixed, sol.objective, 64, vectors="embedding")
+    calls = []
+    monkeypatch.setattr(torch_backend, "predict", lambda *a: calls.append("predict"))
+    alone = scoring.item_outputs(torch_backend, net, fixed, sol.objective, 64, vectors="embedding", own_scores=False)
+    assert calls == [] and np.isnan(alone.scores).all() and len(alone.scores) == len(fixed)
+    assert alone.vectors.shape == (len(fixed), 128) and np.array_equal(alone.vectors, full.vectors)
+    assert np.isfinite(full.scores).all()
+
+
+def test_the_classifier_keeps_its_convolutions_channels_last():
+    net = classifier().build_model(4)
+    convolutions = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convolutions and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convolutions)
+
+
 def test_a_saved_and_loaded_classifier_scores_exactly_as_the_trained_one(tiny_data, tmp_path):
     sol = classifier({"training.epochs": 2})
     classes, items, _ = train_items(sol, tiny_data)

@@ -14,9 +14,13 @@ standardised inside the network as (dB - db_offset) / db_scale. Trunk, after Mob
   remaining map (MobileFaceNet's GDConv, which weighs positions instead of averaging them) and a
   linear layer with BatchNorm to the ``embedding``-dimensional embedding.
 
+The network keeps its convolution weights in channels-last memory format (so its feature maps
+follow): on a CPU, oneDNN's depthwise convolutions run about 1.7 times faster in it than in the
+default layout, in training and scoring alike (same arithmetic, other summation order).
+
 With 128 mels x 64 frames and three stages the map before GDConv is 8 x 4. About 0.14 M
-parameters and 9 M multiply-adds per segment: a training step on 64 segments takes about 0.2 s of
-one CPU core.
+parameters and 9 M multiply-adds per segment: a training step on 64 segments takes about 85 ms
+on two CPU cores in fp32 (114 ms in the default layout).
 
 Head: ArcFace, the additive angular margin. Embeddings and class weights are L2-normalised, so
 a logit is ``scale * cos(theta)``, theta the angle between an embedding and a class's weight.
@@ -133,5 +137,6 @@ def build_model(input_shape, classes: int, stem: int = 16, stages=(24, 48, 96), 
         raise ConfigError(f"setting 'model.margin' must be an angle in radians in [0, pi/2), got {margin!r}")
     if scale <= 0 or db_scale <= 0:
         raise ConfigError(f"settings 'model.scale' and 'model.db_scale' must be positive, got {scale!r}, {db_scale!r}")
-    return ArcFaceIdClassifier(n_mels, frames, classes, stem, list(stages), expansion, width, embedding,
-                               float(scale), float(margin), float(db_offset), float(db_scale))
+    net = ArcFaceIdClassifier(n_mels, frames, classes, stem, list(stages), expansion, width, embedding,
+                              float(scale), float(margin), float(db_offset), float(db_scale))
+    return net.to(memory_format=torch.channels_last)
