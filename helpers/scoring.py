@@ -59,9 +59,9 @@ class ItemOutputs:
     """What a network gives for every item. [n = len(items)]
 
     scores: the objective's own score per item [shape=(n,)] (float64; NaN for an item of a
-    clip whose ID the network does not know, and every item when own scores were not asked); vectors: error vectors or embeddings for a density
-    back end [shape=(n, d)] or None; predictions: the network's outputs, kept when asked
-    [shape=(n, *output shape)] or None.
+    clip whose ID the network does not know, and for every item where no forward pass ran);
+    vectors: error vectors or embeddings for a density back end [shape=(n, d)] or None;
+    predictions: the network's outputs, kept when asked [shape=(n, *output shape)] or None.
     """
 
     scores: np.ndarray
@@ -90,8 +90,9 @@ def item_outputs(engine, model, items: Items, objective: str, batch_size: int, v
     """Run the network over `items` in batches across clips; own scores, and vectors if asked.
 
     `engine`: the framework backend module; `vectors`: None, 'error' or 'embedding'. With
-    ``own_scores=False`` (a density back end scores the vectors) the scores are left NaN, and
-    embeddings alone cost one pass through the network's ``embed``, not a full forward pass too.
+    ``own_scores=False`` (a density back end scores the vectors) embeddings cost one pass
+    through the network's ``embed`` alone and the scores stay NaN; error vectors and kept
+    predictions still need the forward pass, which gives the own scores too.
     """
     n = len(items)
     scores = np.full(n, np.nan, dtype=np.float64)
