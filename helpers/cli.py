@@ -10,7 +10,9 @@ solution folder's notebooks from the template; ``--check`` only lists those that
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import sys
 
 from pathlib import Path
@@ -21,6 +23,7 @@ from helpers.layout import YEARS
 
 
 DEMO_EPOCHS = 10
+DEMO_JOBS = min(2, os.cpu_count() or 1)  # two notebooks at once keep both cores busy where one leaves a third idle
 
 
 def _types(text: str | None) -> list[str] | None:
@@ -75,7 +78,9 @@ def _print_results(result_root, runs, year) -> None:
     print(results.official_table(table[table["solution"].isin(runs)]).round(4).to_string())
 
 
-def _run(args) -> None:
+def _run(args, before: tuple = ()) -> None:
+    """Run the chosen solutions' notebooks, then the comparison; `before`: more tasks for
+    runner.run_parallel, run first (or alongside, with --jobs above 1)."""
     from helpers import config, runner
 
     folders = _selected_solutions(args.solution)
@@ -84,12 +89,11 @@ def _run(args) -> None:
                            f"(solutions: {', '.join(f.name for f in folders)})")
     for folder in folders:  # a back end that does not fit a solution's objective stops the command before any run
         config.load(folder / "config.yaml", {"scoring.backend": args.scoring_backend})
-    runs = []
-    for folder in folders:
-        runs.append(runner.run_solution(folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs,
-                                        args.retrain, args.timeout, run_name=args.run_name, eval_data=args.eval_data,
-                                        ground_truth=args.ground_truth, idle_timeout=args.idle_timeout,
-                                        scoring_backend=args.scoring_backend, year=args.year).name)
+    tasks = [*before, *(functools.partial(
+        runner.run_solution, folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs, args.retrain,
+        args.timeout, run_name=args.run_name, eval_data=args.eval_data, ground_truth=args.ground_truth,
+        idle_timeout=args.idle_timeout, scoring_backend=args.scoring_backend, year=args.year) for folder in folders)]
+    runs = [run.name for run in runner.run_parallel(tasks, args.jobs)[len(before):]]
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout, args.year)
     _print_results(args.result_dir, runs, args.year)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
@@ -106,14 +110,15 @@ def _demo(args) -> None:
     if not data.is_dir() or not any(data.iterdir()):
         print(f"making the {args.size} synthetic dataset in {data} ...", flush=True)
         synth.generate(data, size=args.size, seed=0)
-    result_root = Path(args.result_dir)
-    runner.execute_notebook(paths.NOTEBOOKS / "00-data-eda.ipynb", result_root / "00-data-eda.ipynb",
-                            {"DATA_DIR": str(data.resolve())}, args.timeout, idle_timeout=args.idle_timeout)
+    overview = functools.partial(runner.execute_notebook, paths.NOTEBOOKS / "00-data-eda.ipynb",
+                                 Path(args.result_dir) / "00-data-eda.ipynb", {"DATA_DIR": str(data.resolve())},
+                                 args.timeout, idle_timeout=args.idle_timeout)
     print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
-          f"run `python -m helpers run --epochs 100` for the full recipe)", flush=True)
+          f"run `python -m helpers run --epochs 100` for the full recipe); {args.jobs} notebook(s) at a time",
+          flush=True)
     args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
     args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = args.year = None
-    _run(args)
+    _run(args, before=(overview,))
 
 
 def _regress(args) -> None:
@@ -189,6 +194,22 @@ def _add_time_limits(command: argparse.ArgumentParser) -> None:
                               f"(default: {IDLE_TIMEOUT:.0f}; 0: never)")
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of notebooks at a time, at least 1; got {text!r}")
+    return jobs
+
+
+def _add_jobs(command: argparse.ArgumentParser, default: int) -> None:
+    command.add_argument("--jobs", type=_jobs, default=default,
+                         help=f"solutions run side by side, their kernels sharing the cores (default: {default}; "
+                              f"figures can then differ in the last bits, as on another CPU)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from helpers import scoring
 
@@ -237,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
                                         "solution's name, <solution>-eval in eval mode)")
     _add_time_limits(run)
+    _add_jobs(run, 1)
     run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
                                          "eval test clips in <type>/test); runs are named <solution>-eval")
     run.add_argument("--year", type=int, choices=YEARS, help="the data's DCASE edition (default: detected from the "
@@ -251,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--result-dir", default=str(paths.RESULT), help="result root (default: result)")
     demo.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"training epochs (default: {DEMO_EPOCHS})")
     _add_time_limits(demo)
+    _add_jobs(demo, DEMO_JOBS)
     demo.set_defaults(func=_demo)
 
     regress = commands.add_parser("regress", help="rerun solutions on fixed synthetic data; fail if a figure leaves its seed spread")

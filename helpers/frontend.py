@@ -13,6 +13,7 @@ person can set that variable to 0 for a frontend not recognised here.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 
 HEADLESS_VARIABLE = "DCASE_HEADLESS"
@@ -50,15 +51,29 @@ def headless_kernel() -> bool:
     return in_kernel() and not live_frontend()
 
 
+_marking = threading.Lock()
+_marked = {"depth": 0, "before": None}  # blocks open at once (threads of one runner), the value before the first
+
+
 @contextmanager
 def headless():
-    """Mark the kernels started inside this block as headless (they inherit the environment)."""
-    before = os.environ.get(HEADLESS_VARIABLE)
-    os.environ[HEADLESS_VARIABLE] = "1"
+    """Mark the kernels started inside this block as headless (they inherit the environment).
+
+    Blocks may be open in several threads at once: the variable is set by the first and put
+    back by the last to close.
+    """
+    with _marking:
+        if _marked["depth"] == 0:
+            _marked["before"] = os.environ.get(HEADLESS_VARIABLE)
+            os.environ[HEADLESS_VARIABLE] = "1"
+        _marked["depth"] += 1
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(HEADLESS_VARIABLE, None)
-        else:
-            os.environ[HEADLESS_VARIABLE] = before
+        with _marking:
+            _marked["depth"] -= 1
+            if _marked["depth"] == 0:
+                if _marked["before"] is None:
+                    os.environ.pop(HEADLESS_VARIABLE, None)
+                else:
+                    os.environ[HEADLESS_VARIABLE] = _marked["before"]

@@ -26,10 +26,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from helpers import threads  # noqa: E402
 from helpers.errors import ConfigError  # noqa: E402
 from helpers.fileio import atomic_path  # noqa: E402
 from helpers.inputs import Items  # noqa: E402
 from helpers.liveplot import LossDisplay, history_frame  # noqa: E402
+
+if threads.share() is not None:  # notebooks run side by side share the cores; TensorFlow takes its share once
+    tf.config.threading.set_intra_op_parallelism_threads(threads.share())
+    tf.config.threading.set_inter_op_parallelism_threads(threads.share())
 
 MODEL_SUFFIX = ".keras"
 FINGERPRINT_MEMBER = "fingerprint.json"

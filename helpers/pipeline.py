@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import (allocator, decisions, densities, featurecache, groundtruth, layout, metrics, paths, results,
-                     scoring, skiplog)
+                     scoring, skiplog, threads)
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_write_text, writable_folder
 from helpers.inputs import Items
@@ -69,6 +69,8 @@ def engine(solution: Solution):
     From the first call on, freed tensor memory is kept for reuse (helpers.allocator).
     """
     allocator.keep_freed_memory()
+    if solution.framework == "torch":
+        threads.apply_to_torch()
     return importlib.import_module(ENGINES[solution.framework][0])
 
 

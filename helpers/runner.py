@@ -10,6 +10,9 @@
   not by their file names.
 - A watchdog stops a kernel that used no CPU for `idle_timeout` seconds (default 180) while a
   cell was running: a kernel that went idle without replying. nbclient notices a dead kernel.
+  Each kernel carries a mark of its own on its command line, so that its watchdog watches it
+  and no other when several notebooks run at once (:func:`run_parallel`, whose kernels share
+  the cores through helpers.threads).
 - The kernel is stopped at once when the last cell has run (the executed copy is complete by
   then; a graceful shutdown waits about a second per notebook for nothing).
 - Whatever ends a run early (an error in a cell, a time limit, the watchdog, a dead kernel)
@@ -19,18 +22,25 @@
 from __future__ import annotations
 
 import _thread
+import contextlib
 import json
+import os
+import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import papermill
 import psutil
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from helpers import frontend, notebooks
+from helpers import frontend, notebooks, threads
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path
 
@@ -80,8 +90,22 @@ def _tree_cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def kernels(marker: str = "") -> list[psutil.Process]:
+    """The notebook kernels this process started (those whose command line holds `marker`)."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            command = child.cmdline()
+        except psutil.Error:
+            continue
+        if any("ipykernel" in part for part in command) and (not marker or marker in command):
+            found.append(child)
+    return found
+
+
 class KernelWatchdog(threading.Thread):
-    """Stops the kernel this process starts if it stays idle for `idle_seconds` while a cell runs.
+    """Stops the kernel started with `marker` on its command line if it stays idle for `idle_seconds`
+    while a cell runs.
 
     Idle: the kernel and its child processes together used under IDLE_CPU_SHARE of one core over
     the last `idle_seconds`. The kernel's process tree is killed, which nbclient reports as a
@@ -89,29 +113,17 @@ class KernelWatchdog(threading.Thread):
     interrupted. `reason` says what happened (None while nothing did).
     """
 
-    def __init__(self, idle_seconds: float, poll_seconds: float = 1.0):
+    def __init__(self, idle_seconds: float, marker: str, poll_seconds: float = 1.0):
         super().__init__(daemon=True, name="kernel-watchdog")
-        self.idle_seconds, self.poll_seconds = idle_seconds, poll_seconds
+        self.idle_seconds, self.marker, self.poll_seconds = idle_seconds, marker, poll_seconds
         self.reason: str | None = None
         self._done = threading.Event()
-        self._known = {p.pid for p in self._kernels()}
-
-    @staticmethod
-    def _kernels() -> list[psutil.Process]:
-        found = []
-        for child in psutil.Process().children():
-            try:
-                if "ipykernel" in " ".join(child.cmdline()):
-                    found.append(child)
-            except psutil.Error:
-                continue
-        return found
 
     def run(self) -> None:
         kernel, samples = None, deque()  # (time, CPU seconds), reaching back idle_seconds
         while not self._done.wait(self.poll_seconds):
             if kernel is None:
-                kernel = next((k for k in self._kernels() if k.pid not in self._known), None)
+                kernel = next(iter(kernels(self.marker)), None)
                 continue
             if not kernel.is_running():
                 return  # shut down, or died: nbclient reports that
@@ -131,18 +143,104 @@ class KernelWatchdog(threading.Thread):
 
     @staticmethod
     def _kill(kernel: psutil.Process) -> None:
-        try:
-            tree = [*kernel.children(recursive=True), kernel]
-        except psutil.Error:
-            return
-        for proc in tree:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+        kill_tree(kernel)
 
     def stop(self) -> None:
         self._done.set()
+
+
+_budget: threads.Budget | None = None  # while run_parallel shares the cores out among the kernels
+
+
+@contextlib.contextmanager
+def _kernel_running():
+    """Count the kernel started inside this block in the cores' budget while run_parallel shares them."""
+    budget = _budget
+    if budget is None:
+        yield
+        return
+    budget.started()
+    try:
+        yield
+    finally:
+        budget.ended()
+
+
+def _say(started: str, finished: str | None = None) -> None:
+    """One progress line: "running ... 12.3 s" when notebooks run one at a time; a line at the start
+    and one at the end of each notebook while several run at once."""
+    if _budget is None:
+        print(finished if finished is not None else f"{started} ...", end="\n" if finished is not None else " ",
+              flush=True)
+    elif finished is None:
+        print(f"{started} ...\n", end="", flush=True)
+    else:
+        print(f"{started}: {finished}\n", end="", flush=True)
+
+
+def run_parallel(tasks: list[Callable[[], object]], jobs: int = 1) -> list:
+    """Call `tasks` (each runs notebooks through this module), up to `jobs` at once, in their
+    order; returns their results, in that order.
+
+    `jobs` 1: one after the other. Above 1: each task in a thread of its own, and the kernels
+    share the cores (helpers.threads: the cores divided by the kernels running, updated as
+    they start and end). When a task fails, no further task starts, those running finish, and
+    the first error is raised (any others are printed first). Ctrl-C kills the running kernels,
+    so every task ends at once.
+    """
+    global _budget
+    if jobs <= 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    if _budget is not None:
+        raise ToolkitError("run_parallel does not nest: a task of it called it again")
+    results, errors, running = {}, [], {}
+    waiting = list(enumerate(tasks))
+    with tempfile.TemporaryDirectory(prefix="dcase-threads-") as folder:
+        _budget = threads.Budget(Path(folder) / "threads")
+        before = os.environ.get(threads.VARIABLE)
+        os.environ[threads.VARIABLE] = str(_budget.path)
+        try:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebooks") as pool:
+                while running or (waiting and not errors):
+                    while waiting and not errors and len(running) < jobs:
+                        index, task = waiting.pop(0)
+                        running[pool.submit(task)] = index
+                    try:
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    except KeyboardInterrupt:
+                        for kernel in kernels():
+                            kill_tree(kernel)
+                        raise
+                    for future in done:
+                        index = running.pop(future)
+                        if future.exception() is not None:
+                            errors.append(future.exception())
+                        else:
+                            results[index] = future.result()
+        finally:
+            _budget = None
+            if before is None:
+                os.environ.pop(threads.VARIABLE, None)
+            else:
+                os.environ[threads.VARIABLE] = before
+    for err in errors[1:]:
+        print(f"also failed: {err}", file=sys.stderr, flush=True)
+    if errors:
+        raise errors[0]
+    return [results[index] for index in range(len(tasks))]
+
+
+def kill_tree(process: psutil.Process) -> None:
+    """Kill `process` and its descendants (those already gone are skipped)."""
+    try:
+        tree = [*process.children(recursive=True), process]
+    except psutil.Error:
+        return
+    for proc in tree:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
 
 
 def _describe_cell(executed: Path) -> str:
@@ -191,16 +289,17 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
     check_parameters(source, parameters)
     timeout = timeout or default_timeout(source)
     failed = output.with_name(output.stem + ".failed.ipynb")
+    marker = f"--DCASEKernel.run={uuid.uuid4().hex}"  # names this run's kernel among those running at once
     with atomic_path(output) as tmp:
-        watchdog = KernelWatchdog(idle_timeout) if idle_timeout else None
+        watchdog = KernelWatchdog(idle_timeout, marker) if idle_timeout else None
         try:
-            with frontend.headless():
+            with frontend.headless(), _kernel_running():
                 if watchdog:
                     watchdog.start()
                 papermill.execute_notebook(
                     str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
                     cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
-                    kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
+                    kernel_name="python3", extra_arguments=[*KERNEL_ARGUMENTS, marker], shutdown_kernel="immediate",
                 )
         except (papermill.PapermillExecutionError, CellTimeoutError, RuntimeError, KeyboardInterrupt) as err:
             if isinstance(err, KeyboardInterrupt) and not (watchdog and watchdog.reason):
@@ -273,11 +372,12 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
             parameters["DATA_DIR"] = str(Path(eval_data).resolve())
             if ground_truth and "GROUND_TRUTH" in declared:
                 parameters["GROUND_TRUTH"] = str(Path(ground_truth).resolve())
-        print(f"running {folder.name}/{source.name} as {run} ...", end=" ", flush=True)
+        what = f"running {folder.name}/{source.name} as {run}"
+        _say(what)
         started = time.perf_counter()
         execute_notebook(source, Path(result_root) / run / "notebooks" / source.name, parameters, timeout,
                          idle_timeout=idle_timeout)
-        print(f"{time.perf_counter() - started:.1f} s", flush=True)
+        _say(what, f"{time.perf_counter() - started:.1f} s")
     return Path(result_root) / run
 
 

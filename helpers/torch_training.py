@@ -27,6 +27,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from tensorboardX import SummaryWriter
 from torch import nn
 
+from helpers import threads
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_path, atomic_write_text
 from helpers.inputs import Items
@@ -128,6 +129,7 @@ class EpochHistory(L.Callback):
         self.rows = list(state_dict["rows"])
 
     def on_train_epoch_start(self, trainer, module):
+        threads.apply_to_torch()  # the cores this kernel may use now, when notebooks run side by side
         if trainer.current_epoch > 0:
             self.train_items.resample()
 

@@ -97,9 +97,10 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     assert recorded_runs["synth"] == [(str(data), "tiny", 0)]
     assert f"making the tiny synthetic dataset in {data}" in printed
     assert f"demo: {cli.DEMO_EPOCHS} training epochs per model" in printed
+    assert f"{cli.DEMO_JOBS} notebook(s) at a time" in printed
     assert recorded_runs["notebooks"] == [("00-data-eda.ipynb", {"DATA_DIR": str(data.resolve())})]
     names = [f.name for f in solution_folders()]
-    assert [c["name"] for c in recorded_runs["solutions"]] == names
+    assert sorted(c["name"] for c in recorded_runs["solutions"]) == sorted(names)  # side by side: any order
     assert all(c["epochs"] == cli.DEMO_EPOCHS and c["data"] == str(data) and not c["retrain"]
                for c in recorded_runs["solutions"])
     assert recorded_runs["comparisons"] == [str(result)]
@@ -108,8 +109,10 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     fan = next(line for line in table.splitlines() if line.startswith("fan"))
     assert fan.split()[1:] == ["0.65"] * len(names)
 
-    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result)]) == 0
+    recorded_runs["solutions"].clear()
+    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result), "--jobs", "1"]) == 0
     assert len(recorded_runs["synth"]) == 1 and "making the" not in capsys.readouterr().out
+    assert [c["name"] for c in recorded_runs["solutions"]] == names  # one at a time: in order
 
 
 def committed_means(shift: dict | None = None) -> pd.DataFrame:

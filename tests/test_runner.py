@@ -4,6 +4,7 @@ reported, and each ends with a message naming the notebook and the cell, the exe
 The notebooks here are written by the test: a cell that sleeps (an idle kernel that does not
 reply), a cell that spins (a cell over its time limit), a cell that kills its own kernel.
 """
+import functools
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import frontend, paths, pipeline, runner, solution
+from helpers import frontend, paths, pipeline, runner, solution, threads
+from helpers.errors import ToolkitError
 
 BODIES = {
     "sleeps": "time.sleep(WAIT)\nprint('woke up')",
@@ -89,6 +91,64 @@ def test_kernels_started_by_the_runner_are_headless(tmp_path):
     printed = nbformat.read(output, as_version=4).cells[-1].outputs[0]["text"]
     assert printed.strip() == "headless"
     assert not frontend.headless_kernel() and frontend.HEADLESS_VARIABLE not in os.environ
+
+
+MEETS = ("from pathlib import Path\nfrom helpers import threads\n"
+         "Path(HERE, NAME).touch()\n"
+         "deadline = time.time() + 120\n"
+         "while not Path(HERE, OTHER).exists() and time.time() < deadline:\n    time.sleep(0.1)\n"
+         "print(Path(HERE, OTHER).exists(), threads.share())")
+
+
+def meeting_notebook(folder):
+    """A notebook that marks its arrival (HERE/NAME) and waits up to 2 minutes for the OTHER's mark:
+    run one after the other, the first would wait in vain."""
+    nb = new_notebook(cells=[new_code_cell("import time"),
+                             new_code_cell("HERE = ''\nNAME = ''\nOTHER = ''", metadata={"tags": ["parameters"]}),
+                             new_code_cell(MEETS)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "meets.ipynb")
+    return folder / "meets.ipynb"
+
+
+def test_notebooks_run_side_by_side_share_the_cores(tmp_path):
+    source = meeting_notebook(tmp_path)
+    tasks = [functools.partial(runner.execute_notebook, source, tmp_path / f"{me}.ipynb",
+                               {"HERE": str(tmp_path), "NAME": me, "OTHER": other}, timeout=300)
+             for me, other in (("a", "b"), ("b", "a"))]
+    outputs = runner.run_parallel(tasks, jobs=2)
+    assert outputs == [tmp_path / "a.ipynb", tmp_path / "b.ipynb"]
+    for output in outputs:
+        printed = nbformat.read(output, as_version=4).cells[-1].outputs[0]["text"].split()
+        assert printed == ["True", str(max(1, os.cpu_count() // 2))]  # both running: half the cores each
+    assert threads.VARIABLE not in os.environ and frontend.HEADLESS_VARIABLE not in os.environ
+
+
+def test_each_watchdog_stops_its_own_kernel_among_several(tmp_path):
+    """An idle kernel beside a busy one: the idle one is stopped, the busy one finishes."""
+    sleeps, spins = write_notebook(tmp_path, "sleeps"), write_notebook(tmp_path, "spins")
+    tasks = [functools.partial(runner.execute_notebook, spins, tmp_path / "spun.ipynb", {"WAIT": 12}, idle_timeout=4),
+             functools.partial(runner.execute_notebook, sleeps, tmp_path / "slept.ipynb", {"WAIT": LONG_CELL},
+                               idle_timeout=4)]
+    with pytest.raises(runner.NotebookRunError) as caught:
+        runner.run_parallel(tasks, jobs=2)
+    assert str(caught.value).startswith(f"{sleeps}: cell ") and "went idle without replying" in str(caught.value)
+    assert (tmp_path / "spun.ipynb").is_file() and not (tmp_path / "slept.ipynb").exists()
+
+
+def test_after_a_failure_no_task_starts_and_those_running_finish(tmp_path):
+    started = []
+
+    def fails():
+        raise ToolkitError("the first task failed")
+
+    tasks = [fails,
+             functools.partial(runner.execute_notebook, write_notebook(tmp_path, "spins"), tmp_path / "spun.ipynb",
+                               {"WAIT": 2}),
+             lambda: started.append("third")]
+    with pytest.raises(ToolkitError, match="the first task failed"):
+        runner.run_parallel(tasks, jobs=2)
+    assert (tmp_path / "spun.ipynb").is_file() and started == []
 
 
 def test_default_limits_fit_the_notebook():

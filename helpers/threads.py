@@ -1,0 +1,71 @@
+"""The CPU threads of notebook kernels that the runner runs side by side.
+
+``python -m helpers run --jobs N`` (and ``demo``) runs up to N notebooks at once. Their kernels
+share the cores: a :class:`Budget` in the runner keeps each kernel's share, the cores divided by
+the kernels running now, in a file named by ``$DCASE_THREADS_FILE``. A kernel reads it with
+:func:`share`: torch takes it when a network engine is made and again at every training epoch
+(:func:`apply_to_torch`), so a notebook left running alone uses every core from its next epoch
+on; TensorFlow takes it once, when helpers.keras_backend is imported. Without the variable (one
+notebook at a time, or JupyterLab) nothing is changed.
+
+Training on a changed number of threads sums in another order, so under ``--jobs`` above 1 a
+run's figures can differ from a one-at-a-time run's in the last bits, as on another CPU.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from helpers.fileio import atomic_write_text
+
+VARIABLE = "DCASE_THREADS_FILE"
+
+
+def share() -> int | None:
+    """This kernel's share of the cores (at least 1), or None when no runner shares them out."""
+    path = os.environ.get(VARIABLE)
+    if not path:
+        return None
+    try:
+        return max(1, int(Path(path).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def apply_to_torch() -> None:
+    """Set torch's intra-op threads to this kernel's share, if a runner shares the cores out."""
+    threads = share()
+    if threads is not None:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+class Budget:
+    """Shares `cores` among the kernels running at once (the runner's side).
+
+    The share is written to `path` whenever a kernel starts or ends; kernels started while
+    ``$DCASE_THREADS_FILE`` names `path` read it (:func:`share`).
+    """
+
+    def __init__(self, path: Path, cores: int | None = None):
+        self.path = Path(path)
+        self.cores = max(1, cores or os.cpu_count() or 1)
+        self.running = 0
+        self._lock = threading.Lock()
+        self._write()
+
+    def _write(self) -> None:
+        atomic_write_text(self.path, str(max(1, self.cores // max(1, self.running))))
+
+    def started(self) -> None:
+        with self._lock:
+            self.running += 1
+            self._write()
+
+    def ended(self) -> None:
+        with self._lock:
+            self.running -= 1
+            self._write()

@@ -1,0 +1,37 @@
+"""The cores' budget of kernels run side by side: each kernel's share, and torch taking it."""
+import torch
+
+from helpers import threads
+
+
+def test_each_kernel_gets_the_cores_divided_by_those_running(tmp_path, monkeypatch):
+    budget = threads.Budget(tmp_path / "threads", cores=4)
+    monkeypatch.setenv(threads.VARIABLE, str(budget.path))
+    assert threads.share() == 4
+    budget.started()
+    assert threads.share() == 4
+    budget.started()
+    assert threads.share() == 2
+    for _ in range(3):
+        budget.started()
+    assert threads.share() == 1  # 5 kernels on 4 cores: never less than one thread
+    for _ in range(4):
+        budget.ended()
+    assert threads.share() == 4  # the last one left alone takes every core
+
+
+def test_torch_takes_the_share_only_when_a_runner_gives_one(tmp_path, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(threads.VARIABLE, raising=False)
+        assert threads.share() is None
+        threads.apply_to_torch()
+        assert torch.get_num_threads() == before
+        (tmp_path / "threads").write_text("1")
+        monkeypatch.setenv(threads.VARIABLE, str(tmp_path / "threads"))
+        threads.apply_to_torch()
+        assert torch.get_num_threads() == 1
+        (tmp_path / "threads").write_text("not a number")  # unreadable: left as it is
+        assert threads.share() is None
+    finally:
+        torch.set_num_threads(before)
