@@ -110,9 +110,8 @@ def _demo(args) -> None:
     if not data.is_dir() or not any(data.iterdir()):
         print(f"making the {args.size} synthetic dataset in {data} ...", flush=True)
         synth.generate(data, size=args.size, seed=0)
-    overview = functools.partial(runner.execute_notebook, paths.NOTEBOOKS / "00-data-eda.ipynb",
-                                 Path(args.result_dir) / "00-data-eda.ipynb", {"DATA_DIR": str(data.resolve())},
-                                 args.timeout, idle_timeout=args.idle_timeout)
+    overview = functools.partial(runner.run_overview, data, args.result_dir, paths.NOTEBOOKS, args.timeout,
+                                 args.idle_timeout)
     print(f"demo: {args.epochs} training epochs per model (the published baseline trains 100; "
           f"run `python -m helpers run --epochs 100` for the full recipe); {args.jobs} notebook(s) at a time",
           flush=True)

@@ -298,7 +298,10 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
                     watchdog.start()
                 papermill.execute_notebook(
                     str(source), str(tmp), parameters=json.loads(json.dumps(parameters, default=str)),
-                    cwd=str(source.parent), execution_timeout=timeout, progress_bar=progress,
+                    # the kernel starts in the notebook's folder; papermill's cwd= would chdir this whole
+                    # process, under the feet of notebooks run side by side
+                    resources={"metadata": {"path": str(source.parent.resolve())}},
+                    execution_timeout=timeout, progress_bar=progress,
                     kernel_name="python3", extra_arguments=[*KERNEL_ARGUMENTS, marker], shutdown_kernel="immediate",
                 )
         except (papermill.PapermillExecutionError, CellTimeoutError, RuntimeError, KeyboardInterrupt) as err:
@@ -379,6 +382,18 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
                          idle_timeout=idle_timeout)
         _say(what, f"{time.perf_counter() - started:.1f} s")
     return Path(result_root) / run
+
+
+def run_overview(data_dir: str | Path, result_root: str | Path, notebooks: Path, timeout: float | None = None,
+                 idle_timeout: float | None = IDLE_TIMEOUT) -> Path:
+    """Execute 00-data-eda.ipynb over `data_dir`, saying so; the executed copy goes to `result_root`."""
+    what = "running 00-data-eda.ipynb"
+    _say(what)
+    started = time.perf_counter()
+    output = execute_notebook(Path(notebooks) / "00-data-eda.ipynb", Path(result_root) / "00-data-eda.ipynb",
+                              {"DATA_DIR": str(Path(data_dir).resolve())}, timeout, idle_timeout=idle_timeout)
+    _say(what, f"{time.perf_counter() - started:.1f} s")
+    return output
 
 
 def run_comparison(result_root: str | Path, notebooks: Path, timeout: float | None = None,

@@ -97,7 +97,7 @@ MEETS = ("from pathlib import Path\nfrom helpers import threads\n"
          "Path(HERE, NAME).touch()\n"
          "deadline = time.time() + 120\n"
          "while not Path(HERE, OTHER).exists() and time.time() < deadline:\n    time.sleep(0.1)\n"
-         "print(Path(HERE, OTHER).exists(), threads.share())")
+         "print(Path(HERE, OTHER).exists(), threads.share(), Path.cwd() == Path(HERE))")
 
 
 def meeting_notebook(folder):
@@ -116,11 +116,13 @@ def test_notebooks_run_side_by_side_share_the_cores(tmp_path):
     tasks = [functools.partial(runner.execute_notebook, source, tmp_path / f"{me}.ipynb",
                                {"HERE": str(tmp_path), "NAME": me, "OTHER": other}, timeout=300)
              for me, other in (("a", "b"), ("b", "a"))]
+    here = os.getcwd()
     outputs = runner.run_parallel(tasks, jobs=2)
     assert outputs == [tmp_path / "a.ipynb", tmp_path / "b.ipynb"]
-    for output in outputs:
+    for output in outputs:  # both running: half the cores each; each kernel in its notebook's folder
         printed = nbformat.read(output, as_version=4).cells[-1].outputs[0]["text"].split()
-        assert printed == ["True", str(max(1, os.cpu_count() // 2))]  # both running: half the cores each
+        assert printed == ["True", str(max(1, os.cpu_count() // 2)), "True"]
+    assert os.getcwd() == here  # no chdir of the runner's own process, which every task shares
     assert threads.VARIABLE not in os.environ and frontend.HEADLESS_VARIABLE not in os.environ
 
 
