@@ -23,7 +23,7 @@ from helpers.layout import YEARS
 
 
 DEMO_EPOCHS = 10
-DEMO_JOBS = min(2, os.cpu_count() or 1)  # two notebooks at once keep both cores busy where one leaves a third idle
+DEMO_JOBS = min(2, os.cpu_count() or 1)  # two notebooks at once: one alone left a quarter of two cores idle
 
 
 def _types(text: str | None) -> list[str] | None:

@@ -32,9 +32,10 @@ from helpers.fileio import atomic_path  # noqa: E402
 from helpers.inputs import Items  # noqa: E402
 from helpers.liveplot import LossDisplay, history_frame  # noqa: E402
 
-if threads.share() is not None:  # notebooks run side by side share the cores; TensorFlow takes its share once
-    tf.config.threading.set_intra_op_parallelism_threads(threads.share())
-    tf.config.threading.set_inter_op_parallelism_threads(threads.share())
+_share = threads.share()
+if _share is not None:  # notebooks run side by side share the cores; TensorFlow takes its share once
+    tf.config.threading.set_intra_op_parallelism_threads(_share)
+    tf.config.threading.set_inter_op_parallelism_threads(_share)
 
 MODEL_SUFFIX = ".keras"
 STEPS_PER_EXECUTION = 8

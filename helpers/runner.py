@@ -24,9 +24,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -169,13 +167,12 @@ def _kernel_running():
 def _say(started: str, finished: str | None = None) -> None:
     """One progress line: "running ... 12.3 s" when notebooks run one at a time; a line at the start
     and one at the end of each notebook while several run at once."""
-    if _budget is None:
-        print(finished if finished is not None else f"{started} ...", end="\n" if finished is not None else " ",
-              flush=True)
+    if _budget is not None:  # whole lines, each in one write: threads cannot cut into each other's lines
+        print(f"{started} ...\n" if finished is None else f"{started}: {finished}\n", end="", flush=True)
     elif finished is None:
-        print(f"{started} ...\n", end="", flush=True)
+        print(f"{started} ...", end=" ", flush=True)
     else:
-        print(f"{started}: {finished}\n", end="", flush=True)
+        print(finished, flush=True)
 
 
 def run_parallel(tasks: list[Callable[[], object]], jobs: int = 1) -> list:
@@ -195,10 +192,7 @@ def run_parallel(tasks: list[Callable[[], object]], jobs: int = 1) -> list:
         raise ToolkitError("run_parallel does not nest: a task of it called it again")
     results, errors, running = {}, [], {}
     waiting = list(enumerate(tasks))
-    with tempfile.TemporaryDirectory(prefix="dcase-threads-") as folder:
-        _budget = threads.Budget(Path(folder) / "threads")
-        before = os.environ.get(threads.VARIABLE)
-        os.environ[threads.VARIABLE] = str(_budget.path)
+    with threads.sharing() as _budget:
         try:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebooks") as pool:
                 while running or (waiting and not errors):
@@ -219,10 +213,6 @@ def run_parallel(tasks: list[Callable[[], object]], jobs: int = 1) -> list:
                             results[index] = future.result()
         finally:
             _budget = None
-            if before is None:
-                os.environ.pop(threads.VARIABLE, None)
-            else:
-                os.environ[threads.VARIABLE] = before
     for err in errors[1:]:
         print(f"also failed: {err}", file=sys.stderr, flush=True)
     if errors:

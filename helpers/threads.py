@@ -14,7 +14,9 @@ run's figures can differ from a one-at-a-time run's in the last bits, as on anot
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.fileio import atomic_write_text
@@ -69,3 +71,20 @@ class Budget:
         with self._lock:
             self.running -= 1
             self._write()
+
+
+@contextmanager
+def sharing(cores: int | None = None):
+    """A :class:`Budget` whose file ``$DCASE_THREADS_FILE`` names while the block runs, so that
+    the kernels started inside it read their share; the variable is put back afterwards."""
+    before = os.environ.get(VARIABLE)
+    with tempfile.TemporaryDirectory(prefix="dcase-threads-") as folder:
+        budget = Budget(Path(folder) / "threads", cores)
+        os.environ[VARIABLE] = str(budget.path)
+        try:
+            yield budget
+        finally:
+            if before is None:
+                os.environ.pop(VARIABLE, None)
+            else:
+                os.environ[VARIABLE] = before
