@@ -145,13 +145,13 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
         for batch, target in loader(items, 512, True):
             optimiser.zero_grad()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = torch.mean((net(batch) - target) ** 2)
+                loss, _ = torch_backend.network_loss(net, batch, target, "reconstruction")
             loss.backward()
             optimiser.step()
         net.eval()
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for batch, target in loader(val_items, 512, False):
-                torch.mean((net(batch) - target) ** 2)
+                torch_backend.network_loss(net, batch, target, "reconstruction")
         timer.stop()
     return timer.per_epoch()
 

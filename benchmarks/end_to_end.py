@@ -133,11 +133,22 @@ def _stage(cell) -> str:
     return tags[0] if tags else "other"
 
 
+def training_seconds(summary: pd.DataFrame) -> float:
+    """The training loops' wall time: their seconds summed, trainings side by side counted once
+    (the longest of each group; train_summary.csv's side_by_side gives each group's size)."""
+    total, row = 0.0, 0
+    while row < len(summary):
+        together = int(summary["side_by_side"].iloc[row]) if "side_by_side" in summary else 1
+        total += float(summary["train_seconds"].iloc[row:row + together].fillna(0.0).max())
+        row += together
+    return total
+
+
 def breakdown(run: Path, result_root: Path) -> pd.DataFrame:
     """Seconds per notebook and stage [columns=notebook, stage, seconds] from the executed notebooks."""
     rows = []
     executed = sorted((run / "notebooks").glob("*.ipynb")) + [result_root / "compare-solutions.ipynb"]
-    training = pd.read_csv(run / "train_summary.csv")["train_seconds"].sum()
+    training = training_seconds(pd.read_csv(run / "train_summary.csv"))
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
         total = float(notebook.metadata.get("papermill", {}).get("duration") or 0.0)

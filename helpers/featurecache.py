@@ -15,6 +15,7 @@ import mmap
 import multiprocessing
 import os
 import re
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from helpers.features import FeatureSettings, log_mel
 from helpers.fileio import atomic_path
 
 PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
+_ONE_CALL_AT_A_TIME = threading.Lock()  # each call spreads its clips over the cores (trainings side by side take turns)
 
 
 @lru_cache(maxsize=16)
@@ -107,8 +109,13 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
     Unreadable or empty clips are skipped and recorded in helpers.skiplog; the rest go on.
     Missing entries are computed in `workers` processes (default: all cores). With
     DCASE_CACHE_MAX_SIZE set, writing new entries evicts the least recently used others (never
-    those returned) until the feature entries fit.
+    those returned) until the feature entries fit. Calls from several threads run one at a time.
     """
+    with _ONE_CALL_AT_A_TIME:
+        return _log_mels(paths, settings, cache_dir, workers, progress, desc)
+
+
+def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bool, desc: str) -> dict[str, np.ndarray]:
     limit = cache.max_size()  # read first: a bad setting stops the call before any work
     folder = cache.folder() if cache_dir is None else Path(cache_dir)
     paths = [str(p) for p in paths]

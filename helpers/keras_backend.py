@@ -105,6 +105,11 @@ class EpochHistory(keras.callbacks.Callback):
         return history_frame(self.rows)
 
 
+def trainings_at_once(solution, wanted: int, cores: int | None = None) -> int:
+    """1: Keras trains one machine type at a time (TensorFlow's own thread pools take the cores)."""
+    return 1
+
+
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
           log_name: str, display: LossDisplay | None = None, classes: int | None = None) -> tuple[keras.Model, pd.DataFrame]:
     """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""

@@ -33,15 +33,20 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import config as config_module
 from helpers import paths
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_write_text
+
+# jsonschema (under nbformat) imports rfc3987-syntax when it is installed, which builds a Lark
+# grammar at import (1.0-1.4 s of every command's start) for its "iri" format checks; notebook
+# validation never checks formats, so it is kept out of the processes that handle notebooks
+sys.modules.setdefault("rfc3987_syntax", None)
+import nbformat  # noqa: E402
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
 
 TEMPLATE = Path(__file__).with_name("notebook_template")
 REGENERATE = "python -m helpers notebooks"

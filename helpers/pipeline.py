@@ -25,7 +25,9 @@ import contextlib
 import hashlib
 import importlib
 import logging
+import threading
 import time
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,7 +212,8 @@ def listed_train_clips(result_dir: Path, machine_type: str, needed_for: str) -> 
 
 def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, result_dir: Path,
                        retrain: bool = False, live: bool = True, progress: bool = True,
-                       additional_data: Path | None = None, ed: layout.Edition | None = None) -> dict:
+                       additional_data: Path | None = None, ed: layout.Edition | None = None,
+                       display=None, stop: threading.Event | None = None) -> dict:
     """Train (or reuse) the model of one machine type; returns its summary row.
 
     With `additional_data`, its <machine_type>/train clips join the training set. A torch
@@ -219,7 +222,8 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     machine_id objective learns the classes of the training clips (:func:`training_classes`; it
     needs at least 2) and holds out the validation clips per class. `ed`: the data's edition
     (default: detected). A density back end (scoring.backend) is
-    fitted afterwards.
+    fitted afterwards. `display`: what the loss curves are drawn on (default: a new LossDisplay);
+    `stop`: an event that ends a torch training after its current batch (trainings side by side).
     """
     framework = engine(solution)
     target = model_path(solution, result_dir, machine_type)
@@ -257,10 +261,11 @@ def train_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
                                    labels if classes else None)
     train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train))
     val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held)) if held else None
-    display = LossDisplay(f"{solution.run_name} · {machine_type}", live=live)
+    display = LossDisplay(loss_title(solution, machine_type), live=live) if display is None else display
     resumable = {"checkpoint": checkpoint, "fingerprint": fingerprint} if checkpoint else {}
+    stoppable = {"stop": stop} if stop is not None else {}
     net, history = trainer(solution).train(solution, train_items, val_items, result_dir / "logs", machine_type, display,
-                                   classes=len(classes) if classes else None, **resumable)
+                                   classes=len(classes) if classes else None, **resumable, **stoppable)
     seconds = time.perf_counter() - started
     display.update(history)
     display.close(result_dir / f"loss_{machine_type}.png")
@@ -288,6 +293,11 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
               additional_data=None, year=None) -> pd.DataFrame:
     """Train one model per machine type; writes train_summary.csv and returns it as a table.
 
+    A torch solution trains its machine types side by side, in threads of this process, as far as
+    its engine allows (torch_training.trainings_at_once: one per core, on one CPU device, for
+    networks whose training step draws no process-wide randomness); the summary's side_by_side
+    column says how many trained at once with each.
+
     `additional_data`: a data root whose <machine_type>/train clips are added to each type's
     training set (eval mode: the additional training data); None for DATA_DIR's clips only.
     `year`: the data's DCASE edition (helpers.layout.YEARS); None: detected from the folder.
@@ -296,11 +306,82 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     ed = layout.resolve(data_dir, year)
     additional_data = Path(additional_data) if additional_data else None
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
-    rows = [train_machine_type(solution, data_dir, t, result_dir, retrain, live, progress, additional_data, ed)
-            for t in resolve_types(data_dir, machine_types, ed)]
+
+    def train_one(machine_type: str, display=None, stop: threading.Event | None = None) -> dict:
+        return train_machine_type(solution, data_dir, machine_type, result_dir, retrain, live, progress,
+                                  additional_data, ed, display, stop)
+
+    types = resolve_types(data_dir, machine_types, ed)
+    at_once = trainer(solution).trainings_at_once(solution, len(types))
+    rows = []
+    for start in range(0, len(types), at_once):
+        wave = types[start:start + at_once]
+        trained = _side_by_side(solution, wave, train_one, live) if len(wave) > 1 else [train_one(wave[0])]
+        rows += [{**row, "side_by_side": len(wave)} for row in trained]
     summary = pd.DataFrame(rows)
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
     return summary
+
+
+class _Relay:
+    """What a training in a worker thread draws on in place of its LossDisplay: it keeps the latest
+    history and the closing, and :meth:`draw`, called by the thread that started the trainings,
+    shows them on a real LossDisplay (matplotlib and the notebook's display belong to one thread)."""
+
+    def __init__(self, title: str, live: bool):
+        self.title, self.live = title, live
+        self.history = self.drawn = self.display = None
+        self.closing: tuple[Path | None] | None = None
+
+    def update(self, history: pd.DataFrame) -> None:
+        self.history = history
+
+    def close(self, path: Path | None = None) -> None:
+        self.closing = (path,)
+
+    def draw(self) -> None:
+        history = self.history
+        if history is not None and self.display is None:
+            self.display = LossDisplay(self.title, live=self.live)
+        if history is not None and history is not self.drawn:
+            self.display.update(history)
+            self.drawn = history
+        if self.closing is not None and self.display is not None:
+            self.display.close(*self.closing)
+            self.closing, self.display = None, None
+
+
+def _side_by_side(solution: Solution, types: list[str], train_one, live: bool) -> list[dict]:
+    """The summary rows of these machine types, trained at once, one thread each, sharing the cores
+    (helpers.threads.side_by_side); their loss figures are drawn here. A failure or an interrupt
+    stops the others after their current batch; then the first error (or the interrupt) is raised.
+    """
+    relays = {t: _Relay(loss_title(solution, t), live) for t in types}
+    stop, first = threading.Event(), None
+    with threads.side_by_side(len(types)), futures.ThreadPoolExecutor(len(types), "train") as pool:
+        running = [pool.submit(train_one, t, relays[t], stop) for t in types]
+        try:
+            while True:
+                finished = futures.wait(running, timeout=0.5).done
+                failed = [f.exception() for f in running if f in finished and f.exception() is not None]
+                if failed and first is None:
+                    first = failed[0]
+                    stop.set()
+                for relay in relays.values():
+                    relay.draw()
+                if len(finished) == len(running):
+                    break
+        except KeyboardInterrupt:
+            stop.set()
+            futures.wait(running)
+            raise
+    if first is not None:
+        raise first
+    return [f.result() for f in running]
+
+
+def loss_title(solution: Solution, machine_type: str) -> str:
+    return f"{solution.run_name} · {machine_type}"
 
 
 def _load(solution: Solution, target: Path) -> TrainedModel:

@@ -33,14 +33,16 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
-import nbformat
-import papermill
 import psutil
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from helpers import frontend, notebooks, threads
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path
+
+# after helpers.notebooks, which keeps jsonschema's slow optional grammar out of this process
+import nbformat
+import papermill
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 TRAINING_CELL_TIMEOUT = 12 * 3600.0
 CELL_TIMEOUT = 30 * 60.0

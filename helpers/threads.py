@@ -8,8 +8,13 @@ the kernels running now, in a file named by ``$DCASE_THREADS_FILE``. A kernel re
 on; TensorFlow takes it once, when helpers.keras_backend is imported. Without the variable (one
 notebook at a time, or JupyterLab) nothing is changed.
 
-Training on a changed number of threads sums in another order, so under ``--jobs`` above 1 a
-run's figures can differ from a one-at-a-time run's in the last bits, as on another CPU.
+Within one kernel, pipeline.train_all may train several machine types side by side
+(:func:`side_by_side`): each torch training then takes the kernel's share (all cores without a
+runner) divided by the trainings running together.
+
+Training on a changed number of threads sums in another order, so under ``--jobs`` above 1, and
+side by side, a run's figures can differ from a one-at-a-time run's in the last bits, as on
+another CPU.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from pathlib import Path
 from helpers.fileio import atomic_write_text
 
 VARIABLE = "DCASE_THREADS_FILE"
+_together = 1  # torch trainings this process runs side by side now (side_by_side)
 
 
 def share() -> int | None:
@@ -35,14 +41,41 @@ def share() -> int | None:
         return None
 
 
+def torch_threads() -> int | None:
+    """The intra-op threads each torch training of this kernel takes now: the kernel's share (all
+    cores without a runner) divided by the trainings running side by side, at least 1; None when
+    one training runs and no runner shares the cores out (torch is left as it is)."""
+    cores = share()
+    if _together == 1:
+        return cores
+    return max(1, (cores or os.cpu_count() or 1) // _together)
+
+
 def apply_to_torch() -> None:
-    """Set torch's intra-op threads to this kernel's share, if a runner shares the cores out."""
-    threads = share()
+    """Set torch's intra-op threads to :func:`torch_threads`, unless that is None."""
+    threads = torch_threads()
     if threads is not None:
         import torch
 
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+@contextmanager
+def side_by_side(trainings: int):
+    """While the block runs, `trainings` torch trainings of this process run at once and share its
+    cores (:func:`torch_threads`); torch's thread count is put back afterwards. Not nested."""
+    global _together
+    import torch
+
+    before = torch.get_num_threads()
+    _together = trainings
+    try:
+        apply_to_torch()
+        yield
+    finally:
+        _together = 1
+        torch.set_num_threads(before)
 
 
 class Budget:

@@ -48,10 +48,12 @@ def _as_batch(batch):
     return batch
 
 
-def loader(items: Items, batch_size: int, shuffle: bool, objective: str = "reconstruction") -> torch.utils.data.DataLoader:
-    """A DataLoader of whole batches; Lightning swaps in a distributed sampler under DDP."""
+def loader(items: Items, batch_size: int, shuffle: bool, objective: str = "reconstruction",
+           generator: torch.Generator | None = None) -> torch.utils.data.DataLoader:
+    """A DataLoader of whole batches, shuffled (when `shuffle`) from `generator` (default: torch's
+    global generator); Lightning swaps in a distributed sampler under DDP."""
     return torch.utils.data.DataLoader(ItemDataset(items, objective), batch_size=batch_size, shuffle=shuffle,
-                                       collate_fn=_as_batch)
+                                       collate_fn=_as_batch, generator=generator)
 
 
 def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objective: str) -> tuple[torch.Tensor, dict]:
@@ -60,7 +62,7 @@ def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objectiv
         return net.training_loss(x, target)
     if objective == "machine_id":
         return nn.functional.cross_entropy(net(x), target), {}
-    return torch.mean((net(x) - target) ** 2), {}
+    return nn.functional.mse_loss(net(x), target), {}  # one fused kernel each way, not sub, pow and mean
 
 
 def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:

@@ -7,13 +7,20 @@ losses and the optimiser are helpers.torch_backend's.
 Interrupted training resumes: given a checkpoint path, :func:`train` saves the whole training
 state there after every finished epoch (:class:`EpochCheckpoint`), and a later call with the same
 settings fingerprint continues from it with the same result as an uninterrupted run on the CPU.
+
+Trainings can run side by side in threads of one process (pipeline.train_all, one machine type
+each) when :func:`trainings_at_once` allows it: each shuffles with its own generator, and the part
+that seeds and uses the process-wide random generators (seeding, the network's initialisation, a
+checkpoint's restore, Lightning's start) runs one training at a time (:class:`SetUpTurn`).
 """
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import pickle
 import random
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -37,6 +44,11 @@ from helpers.torch_backend import loader, network_loss, optimiser
 
 CHECKPOINT_SUFFIX = ".ckpt"
 log = logging.getLogger("helpers")
+# the toolkit's loaders serve batches from memory, so Lightning's advice on loader workers and on
+# logging intervals for few batches does not apply (set here once: warnings.catch_warnings is not
+# safe with trainings in several threads)
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=".*number of training batches.*")
 
 
 class NetworkTask(L.LightningModule):
@@ -155,28 +167,34 @@ class EpochHistory(L.Callback):
         return history_frame(self.rows) if self.rows else pd.read_csv(self.history_path)
 
 
-def random_state(train_items: Items) -> dict:
+def random_state(train_items: Items, shuffle: torch.Generator | None) -> dict:
     """The state of every random generator that later epochs draw from, as plain tensors, lists and numbers.
 
-    torch's global generator (the DataLoader's shuffle draws its permutation from it, the VAE its
-    noise), numpy's and Python's global generators, and the generator of random crops (Items.resample).
-    CUDA generators are not included: GPU runs repeat only as far as their kernels allow anyway.
+    The training's `shuffle` generator, if it has one (the DataLoader draws each epoch's order
+    from it), torch's global generator (a VAE's noise, dropout; the order without a shuffle
+    generator), numpy's and Python's global generators, and the generator of random crops
+    (Items.resample). CUDA generators are not included: GPU runs repeat only as far as their
+    kernels allow anyway.
     """
     name, key, position, has_gauss, cached_gauss = np.random.get_state()
     state = {"torch": torch.get_rng_state(), "numpy": (name, key.tolist(), position, has_gauss, cached_gauss),
              "python": random.getstate()}
+    if shuffle is not None:
+        state["shuffle"] = shuffle.get_state()
     crops = train_items.random_state()
     if crops is not None:
         state["crops"] = crops
     return state
 
 
-def set_random_state(state: dict, train_items: Items) -> None:
+def set_random_state(state: dict, train_items: Items, shuffle: torch.Generator | None) -> None:
     """Put back the generators' states saved by :func:`random_state`."""
     torch.set_rng_state(state["torch"])
     name, key, *rest = state["numpy"]
     np.random.set_state((name, np.asarray(key, dtype=np.uint32), *rest))
     random.setstate(state["python"])
+    if shuffle is not None and "shuffle" in state:
+        shuffle.set_state(state["shuffle"])
     train_items.set_random_state(state.get("crops"))
 
 
@@ -197,21 +215,23 @@ class EpochCheckpoint(Checkpoint):
     callbacks after all others, so the epoch's history row is in it. Only the first process
     writes (Lightning's strategy does so under DDP). Resumed by ``fit(ckpt_path=...)``, the random
     state is put back as the checkpoint is loaded: Lightning creates the first epoch's DataLoader
-    iterator (which draws from torch's generator) as training starts, before any epoch hook runs.
+    iterator (which draws from the shuffle generator) as training starts, before any epoch hook runs.
     """
 
-    def __init__(self, path: Path, fingerprint: str, train_items: Items):
+    def __init__(self, path: Path, fingerprint: str, train_items: Items, shuffle: torch.Generator | None):
         self.path = path
         self.fingerprint = fingerprint
         self.train_items = train_items
+        self.shuffle = shuffle
         self.epochs = 0
 
     def state_dict(self) -> dict:
-        return {"fingerprint": self.fingerprint, "epochs": self.epochs, "random": random_state(self.train_items)}
+        return {"fingerprint": self.fingerprint, "epochs": self.epochs,
+                "random": random_state(self.train_items, self.shuffle)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.epochs = state_dict["epochs"]
-        set_random_state(state_dict["random"], self.train_items)
+        set_random_state(state_dict["random"], self.train_items, self.shuffle)
 
     def on_train_epoch_end(self, trainer, module):
         self.epochs = trainer.current_epoch + 1
@@ -266,6 +286,99 @@ def _resume_from(checkpoint: Path, fingerprint: str, epochs: int, name: str) -> 
     return checkpoint
 
 
+class SetUpTurn(L.Callback):
+    """One training at a time from its seeding to its first epoch: the process-wide random
+    generators that seeding, the network's initialisation, a checkpoint's restore and Lightning's
+    start (which saves and puts back torch's generator) set or draw from are shared by all threads.
+
+    Used as a context manager around the whole training and as a callback of its trainer: the turn
+    is taken on entering and handed on when the first epoch starts, or on leaving if it never does.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self):
+        self.holding = False
+
+    def __getstate__(self) -> dict:
+        return {"holding": False}  # a process that DDP spawns holds no turn of this one
+
+    def __enter__(self):
+        self._lock.acquire()
+        self.holding = True
+        return self
+
+    def _hand_on(self) -> None:
+        if self.holding:
+            self.holding = False
+            self._lock.release()
+
+    def on_train_start(self, trainer, module):
+        self._hand_on()
+
+    def __exit__(self, *exc):
+        self._hand_on()
+
+
+class TrainingStopped(ToolkitError):
+    """A training ended after a batch because its caller asked it to (:class:`StopWhenAsked`)."""
+
+
+class StopWhenAsked(L.Callback):
+    """Ends the training after the current batch once `event` is set (a training beside others
+    that failed or were interrupted); its checkpoint keeps the last finished epoch."""
+
+    def __init__(self, event: threading.Event, name: str):
+        self.event, self.name = event, name
+
+    def on_train_batch_end(self, trainer, *args):
+        if self.event.is_set():
+            raise TrainingStopped(f"training of {self.name} stopped: a training beside it failed or was interrupted")
+
+
+def draws_global_randomness(solution) -> bool:
+    """Whether a training step of the solution's network draws from torch's, numpy's or Python's
+    process-wide random generators (dropout, a VAE's noise): tried once on a fresh network and a
+    batch of two random inputs, the generators put back as they were afterwards."""
+    classes = 2 if solution.objective == "machine_id" else None
+    private = torch.Generator().manual_seed(0)
+    x = torch.randn((2, *solution.input_shape()), generator=private)
+    target = (torch.tensor([0, 1]) if classes else x if solution.input_kind.target_is_input
+              else torch.randn((2, *solution.target_shape()), generator=private))
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        net = solution.build_model(classes).train()
+        before = torch.get_rng_state(), np.random.get_state()[1:3], random.getstate()
+        network_loss(net, x, target, solution.objective)[0].backward()
+        after = torch.get_rng_state(), np.random.get_state()[1:3], random.getstate()
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
+    return not (torch.equal(before[0], after[0]) and np.array_equal(before[1][0], after[1][0])
+                and before[1][1] == after[1][1] and before[2] == after[2])
+
+
+def one_device(trainer_settings: dict) -> bool:
+    """Whether the trainer settings train in this process on one device (no DDP)."""
+    return (trainer_settings["devices"] in (1, "1") and trainer_settings["num_nodes"] == 1
+            and trainer_settings["strategy"] in ("auto", "single_device"))
+
+
+def trainings_at_once(solution, wanted: int, cores: int | None = None) -> int:
+    """How many of `wanted` trainings of this solution (one per machine type) run side by side in
+    threads: up to one per core of this kernel's share (helpers.threads), when they train on one CPU
+    device and the network's training step draws nothing from the process-wide random generators,
+    so that no training's result depends on another; else 1 (one after another, as on a GPU).
+
+    Two dense-autoencoder trainings of one thread each do about 1.5 times the work of one training
+    on two threads: the small layers' operations do not spread well over two cores.
+    """
+    cores = cores or threads.share() or os.cpu_count() or 1
+    one_cpu = solution.config["trainer"]["accelerator"] == "cpu" and one_device(solution.config["trainer"])
+    if wanted < 2 or cores < 2 or not one_cpu or draws_global_randomness(solution):
+        return 1
+    return min(wanted, cores)
+
+
 def cpu_computes_bf16() -> bool:
     """Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX), as oneDNN reports it."""
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
@@ -287,7 +400,8 @@ def resolved_precision(trainer_settings: dict):
 
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
           log_name: str, display: LossDisplay | None = None, checkpoint: Path | None = None,
-          fingerprint: str = "", classes: int | None = None) -> tuple[nn.Module, pd.DataFrame]:
+          fingerprint: str = "", classes: int | None = None,
+          stop: threading.Event | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a network of `solution` on `train_items`; returns it and its loss history.
 
     `classes`: the number of machine IDs a machine_id network tells apart. With `checkpoint`,
@@ -295,33 +409,37 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     and a checkpoint already there that was saved with the same `fingerprint` is resumed from:
     training continues after its last epoch and gives the same network and history as an
     uninterrupted run. One that cannot be resumed is reported and removed, and training starts
-    over. The caller removes the checkpoint once the model is saved.
+    over. The caller removes the checkpoint once the model is saved. `stop`: an event that ends
+    the training after its current batch (TrainingStopped), for trainings side by side.
     """
     training = solution.config["training"]
     trainer_settings = {**solution.config["trainer"], "precision": resolved_precision(solution.config["trainer"])}
-    L.seed_everything(training["seed"], workers=True, verbose=False)
-    task = NetworkTask(solution, training["learning_rate"], classes)
-    history = EpochHistory(display, train_items, Path(log_dir) / log_name)
-    callbacks = [history] + ([EpochCheckpoint(checkpoint, fingerprint, train_items)] if checkpoint else [])
-    resume = _resume_from(checkpoint, fingerprint, training["epochs"], log_name) if checkpoint else None
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        max_epochs=training["epochs"], callbacks=callbacks, plugins=[AtomicCheckpointIO()],
-        logger=False,
-        enable_checkpointing=checkpoint is not None, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, deterministic=True, **trainer_settings,
-    )
-    objective = solution.objective
-    val_loader = (loader(val_items, training["batch_size"], False, objective)
-                  if val_items is not None and len(val_items) else None)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        trainer.fit(task, loader(train_items, training["batch_size"], training["shuffle"], objective), val_loader,
-                    ckpt_path=resume, weights_only=True)
+    # its own shuffle generator on one device (trainings side by side share no generator); under
+    # DDP, Lightning's distributed sampler shuffles by the seed and epoch (and a generator could not
+    # travel to the processes that ddp_spawn starts)
+    shuffle = torch.Generator().manual_seed(training["seed"]) if one_device(trainer_settings) else None
+    with SetUpTurn() as turn:
+        L.seed_everything(training["seed"], workers=True, verbose=False)
+        task = NetworkTask(solution, training["learning_rate"], classes)
+        history = EpochHistory(display, train_items, Path(log_dir) / log_name)
+        callbacks = ([turn, history] + ([EpochCheckpoint(checkpoint, fingerprint, train_items, shuffle)] if checkpoint else [])
+                     + ([StopWhenAsked(stop, log_name)] if stop is not None else []))
+        resume = _resume_from(checkpoint, fingerprint, training["epochs"], log_name) if checkpoint else None
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+        trainer = L.Trainer(
+            max_epochs=training["epochs"], callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+            logger=False,
+            enable_checkpointing=checkpoint is not None, enable_progress_bar=False, enable_model_summary=False,
+            num_sanity_val_steps=0, deterministic=True, **trainer_settings,
+        )
+        objective = solution.objective
+        val_loader = (loader(val_items, training["batch_size"], False, objective)
+                      if val_items is not None and len(val_items) else None)
+        train_loader = loader(train_items, training["batch_size"], training["shuffle"], objective, shuffle)
+        trainer.fit(task, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     net, rows = task.net.cpu().eval(), history.history()
     # the trainer, the module and the callbacks refer to each other (and to the training items): free them
     # now, before the next machine type's data is loaded, not whenever the collector next runs (~130 MB)
-    del trainer, task, history, callbacks
+    del trainer, task, history, callbacks, turn
     gc.collect()
     return net, rows
