@@ -41,14 +41,18 @@ def share() -> int | None:
         return None
 
 
+def cores() -> int:
+    """The cores this kernel may use: its share (:func:`share`), or all of them without a runner."""
+    return share() or os.cpu_count() or 1
+
+
 def torch_threads() -> int | None:
-    """The intra-op threads each torch training of this kernel takes now: the kernel's share (all
-    cores without a runner) divided by the trainings running side by side, at least 1; None when
-    one training runs and no runner shares the cores out (torch is left as it is)."""
-    cores = share()
+    """The intra-op threads each torch training of this kernel takes now: :func:`cores` divided by
+    the trainings running side by side, at least 1; without those, the runner's share, or None
+    when no runner shares the cores out (torch is left as it is)."""
     if _together == 1:
-        return cores
-    return max(1, (cores or os.cpu_count() or 1) // _together)
+        return share()
+    return max(1, cores() // _together)
 
 
 def apply_to_torch() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import pickle
 import random
 import threading
@@ -345,16 +344,19 @@ def draws_global_randomness(solution) -> bool:
     x = torch.randn((2, *solution.input_shape()), generator=private)
     target = (torch.tensor([0, 1]) if classes else x if solution.input_kind.target_is_input
               else torch.randn((2, *solution.target_shape()), generator=private))
+    def states():
+        _, key, position, *_ = np.random.get_state()
+        return torch.get_rng_state().numpy().tobytes(), key.tobytes(), position, random.getstate()
+
     numpy_state, python_state = np.random.get_state(), random.getstate()
     with torch.random.fork_rng(devices=[]):
         net = solution.build_model(classes).train()
-        before = torch.get_rng_state(), np.random.get_state()[1:3], random.getstate()
+        before = states()
         network_loss(net, x, target, solution.objective)[0].backward()
-        after = torch.get_rng_state(), np.random.get_state()[1:3], random.getstate()
+        drew = states() != before
     np.random.set_state(numpy_state)
     random.setstate(python_state)
-    return not (torch.equal(before[0], after[0]) and np.array_equal(before[1][0], after[1][0])
-                and before[1][1] == after[1][1] and before[2] == after[2])
+    return drew
 
 
 def one_device(trainer_settings: dict) -> bool:
@@ -372,7 +374,7 @@ def trainings_at_once(solution, wanted: int, cores: int | None = None) -> int:
     Two dense-autoencoder trainings of one thread each do about 1.5 times the work of one training
     on two threads: the small layers' operations do not spread well over two cores.
     """
-    cores = cores or threads.share() or os.cpu_count() or 1
+    cores = cores or threads.cores()
     one_cpu = solution.config["trainer"]["accelerator"] == "cpu" and one_device(solution.config["trainer"])
     if wanted < 2 or cores < 2 or not one_cpu or draws_global_randomness(solution):
         return 1

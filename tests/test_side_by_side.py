@@ -43,11 +43,14 @@ def test_each_training_beside_another_gives_what_it_gives_alone(tiny_data, tmp_p
     before = torch.get_num_threads()
     sol = _pytorch()
     _cores(tmp_path, monkeypatch, 2)
-    pipeline.train_all(sol, tiny_data, tmp_path / "together", ",".join(TYPES), live=False, progress=False)
-    assert waves == [["fan", "pump"]]  # one per core; valve then alone, on both
-    assert torch.get_num_threads() == before  # put back after the trainings side by side
-    _cores(tmp_path, monkeypatch, 1)  # one core: one after another, one thread each, as each of the two had
-    pipeline.train_all(sol, tiny_data, tmp_path / "alone", "fan,pump", live=False, progress=False)
+    try:
+        pipeline.train_all(sol, tiny_data, tmp_path / "together", ",".join(TYPES), live=False, progress=False)
+        assert waves == [["fan", "pump"]]  # one per core; valve then alone, on both
+        assert torch.get_num_threads() == before  # put back after the trainings side by side
+        _cores(tmp_path, monkeypatch, 1)  # one core: one after another, one thread each, as each of the two had
+        pipeline.train_all(sol, tiny_data, tmp_path / "alone", "fan,pump", live=False, progress=False)
+    finally:
+        torch.set_num_threads(before)  # the runner's share of one core set it to 1
     assert waves == [["fan", "pump"]]
     together, alone = tmp_path / "together" / "pytorch", tmp_path / "alone" / "pytorch"
     for machine_type in ("fan", "pump"):
@@ -56,7 +59,6 @@ def test_each_training_beside_another_gives_what_it_gives_alone(tiny_data, tmp_p
         assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
     for machine_type in TYPES:  # every loss figure drawn, by the thread that started the trainings
         assert (together / f"loss_{machine_type}.png").stat().st_size > 5_000
-    torch.set_num_threads(before)
 
 
 def test_trainings_side_by_side_share_the_cores(monkeypatch):
