@@ -20,9 +20,11 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m helpers demo --data $(DATA) --size $(SIZE)
 
-## make test: the test suite (notebooks included, on tiny synthetic data)
+## make test: the test suite (notebooks included, on tiny synthetic data), in TEST_WORKERS processes
+## that share the cores (one module's tests stay in one worker: they share its fixtures)
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 ## make data: the synthetic dataset only (SIZE=tiny|small|full)
 data: $(STAMP)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers import cache, skiplog
+from helpers import cache, skiplog, threads
 from helpers.audio import load_audio
 from helpers.errors import ClipError
 from helpers.features import FeatureSettings, log_mel
@@ -107,9 +107,10 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
     `cache_dir`: the cache folder (default: helpers.cache.folder(), the configured home or its
     fallback; when the cache is off, log-mels are computed in memory and nothing is written).
     Unreadable or empty clips are skipped and recorded in helpers.skiplog; the rest go on.
-    Missing entries are computed in `workers` processes (default: all cores). With
-    DCASE_CACHE_MAX_SIZE set, writing new entries evicts the least recently used others (never
-    those returned) until the feature entries fit. Calls from several threads run one at a time.
+    Missing entries are computed in `workers` processes (default: this kernel's cores,
+    helpers.threads.cores). With DCASE_CACHE_MAX_SIZE set, writing new entries evicts the least
+    recently used others (never those returned) until the feature entries fit. Calls from several
+    threads run one at a time.
     """
     with _ONE_CALL_AT_A_TIME:
         return _log_mels(paths, settings, cache_dir, workers, progress, desc)
@@ -135,7 +136,7 @@ def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bo
             for p, (source, size, mtime_ns) in identities.items() if p not in found]
     if todo:
         # a spawned worker costs seconds to start: only spread work that takes longer than that
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // PARALLEL_FROM))
+        workers = max(1, min(workers or threads.cores(), len(todo) // PARALLEL_FROM))
         bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress)
         if workers == 1:
             outcomes = map(_compute, todo)

@@ -83,15 +83,16 @@ def side_by_side(trainings: int):
 
 
 class Budget:
-    """Shares `cores` among the kernels running at once (the runner's side).
+    """Shares `total` cores among the kernels running at once (the runner's side); by default this
+    process's own (:func:`cores`), so that a runner inside a kernel with a share divides that share.
 
     The share is written to `path` whenever a kernel starts or ends; kernels started while
     ``$DCASE_THREADS_FILE`` names `path` read it (:func:`share`).
     """
 
-    def __init__(self, path: Path, cores: int | None = None):
+    def __init__(self, path: Path, total: int | None = None):
         self.path = Path(path)
-        self.cores = max(1, cores or os.cpu_count() or 1)
+        self.cores = max(1, total or cores())
         self.running = 0
         self._lock = threading.Lock()
         self._write()
@@ -111,12 +112,13 @@ class Budget:
 
 
 @contextmanager
-def sharing(cores: int | None = None):
-    """A :class:`Budget` whose file ``$DCASE_THREADS_FILE`` names while the block runs, so that
-    the kernels started inside it read their share; the variable is put back afterwards."""
+def sharing(total: int | None = None):
+    """A :class:`Budget` of `total` cores whose file ``$DCASE_THREADS_FILE`` names while the block
+    runs, so that the kernels started inside it (and this process) read their share; the variable
+    is put back afterwards."""
     before = os.environ.get(VARIABLE)
     with tempfile.TemporaryDirectory(prefix="dcase-threads-") as folder:
-        budget = Budget(Path(folder) / "threads", cores)
+        budget = Budget(Path(folder) / "threads", total)
         os.environ[VARIABLE] = str(budget.path)
         try:
             yield budget

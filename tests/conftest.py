@@ -1,14 +1,25 @@
-"""Shared fixtures: small WAV writers, one tiny synthetic dataset and one cache folder per test session."""
+"""Shared fixtures: small WAV writers, one tiny synthetic dataset and one cache folder per test session,
+and each pytest-xdist worker's share of the cores."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
-import soundfile as sf
+# `make test` runs the tests in pytest-xdist workers; each worker, and every process it starts, takes
+# its share of the cores, so that the workers never run more threads than there are cores. Set
+# before numpy and torch are imported: their thread pools read these once.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+CORES = max(1, (os.cpu_count() or 1) // WORKERS)
+if WORKERS > 1:
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_variable, str(CORES))
 
-from helpers import cache, paths, skiplog
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from helpers import cache, paths, skiplog, threads  # noqa: E402
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
@@ -38,6 +49,17 @@ def session_cache(tmp_path_factory) -> Path:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_share():
+    """Under pytest-xdist, this worker's kernels and trainings take its share of the cores (helpers.threads),
+    as those of a runner running the workers' notebooks side by side would."""
+    if WORKERS == 1:
+        yield None
+        return
+    with threads.sharing(CORES) as budget:
+        yield budget
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from helpers import threads
 
 
 def test_each_kernel_gets_the_cores_divided_by_those_running(tmp_path, monkeypatch):
-    budget = threads.Budget(tmp_path / "threads", cores=4)
+    budget = threads.Budget(tmp_path / "threads", total=4)
     monkeypatch.setenv(threads.VARIABLE, str(budget.path))
     assert threads.share() == 4
     budget.started()
@@ -35,3 +35,14 @@ def test_torch_takes_the_share_only_when_a_runner_gives_one(tmp_path, monkeypatc
         assert threads.share() is None
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_runner_inside_a_kernel_with_a_share_divides_that_share(tmp_path, monkeypatch):
+    (tmp_path / "outer").write_text("3")
+    monkeypatch.setenv(threads.VARIABLE, str(tmp_path / "outer"))
+    with threads.sharing() as budget:
+        assert budget.cores == 3 and threads.share() == 3
+        budget.started()
+        budget.started()
+        assert threads.share() == 1
+    assert threads.share() == 3  # the outer share is back
