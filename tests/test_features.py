@@ -68,3 +68,18 @@ def test_clip_lengths_give_dcase_vector_counts():
 def test_bad_settings_name_the_setting(name, value):
     with pytest.raises(ConfigError, match=name):
         FeatureSettings(**{name: value})
+
+
+@pytest.mark.parametrize("settings", [FeatureSettings(), FeatureSettings(n_mels=64, n_fft=2048, hop_length=256, power=1.0),
+                                      FeatureSettings(n_fft=512, hop_length=160, power=1.5)], ids=str)
+def test_the_mel_spectrogram_is_librosas(settings):
+    """helpers.features computes librosa.feature.melspectrogram's own steps; it gives the library's
+    figures, for other settings too, and for a clip shorter than one FFT frame."""
+    rng = np.random.default_rng(0)
+    for y in (0.1 * rng.standard_normal(16_000 * 2).astype(np.float32), 0.1 * rng.standard_normal(300).astype(np.float32)):
+        ours = log_mel(y, settings)
+        mel = librosa.feature.melspectrogram(y=y, sr=settings.sample_rate, n_fft=settings.n_fft,
+                                             hop_length=settings.hop_length, n_mels=settings.n_mels, power=settings.power)
+        theirs = 20.0 / settings.power * np.log10(mel + sys.float_info.epsilon)
+        assert ours.shape == theirs.shape == (settings.n_mels, 1 + len(y) // settings.hop_length)
+        assert np.abs(ours - theirs).max() < 1e-3
