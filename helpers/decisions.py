@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.stats
 
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
@@ -37,6 +36,8 @@ class Threshold:
 
 def fit(scores, quantile: float) -> Threshold:
     """The threshold of one group's training scores [shape=(clips,)] at `quantile` (0 < q < 1)."""
+    import scipy.stats  # here, not at the top: a notebook that only reads thresholds does not import it
+
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[np.isfinite(scores)]
     if not len(scores):

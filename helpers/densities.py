@@ -14,7 +14,8 @@ lowest score), with a warning.
 
 knn and gmm keep or fit on at most ``fit_items`` training vectors per ID (a seeded random subset).
 A fitted back end is saved as plain arrays in an ``.npz`` file with the fingerprint of the model
-and settings it was fitted for (no pickled objects: loading runs no code).
+and settings it was fitted for (no pickled objects: loading runs no code). scikit-learn is imported
+when a back end is fitted or a knn one scores, not with this module.
 """
 from __future__ import annotations
 
@@ -24,9 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.covariance import LedoitWolf
-from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import NearestNeighbors
 
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_path
@@ -67,6 +65,8 @@ class Density:
             return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, arrays["precision"], centred), 0.0))
         if self.kind == "knn":
             if section not in self._fitted:
+                from sklearn.neighbors import NearestNeighbors
+
                 self._fitted[section] = NearestNeighbors(n_neighbors=min(self.neighbours, len(arrays["vectors"])))
                 self._fitted[section].fit(arrays["vectors"])
             distances, _ = self._fitted[section].kneighbors(vectors)
@@ -95,6 +95,9 @@ def fit(kind: str, vectors: np.ndarray, sections: np.ndarray, settings: dict, se
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown density back end {kind!r}; accepted: {', '.join(KINDS)}")
+    from sklearn.covariance import LedoitWolf
+    from sklearn.mixture import GaussianMixture
+
     vectors = np.asarray(vectors, dtype=np.float64)
     sections = np.asarray(sections).astype(str)
     rng = np.random.default_rng(seed)

@@ -14,7 +14,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
 
 from helpers import featurecache, layout, pipeline, plots, scoring
 from helpers.errors import DataLayoutError, ToolkitError
@@ -173,6 +172,8 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
             layout.Clip(machine_type, "test", row.section, 0, None if pd.isna(row.label) else int(row.label),
                         Path(row.path), attributes=row.attributes if isinstance(row.attributes, str) else "")
             for row in scores[scores["machine_type"] == machine_type].itertuples()])
+        from sklearn.decomposition import PCA  # only for a network with embeddings: not with the module
+
         projection = PCA(2).fit(train_vectors)
         vectors = np.concatenate([train_vectors, test_vectors]) if test else train_vectors
         groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]

@@ -17,6 +17,9 @@ AUC (target) and pAUC of every section). The 2020 task ranked systems by per-typ
 rather than one figure; its official_score here is the arithmetic mean of every ID's AUC and
 pAUC, so that runs of any edition compare by one number. A group whose clips hold only one class
 has undefined AUCs, reported as NaN rather than raised; means skip undefined values.
+
+scikit-learn (with SciPy's statistics, about 1.8 s to import) is imported when an AUC is first
+computed, so a notebook that only reads result files does not pay for it.
 """
 from __future__ import annotations
 
@@ -24,9 +27,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-from scipy.stats import hmean
-
-from sklearn.metrics import roc_auc_score
 
 MAX_FPR = 0.1
 DECISION_METRICS = ("precision", "recall", "F1 score")
@@ -47,6 +47,8 @@ def auc_pauc(labels, scores, max_fpr: float = MAX_FPR) -> tuple[float, float]:
     scores = np.asarray(scores, dtype=np.float64)
     if len(np.unique(labels)) < 2 or not np.all(np.isfinite(scores)):
         return float("nan"), float("nan")
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(labels, scores)), float(roc_auc_score(labels, scores, max_fpr=max_fpr))
 
 
@@ -108,7 +110,7 @@ def group_table(scores: pd.DataFrame, style: str) -> pd.DataFrame:
 def _hmean(values: np.ndarray) -> float:
     if not len(values):
         return float("nan")
-    return float(hmean(values)) if np.all(values > 0) else 0.0
+    return float(1.0 / np.mean(1.0 / values)) if np.all(values > 0) else 0.0  # scipy.stats.hmean's formula
 
 
 def means(table: pd.DataFrame, style: str) -> dict[str, dict[str, float]]:
