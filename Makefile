@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## make test: the test suite (notebooks included, on tiny synthetic data), in TEST_WORKERS processes
 ## that share the cores (one module's tests stay in one worker: they share its fixtures)
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 

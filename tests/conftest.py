@@ -23,6 +23,16 @@ from helpers import cache, paths, skiplog, threads  # noqa: E402
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
+# The modules that take longest, started first (in this order) so that no worker is left running one
+# of them alone at the end; the others keep their order.
+LONGEST_FIRST = ("test_notebooks", "test_runner", "test_end_to_end_benchmark", "test_benchmark", "test_editions",
+                 "test_reproducibility", "test_resume", "test_scale_out", "test_original_baseline", "test_cli")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
+
 
 def write_wav(path: Path, seconds: float = 1.0, sample_rate: int = 16_000, channels: int = 1, seed: int = 0) -> Path:
     """Write a quiet noise clip [shape=(samples, channels)] as 16-bit PCM."""
