@@ -344,6 +344,7 @@ def draws_global_randomness(solution) -> bool:
     x = torch.randn((2, *solution.input_shape()), generator=private)
     target = (torch.tensor([0, 1]) if classes else x if solution.input_kind.target_is_input
               else torch.randn((2, *solution.target_shape()), generator=private))
+
     def states():
         _, key, position, *_ = np.random.get_state()
         return torch.get_rng_state().numpy().tobytes(), key.tobytes(), position, random.getstate()
