@@ -3,13 +3,15 @@
 Layout of the cache folder (its home: helpers.paths.cache_dir, which DCASE_CACHE_DIR moves):
 
     features/<2 hex>/<sha1>.npy   one clip's log-mel (helpers.featurecache)
-    features/<2 hex>/<sha1>.json  its record: {"source", "size", "mtime_ns", "settings"}
+    features/<2 hex>/<sha1>.json  its record: {"source", "size", "mtime_ns", "settings", "implementation"}
     file_tables/<16 hex>.csv      one data folder's file table (helpers.catalog)
     file_tables/<16 hex>.json     its record: {"source": the data folder}
     regression/ benchmark/ soak/  work folders: data that checks and benchmarks keep between runs
 
 A record says what its entry was made from, so that stale entries can be found: a feature entry
-is stale when its source clip is gone or has another size or modification time; a file table is
+is stale when its source clip is gone or has another size or modification time, or when another
+version of the log-mel code made it (its record's "implementation" is not the one given to
+:func:`survey`, helpers.features.IMPLEMENTATION from the command line); a file table is
 stale when its data folder is gone or a more recently used table of the same folder exists (the
 folder has changed since). An entry without a record (written before records existed, or whose
 record was lost) is of unknown source. When an entry was last used is its data file's
@@ -209,9 +211,11 @@ def feature_entries(home: Path) -> tuple[list[Entry], list[Entry]]:
     return entries, leftovers
 
 
-def _feature_state(entry: Entry) -> str:
+def _feature_state(entry: Entry, implementation: int | None) -> str:
     if entry.record is None:
         return UNKNOWN
+    if implementation is not None and entry.record.get("implementation") != implementation:
+        return STALE
     try:
         stat = os.stat(entry.record["source"])
     except OSError:
@@ -262,13 +266,16 @@ class Survey:
     others: dict[str, tuple[int, int]]  # {name: (files, bytes)} of everything else in the folder
 
 
-def survey(home: Path) -> Survey:
-    """Every entry of the cache folder `home`, classified (reads each record; stats each source)."""
+def survey(home: Path, implementation: int | None = None) -> Survey:
+    """Every entry of the cache folder `home`, classified (reads each record; stats each source).
+
+    `implementation`: the log-mel code's version (helpers.features.IMPLEMENTATION); feature entries
+    made by another are stale. None: the version is not looked at."""
     features, feature_leftovers = feature_entries(home)
     tables, table_leftovers = _scan(home / FILE_TABLES, ".csv")
     others = {item.name: _tree_size(item) for item in sorted(Path(home).iterdir())
               if item.name not in (FEATURES, FILE_TABLES)} if Path(home).is_dir() else {}
-    return Survey(Path(home), _by_state(features, [_feature_state(e) for e in features]),
+    return Survey(Path(home), _by_state(features, [_feature_state(e, implementation) for e in features]),
                   _by_state(tables, _file_table_states(tables)), feature_leftovers + table_leftovers, others)
 
 
@@ -276,7 +283,8 @@ def describe(found: Survey, origin: str, limit: int | None) -> list[str]:
     """The lines `python -m helpers cache --info` prints about `found`."""
     lines = [f"cache folder: {found.home} ({origin})"]
     entries = [e for group in found.features.values() for e in group]
-    lines.append(f"feature entries: {_count(entries)}; {len(found.features[STALE])} stale (source gone or changed), "
+    lines.append(f"feature entries: {_count(entries)}; {len(found.features[STALE])} stale (source gone or changed, or "
+                 f"made by another version of the log-mel code), "
                  f"{len(found.features[UNKNOWN])} of unknown source")
     by_settings = {}
     for entry in entries:
@@ -335,13 +343,14 @@ def evict(home: Path, limit: int, keep=frozenset()) -> list[Entry]:
     return removed
 
 
-def prune(home: Path, limit: int | None = None) -> dict[str, list[Entry]]:
-    """Remove what is stale or of unknown source, and leftover files older than an hour; then, if `limit` is
-    given, the least recently used feature entries until they fit in `limit` bytes.
+def prune(home: Path, limit: int | None = None, implementation: int | None = None) -> dict[str, list[Entry]]:
+    """Remove what is stale (see :func:`survey` for `implementation`) or of unknown source, and leftover
+    files older than an hour; then, if `limit` is given, the least recently used feature entries until
+    they fit in `limit` bytes.
 
     Returns {what was removed: [entries]}, in the order removed.
     """
-    found = survey(home)
+    found = survey(home, implementation)
     removed = {"stale feature entries": found.features[STALE],
                "feature entries of unknown source": found.features[UNKNOWN],
                "stale file tables": found.file_tables[STALE],

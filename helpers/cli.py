@@ -142,6 +142,7 @@ def _regress(args) -> None:
 
 def _cache(args) -> None:
     from helpers import cache
+    from helpers.features import IMPLEMENTATION
 
     if args.max_size is not None and not args.prune:
         raise ToolkitError(f"--max-size goes with --prune: python -m helpers cache --prune --max-size {args.max_size}")
@@ -156,13 +157,13 @@ def _cache(args) -> None:
         print(f"freed {cache.format_size(sum(size for _, size in removed.values()))} in {home}")
     elif args.prune:
         limit = cache.max_size() if args.max_size is None else cache.parse_size(args.max_size, "--max-size")
-        removed = cache.prune(home, limit)
+        removed = cache.prune(home, limit, IMPLEMENTATION)
         for what, entries in removed.items():
             print(f"{what}: removed {len(entries)} ({cache.format_size(sum(e.bytes for e in entries))})")
         freed = sum(e.bytes for entries in removed.values() for e in entries)
         print(f"freed {cache.format_size(freed)} in {home}")
     else:
-        print("\n".join(cache.describe(cache.survey(home), origin, cache.max_size())))
+        print("\n".join(cache.describe(cache.survey(home, IMPLEMENTATION), origin, cache.max_size())))
 
 
 def _notebooks(args) -> None:

@@ -65,7 +65,7 @@ SCHEMA = {
         "num_nodes": (1, int, "positive integer"),
         "strategy": ("auto", str, "'auto', 'ddp', 'ddp_spawn', ... (Lightning strategies)"),
         "precision": ("32-true", (str, int), "Lightning precision, e.g. '32-true', 'bf16-mixed', or 'auto' "
-                                             "(bf16-mixed on a CPU with native bf16 arithmetic, else 32-true)"),
+                                             "(32-true: a reduced precision is used only when named)"),
     },
     "scoring": {
         "batch_size": (8192, int, "positive integer (items per forward pass at test time)"),

@@ -1,9 +1,10 @@
 """Log-mel features of many clips, computed over the cores and cached on disk.
 
 Each clip's float32 log-mel [shape=(n_mels, frames)] is stored as one ``.npy`` file in the cache
-folder (helpers.cache), named by a hash of the feature settings and the file's identity (absolute
-path, size, modification time), so changing a setting or a file never serves stale data; beside
-it, a record of that identity and the settings lets stale entries be found and pruned. Cached
+folder (helpers.cache), named by a hash of the feature settings, the log-mel code's version
+(helpers.features.IMPLEMENTATION) and the file's identity (absolute path, size, modification
+time), so changing a setting, the computation or a file never serves stale data; beside it, a
+record of that identity, the settings and the version lets stale entries be found and pruned. Cached
 arrays are memory-mapped. Training and testing, and every solution with the same settings, share
 the cache. With the cache off (no folder can be written), log-mels are computed in memory.
 """
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 from helpers import cache, skiplog, threads
 from helpers.audio import load_audio
 from helpers.errors import ClipError
-from helpers.features import FeatureSettings, log_mel
+from helpers.features import IMPLEMENTATION, FeatureSettings, log_mel
 from helpers.fileio import atomic_path
 
 PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
@@ -35,7 +36,7 @@ _ONE_CALL_AT_A_TIME = threading.Lock()  # each call spreads its clips over the c
 
 @lru_cache(maxsize=16)
 def _settings_key(settings: FeatureSettings) -> str:
-    return json.dumps(settings.as_dict(), sort_keys=True)
+    return json.dumps({**settings.as_dict(), "implementation": IMPLEMENTATION}, sort_keys=True)
 
 
 def _identity(path: str | Path) -> tuple[str, int, int]:
@@ -132,7 +133,7 @@ def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bo
         if cached is not None:
             found[path] = cached
     todo = [(p, settings, targets[p], {"source": source, "size": size, "mtime_ns": mtime_ns,
-                                       "settings": settings.as_dict()})
+                                       "settings": settings.as_dict(), "implementation": IMPLEMENTATION})
             for p, (source, size, mtime_ns) in identities.items() if p not in found]
     if todo:
         # a spawned worker costs seconds to start: only spread work that takes longer than that

@@ -7,8 +7,15 @@ frame-major: vector[i][n_mels*t + m] = log_mel[m, i + t].
 The mel spectrogram is librosa.feature.melspectrogram's own computation (a Hann-windowed STFT of
 the clip zero-padded by n_fft/2 on each side, the power of its magnitude, librosa's Slaney mel
 filters) in a few whole-array operations, with the window and the filter bank made once per
-setting: about 2.4 times faster a clip than the library call, which rebuilds the filter bank every
-time, and equal to it to about 2e-5 dB.
+setting, and equal to the library call to about 2e-5 dB. The filter bank is applied as a sparse
+matrix (1,009 of its 65,664 weights are non-zero at the baseline's settings): each mel value is
+then summed in one fixed order, so a clip's log-mel is the same to the last bit whatever number of
+BLAS threads the computing process has (a dense float32 product through OpenBLAS gives other last
+bits on one thread than on two, and the feature cache would keep whichever process computed a clip
+first), and the product is about 5 times faster than the dense one.
+
+IMPLEMENTATION numbers the computation's bits: raise it whenever a change here can change any bit
+of a log-mel, so that the feature cache (helpers.featurecache) computes its entries anew.
 """
 from __future__ import annotations
 
@@ -19,8 +26,11 @@ from functools import lru_cache
 import librosa
 import numpy as np
 import scipy.fft
+import scipy.sparse
 
 from helpers.errors import ConfigError
+
+IMPLEMENTATION = 2  # 1: dense filter-bank product through BLAS (its last bits followed the thread count)
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,10 @@ def _window(n_fft: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa's mel filter bank (Slaney, 0 Hz to sr/2). [shape=(n_mels, 1 + n_fft // 2)]"""
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> scipy.sparse.csr_array:
+    """librosa's mel filter bank (Slaney, 0 Hz to sr/2), float32, as a sparse matrix whose product
+    with a dense one sums each row in a fixed order, on one thread. [shape=(n_mels, 1 + n_fft // 2)]"""
+    return scipy.sparse.csr_array(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels))
 
 
 def mel_spectrogram(y: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> np.ndarray:
