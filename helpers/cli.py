@@ -17,7 +17,7 @@ import sys
 
 from pathlib import Path
 
-from helpers import paths
+from helpers import frontend, paths
 from helpers.errors import ToolkitError
 from helpers.layout import YEARS
 
@@ -120,24 +120,39 @@ def _demo(args) -> None:
     _run(args, before=(overview,))
 
 
+def _core_list(text: str) -> str:
+    """--cores: positive integers separated by commas, as given."""
+    try:
+        if all(int(part) >= 1 for part in text.split(",")):
+            return text
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected positive numbers of cores separated by commas, e.g. 1,2; got {text!r}")
+
+
 def _regress(args) -> None:
     from helpers import regression
 
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else (
         list(regression.SEEDS) if args.update else [regression.SEEDS[0]])
+    cores = [int(x) for x in args.cores.split(",")] if args.cores else (
+        list(regression.CORES) if args.update else [None])
     if args.update and len(seeds) < 2:
         raise ToolkitError(f"--update records the spread over seeds: give at least two (--seeds 0,1,2), got {seeds}")
-    measured = regression.measure(_selected_solutions(args.solution), seeds=seeds, epochs=args.epochs,
-                                  timeout=args.timeout, idle_timeout=args.idle_timeout)
+    folders = _selected_solutions(args.solution)
+    measured = regression.measure(folders, seeds=seeds, epochs=args.epochs, timeout=args.timeout,
+                                  idle_timeout=args.idle_timeout, cores=cores)
     print(measured.round(4).to_string(index=False))
     if args.update:
-        print(f"wrote {regression.write_expected(measured)}")
+        precisions = {folder.name: regression.precision_of(folder) for folder in folders}
+        print(f"wrote {regression.write_expected(measured, precisions)}")
         return
     problems = regression.compare(measured, regression.read_expected())
     if problems:
         raise ToolkitError(f"{len(problems)} figure(s) outside the spread recorded in {regression.EXPECTED}:\n  "
                            + "\n  ".join(problems))
-    print(f"all {2 * len(measured)} figures within the seed spread recorded in {regression.EXPECTED}")
+    print(f"all {2 * len(measured)} figures within the spread recorded in {regression.EXPECTED} "
+          f"(on {regression.cpu_name()})")
 
 
 def _cache(args) -> None:
@@ -183,9 +198,13 @@ def _notebooks(args) -> None:
           f"template renders them")
 
 
-def _add_time_limits(command: argparse.ArgumentParser) -> None:
+def _add_notebook_options(command: argparse.ArgumentParser) -> None:
+    """The options of every command that runs notebooks: time limits and the frameworks' logs."""
     from helpers.runner import CELL_TIMEOUT, IDLE_TIMEOUT, TRAINING_CELL_TIMEOUT
 
+    command.add_argument("--framework-logs", action="store_true",
+                         help="also show TensorFlow's own log lines (hidden by default: on a machine without a GPU "
+                              "they include an error line about CUDA that is no error of the run)")
     command.add_argument("--timeout", type=float, default=None,
                          help=f"limit in seconds for each notebook cell (default: {TRAINING_CELL_TIMEOUT / 3600:.0f} h "
                               f"in training notebooks, {CELL_TIMEOUT / 60:.0f} min elsewhere)")
@@ -257,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")
     run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
                                         "solution's name, <solution>-eval in eval mode)")
-    _add_time_limits(run)
+    _add_notebook_options(run)
     _add_jobs(run, 1)
     run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
                                          "eval test clips in <type>/test); runs are named <solution>-eval")
@@ -272,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", default="small", help="synthetic preset if the data folder is empty (default: small)")
     demo.add_argument("--result-dir", default=str(paths.RESULT), help="result root (default: result)")
     demo.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"training epochs (default: {DEMO_EPOCHS})")
-    _add_time_limits(demo)
+    _add_notebook_options(demo)
     _add_jobs(demo, DEMO_JOBS)
     demo.set_defaults(func=_demo)
 
@@ -281,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     regress.add_argument("--seeds", help="comma-separated training seeds (default: 0 to check, 0,1,2 with --update)")
     regress.add_argument("--update", action="store_true", help="rewrite the expected spreads from the new runs")
     regress.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10; the table is for 10)")
-    _add_time_limits(regress)
+    regress.add_argument("--cores", type=_core_list,
+                         help="comma-separated numbers of cores the kernels use, e.g. 1,2 (default: all this machine "
+                              "has to check, 1,2 with --update)")
+    _add_notebook_options(regress)
     regress.set_defaults(func=_regress)
 
     cache = commands.add_parser("cache", help="show where the cache is and what it holds (default), prune or clear it")
@@ -308,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
+    if getattr(args, "framework_logs", False):  # the kernels started from here inherit it
+        os.environ[frontend.NATIVE_LOGS_VARIABLE] = "1"
     try:
         args.func(args)
     except ToolkitError as err:

@@ -9,6 +9,10 @@ Notebook 7 set ``JPY_SESSION_NAME`` for it) or by VS Code (``__vsc_ipynb_file__`
 namespace). The project's runner also marks every kernel it starts as headless
 (:data:`HEADLESS_VARIABLE`), so a run started from inside JupyterLab stays headless too; a
 person can set that variable to 0 for a frontend not recognised here.
+
+What a person reads also leaves out the frameworks' own C++ log lines (TensorFlow's, which on a
+machine without a GPU include an error line about CUDA), unless :data:`NATIVE_LOGS_VARIABLE` is 1:
+``python -m helpers run --framework-logs`` sets it for the kernels it starts.
 """
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ import threading
 from contextlib import contextmanager
 
 HEADLESS_VARIABLE = "DCASE_HEADLESS"
+NATIVE_LOGS_VARIABLE = "DCASE_FRAMEWORK_LOGS"
+
+
+def native_logs_shown() -> bool:
+    """Whether the frameworks' own log lines are asked for (``DCASE_FRAMEWORK_LOGS=1``)."""
+    return os.environ.get(NATIVE_LOGS_VARIABLE, "").strip() == "1"
 
 
 def _shell():

@@ -13,24 +13,48 @@ the extra member ``fingerprint.json``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from helpers import frontend, threads
+from helpers.errors import ConfigError
+from helpers.fileio import atomic_path
+from helpers.inputs import Items
+from helpers.liveplot import LossDisplay, history_frame
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from helpers import threads  # noqa: E402
-from helpers.errors import ConfigError  # noqa: E402
-from helpers.fileio import atomic_path  # noqa: E402
-from helpers.inputs import Items  # noqa: E402
-from helpers.liveplot import LossDisplay, history_frame  # noqa: E402
+@contextlib.contextmanager
+def _native_logs_hidden():
+    """While the block runs, what C++ code writes to this process's standard error goes nowhere,
+    unless the frameworks' logs are asked for (helpers.frontend.native_logs_shown). TensorFlow writes
+    some lines there before its own log level applies (absl's, the CUDA stubs')."""
+    if frontend.native_logs_shown():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if frontend.native_logs_shown() else "3")
+with _native_logs_hidden():
+    import keras
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # CUDA's set-up, which logs an error line on a machine without a GPU
 
 _share = threads.share()
 if _share is not None:  # notebooks run side by side share the cores; TensorFlow takes its share once

@@ -20,15 +20,22 @@ The dataset is the `small` synthetic preset with seed 0; the training notebook r
 seed (its SEED parameter) and EPOCHS epochs, then the test notebook (the notebooks with the roles
 train and test). Metrics are read from what the executed test notebooks recorded
 (helpers.recording.record_metrics), not from printed text.
+
+A spread is measured where figures vary: over seeds and over the cores the kernels may use (1 and
+2: a training's thread count changes the order its sums are taken in, as another CPU does), in
+the precision the solution's config resolves to. The table records how and where: each figure's
+seeds, cores and values side by side, the precision, and the CPU (:func:`cpu_name`).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import cache, notebooks, paths, recording, runner, synth
+from helpers import cache, config, notebooks, paths, recording, runner, synth, threads
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
 
@@ -38,47 +45,88 @@ SEEDS = (0, 1, 2)
 K = 4.0
 ALL_TYPES = "all types"
 METRICS = ("AUC", "pAUC")
-MEASURED_COLUMNS = ["solution", "machine_type", "seed", "AUC", "pAUC"]
-EXPECTED_COLUMNS = ["solution", "machine_type", "metric", "seeds", "values", "mean", "sd"]
+CORES = (1, 2)  # the cores a spread is measured on (--update)
+MEASURED_COLUMNS = ["solution", "machine_type", "seed", "cores", "AUC", "pAUC"]
+EXPECTED_COLUMNS = ["solution", "machine_type", "metric", "seeds", "cores", "values", "mean", "sd", "precision", "cpu"]
 CHECKED_ROLES = ("train", "test")  # the notebooks run (helpers.notebooks roles); the figures need no visualisation
 
 
-def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, epochs: int = EPOCHS,
-            timeout: float | None = None, idle_timeout: float | None = runner.IDLE_TIMEOUT) -> pd.DataFrame:
-    """Train each solution from scratch with each seed on the fixed dataset and test it.
+def cpu_name() -> str:
+    """The CPU this process runs on, as a spread's "where": model name, family and model, the bf16
+    instructions it has, and its cores, e.g. "AMD EPYC (family 25 model 1), 2 cores"."""
+    fields, flags = {}, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "flags":
+                flags = set(value.split())
+            fields.setdefault(key, value)
+    except OSError:
+        pass
+    import platform
 
-    `work` holds the dataset and the runs (default: the cache's regression work folder).
-    Average AUC/pAUC per machine type and seed, plus the "all types" mean. [columns=MEASURED_COLUMNS]
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    family = f" (family {fields['cpu family']} model {fields['model']})" if "cpu family" in fields else ""
+    extras = [label for flag, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
+    return f"{name}{family}{', ' + ', '.join(extras) if extras else ''}, {os.cpu_count()} cores"
+
+
+def precision_of(folder: Path) -> str:
+    """The precision a solution trains in as its config.yaml resolves it (Keras solutions: float32)."""
+    settings = config.load(Path(folder) / "config.yaml")
+    if settings["framework"] != "torch":
+        return "float32"
+    from helpers.torch_training import resolved_precision
+
+    return str(resolved_precision(settings["trainer"]))
+
+
+def measure(folders: list[Path], seeds=(SEEDS[0],), work: Path | None = None, epochs: int = EPOCHS,
+            timeout: float | None = None, idle_timeout: float | None = runner.IDLE_TIMEOUT,
+            cores=(None,)) -> pd.DataFrame:
+    """Train each solution from scratch with each seed on the fixed dataset, on each number of
+    `cores` (None: as many as this process may use, helpers.threads.cores), and test it.
+
+    `work` holds the dataset and the runs (default: the cache's regression work folder); the
+    dataset is made, or checked to be the current generator's, first.
+    Average AUC/pAUC per machine type, seed and cores, plus the "all types" mean. [columns=MEASURED_COLUMNS]
     """
     work = cache.work_folder("regression") if work is None else Path(work)
     data = work / "dev_data"
-    if not data.is_dir():
-        synth.generate(data, size="small", seed=0)
+    synth.generate(data, size="small", seed=0, progress=False)  # keeps the clips when the generator is the same
     rows = []
     for folder in folders:
-        for seed in seeds:
-            run_dir = runner.run_solution(folder, data, work / "result", epochs=epochs, retrain=True, timeout=timeout,
-                                          idle_timeout=idle_timeout, extra={"SEED": seed},
-                                          run_name=f"{folder.name}-seed{seed}", roles=CHECKED_ROLES)
-            recorded = recording.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
-            per_type = [{"solution": folder.name, "machine_type": r["machine_type"], "seed": seed,
-                         "AUC": r["AUC"], "pAUC": r["pAUC"]} for r in recorded["rows"] if r["section"] == "arithmetic mean"]
-            rows += per_type + [{"solution": folder.name, "machine_type": ALL_TYPES, "seed": seed,
-                                 **{m: float(np.mean([r[m] for r in per_type])) for m in METRICS}}]
+        for share in cores:
+            for seed in seeds:
+                with threads.sharing(share) if share else contextlib.nullcontext():
+                    used = threads.cores()
+                    run_dir = runner.run_solution(folder, data, work / "result", epochs=epochs, retrain=True,
+                                                  timeout=timeout, idle_timeout=idle_timeout, extra={"SEED": seed},
+                                                  run_name=f"{folder.name}-seed{seed}-cores{used}", roles=CHECKED_ROLES)
+                recorded = recording.recorded_metrics(notebooks.by_role(run_dir / "notebooks")["test"])
+                per_type = [{"solution": folder.name, "machine_type": r["machine_type"], "seed": seed, "cores": used,
+                             "AUC": r["AUC"], "pAUC": r["pAUC"]}
+                            for r in recorded["rows"] if r["section"] == "arithmetic mean"]
+                rows += per_type + [{"solution": folder.name, "machine_type": ALL_TYPES, "seed": seed, "cores": used,
+                                     **{m: float(np.mean([r[m] for r in per_type])) for m in METRICS}}]
     return pd.DataFrame(rows, columns=MEASURED_COLUMNS)
 
 
-def spread(measured: pd.DataFrame) -> pd.DataFrame:
-    """Per solution, type and metric: the seeds, their figures, mean and sd. [columns=EXPECTED_COLUMNS]"""
-    rows = []
+def spread(measured: pd.DataFrame, precisions: dict[str, str] | None = None, cpu: str | None = None) -> pd.DataFrame:
+    """Per solution, type and metric: the runs (seeds and cores), their figures, mean and sd, with
+    the precision of each solution (`precisions`, {solution: precision}) and the `cpu` they ran on
+    (default: this one). [columns=EXPECTED_COLUMNS]"""
+    rows, cpu = [], cpu or cpu_name()
     for (sol, machine_type), group in measured.groupby(["solution", "machine_type"], sort=True):
-        group = group.sort_values("seed")
+        group = group.sort_values(["cores", "seed"])
         for metric in METRICS:
             values = group[metric].to_numpy(float)
             rows.append({"solution": sol, "machine_type": machine_type, "metric": metric,
                          "seeds": " ".join(str(s) for s in group["seed"]),
+                         "cores": " ".join(str(c) for c in group["cores"]),
                          "values": " ".join(f"{v:.4f}" for v in values), "mean": values.mean(),
-                         "sd": values.std(ddof=1) if len(values) > 1 else np.nan})
+                         "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                         "precision": (precisions or {}).get(sol, ""), "cpu": cpu})
     return pd.DataFrame(rows, columns=EXPECTED_COLUMNS)
 
 
@@ -108,22 +156,23 @@ def compare(measured: pd.DataFrame, expected: pd.DataFrame) -> list[str]:
     for row in measured.itertuples():
         for metric in METRICS:
             got, key = getattr(row, metric), (row.solution, row.machine_type, metric)
-            where = f"{row.solution} {row.machine_type} {metric} (seed {row.seed})"
+            where = f"{row.solution} {row.machine_type} {metric} (seed {row.seed}, {row.cores} core(s))"
             if key not in ranges.index:
                 problems.append(f"{where}: no expected spread (run regress --update)")
                 continue
             want = ranges.loc[key]
             if not want["low"] <= got <= want["high"]:
                 problems.append(f"{where}: {got:.4f}, expected {want['low']:.4f} to {want['high']:.4f} "
-                                f"(seeds {want['seeds']}: {want['values']}; mean {want['mean']:.4f}, "
-                                f"moved {got - want['mean']:+.4f})")
+                                f"(seeds {want['seeds']} on cores {want['cores']}: {want['values']}; mean "
+                                f"{want['mean']:.4f}, moved {got - want['mean']:+.4f}; measured in {want['precision']} "
+                                f"on {want['cpu']})")
     return problems
 
 
 def read_expected(path: Path = EXPECTED) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=EXPECTED_COLUMNS)
-    table = pd.read_csv(path, dtype={"seeds": str, "values": str})
+    table = pd.read_csv(path, dtype={"seeds": str, "cores": str, "values": str, "precision": str, "cpu": str})
     missing = sorted(set(EXPECTED_COLUMNS) - set(table.columns))
     if missing:
         raise ToolkitError(f"{path}: missing column(s) {missing}; expected {EXPECTED_COLUMNS} "
@@ -131,10 +180,12 @@ def read_expected(path: Path = EXPECTED) -> pd.DataFrame:
     return table[EXPECTED_COLUMNS]
 
 
-def write_expected(measured: pd.DataFrame, path: Path = EXPECTED) -> Path:
-    """Replace the rows of the measured solutions by their spread in the expected table, keep the others."""
+def write_expected(measured: pd.DataFrame, precisions: dict[str, str], path: Path = EXPECTED) -> Path:
+    """Replace the rows of the measured solutions by their spread (see :func:`spread`) in the
+    expected table, keep the others."""
     kept = read_expected(path)
     kept = kept[~kept["solution"].isin(measured["solution"])]
-    table = pd.concat([kept, spread(measured)], ignore_index=True).sort_values(["solution", "machine_type", "metric"])
+    table = (pd.concat([kept, spread(measured, precisions)], ignore_index=True)
+             .sort_values(["solution", "machine_type", "metric"]))
     table[["mean", "sd"]] = table[["mean", "sd"]].astype(float)
     return atomic_write_text(path, table.to_csv(index=False, float_format="%.4f"))

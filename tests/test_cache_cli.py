@@ -1,4 +1,5 @@
 """The cache folder's upkeep: sizes, what --info reports, --prune, --clear, and the `cache` command."""
+import json
 import os
 import subprocess
 import sys
@@ -7,12 +8,13 @@ import pytest
 
 from helpers import cache, catalog, cli, featurecache, paths
 from helpers.errors import ConfigError
-from helpers.features import FeatureSettings
+from helpers.features import IMPLEMENTATION, FeatureSettings
 from tests.conftest import write_wav
 
 DEFAULT_LABEL = "n_mels=128 frames=5 n_fft=1024 hop_length=512 power=2.0 sample_rate=16000"
 SMALL_LABEL = "n_mels=64 frames=5 n_fft=1024 hop_length=512 power=2.0 sample_rate=16000"
 HOUR_NS = 3600 * 10**9
+STALE = "stale (source gone or changed, or made by another version of the log-mel code),"
 
 
 @pytest.mark.parametrize("text, size", [("1048576", 1048576), ("100B", 100), ("500M", 500 * 2**20), ("2G", 2 * 2**30),
@@ -86,6 +88,19 @@ def test_survey_counts_and_sizes_every_kind(small_cache):
     assert found.leftovers == [] and found.others == {"regression": (1, 100)}
 
 
+def test_an_entry_made_by_another_version_of_the_log_mel_code_is_stale_and_never_served(small_cache):
+    home, entry = small_cache["home"], small_cache["entries"]["a"]
+    record = json.loads(entry.with_suffix(".json").read_text())
+    assert record["implementation"] == IMPLEMENTATION
+    old_version = {**record, "implementation": IMPLEMENTATION - 1}
+    entry.with_suffix(".json").write_text(json.dumps(old_version))
+    assert entry in [e.path for e in cache.survey(home).features[cache.FRESH]]  # the version not looked at
+    assert entry in [e.path for e in cache.survey(home, IMPLEMENTATION).features[cache.STALE]]
+    assert entry in [e.path for e in cache.prune(home, implementation=IMPLEMENTATION)["stale feature entries"]]
+    # an entry's name is a hash that holds the version: what another version wrote is never looked up
+    assert json.loads(featurecache._settings_key(FeatureSettings()))["implementation"] == IMPLEMENTATION
+
+
 def test_info_prints_where_the_cache_is_and_what_it_holds(small_cache, capsys, monkeypatch):
     monkeypatch.setenv(cache.MAX_SIZE_VARIABLE, "2G")
     assert cli.main(["cache", "--info"]) == 0
@@ -94,7 +109,7 @@ def test_info_prints_where_the_cache_is_and_what_it_holds(small_cache, capsys, m
     fmt = cache.format_size
     assert capsys.readouterr().out.splitlines() == [
         f"cache folder: {small_cache['home']} (from DCASE_CACHE_DIR)",
-        f"feature entries: 5 ({fmt(sum(size.values()))}); 2 stale (source gone or changed), 1 of unknown source",
+        f"feature entries: 5 ({fmt(sum(size.values()))}); 2 {STALE} 1 of unknown source",
         f"  {DEFAULT_LABEL}: 3 ({fmt(size['a'] + size['c'] + size['d'])})",
         f"  {SMALL_LABEL}: 1 ({fmt(size['a64'])})",
         f"  unknown settings: 1 ({fmt(size['b'])})",
@@ -159,7 +174,7 @@ def test_clear_removes_the_caches_parts_and_leaves_what_is_not_its_own(small_cac
         f"freed {fmt(sum(map(sum, parts.values())) + 100)} in {home}"]
     assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
     assert cli.main(["cache", "--info"]) == 0
-    assert "feature entries: 0 (0 B); 0 stale (source gone or changed), 0 of unknown source" in \
+    assert f"feature entries: 0 (0 B); 0 {STALE} 0 of unknown source" in \
         capsys.readouterr().out.splitlines()
 
 
@@ -190,4 +205,4 @@ def test_python_m_helpers_cache_info(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:2] == [
         f"cache folder: {tmp_path / 'cache'} (from DCASE_CACHE_DIR)",
-        "feature entries: 0 (0 B); 0 stale (source gone or changed), 0 of unknown source"]
+        f"feature entries: 0 (0 B); 0 {STALE} 0 of unknown source"]

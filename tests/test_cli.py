@@ -121,7 +121,7 @@ def committed_means(shift: dict | None = None) -> pd.DataFrame:
     wide = expected.pivot_table(index=["solution", "machine_type"], columns="metric", values="mean").reset_index()
     for (solution, machine_type), move in (shift or {}).items():
         wide.loc[(wide["solution"] == solution) & (wide["machine_type"] == machine_type), "AUC"] += move
-    return wide.assign(seed=0)[regression.MEASURED_COLUMNS]
+    return wide.assign(seed=0, cores=2)[regression.MEASURED_COLUMNS]
 
 
 def test_regress_passes_at_the_recorded_means_and_names_each_figure_outside(monkeypatch, capsys):
@@ -129,15 +129,15 @@ def test_regress_passes_at_the_recorded_means_and_names_each_figure_outside(monk
     monkeypatch.setattr(regression, "measure", lambda folders, **k: measured[measured["solution"].isin(
         [f.name for f in folders])])
     assert cli.main(["regress"]) == 0
-    assert f"all {2 * len(measured)} figures within the seed spread" in capsys.readouterr().out
+    assert f"all {2 * len(measured)} figures within the spread recorded" in capsys.readouterr().out
 
     measured = committed_means({("pytorch", regression.ALL_TYPES): -0.2, ("vae", "fan"): +0.5})
     assert cli.main(["regress"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0] == f"error: 2 figure(s) outside the spread recorded in {regression.EXPECTED}:"
-    assert lines[1].strip().startswith("pytorch all types AUC (seed 0): ")
+    assert lines[1].strip().startswith("pytorch all types AUC (seed 0, 2 core(s)): ")
     assert "moved -0.2000" in lines[1]
-    assert lines[2].strip().startswith("vae fan AUC (seed 0): ")
+    assert lines[2].strip().startswith("vae fan AUC (seed 0, 2 core(s)): ")
 
 
 def test_run_trains_tests_and_prints_the_averages(tiny_data, tmp_path):

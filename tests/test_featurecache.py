@@ -9,7 +9,7 @@ import pytest
 from helpers import cache, featurecache, paths, skiplog
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
-from helpers.features import FeatureSettings, log_mel
+from helpers.features import IMPLEMENTATION, FeatureSettings, log_mel
 from tests.conftest import write_wav
 
 
@@ -113,7 +113,7 @@ def test_each_entry_records_its_source_and_settings(clips, tmp_path):
     stat = os.stat(clips[0])
     record = json.loads(_entry(clips[0], tmp_path / "cache", FeatureSettings(n_mels=64)).with_suffix(".json").read_text())
     assert record == {"source": clips[0], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                      "settings": FeatureSettings(n_mels=64).as_dict()}
+                      "settings": FeatureSettings(n_mels=64).as_dict(), "implementation": IMPLEMENTATION}
 
 
 def test_unwritable_home_falls_back_to_the_per_user_cache_with_one_warning(clips, tmp_path, monkeypatch, caplog):

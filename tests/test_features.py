@@ -4,6 +4,7 @@ import sys
 import librosa
 import numpy as np
 import pytest
+import threadpoolctl
 
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
@@ -83,3 +84,17 @@ def test_the_mel_spectrogram_is_librosas(settings):
         theirs = 20.0 / settings.power * np.log10(mel + sys.float_info.epsilon)
         assert ours.shape == theirs.shape == (settings.n_mels, 1 + len(y) // settings.hop_length)
         assert np.abs(ours - theirs).max() < 1e-3
+
+
+def test_a_log_mel_has_the_same_bits_whatever_the_blas_threads():
+    """The feature cache keeps whichever process computed a clip first: a kernel with the whole
+    machine, a test worker with one core. The mel projection sums in one fixed order, so both give
+    the same bits (a dense float32 product through OpenBLAS gave other last bits on one thread
+    than on two)."""
+    y = (0.1 * np.random.default_rng(1).standard_normal(160_000)).astype(np.float32)  # 10 s: products worth threading
+    controller = threadpoolctl.ThreadpoolController()
+    computed = []
+    for count in (1, 2, 4):
+        with controller.limit(limits=count, user_api="blas"):
+            computed.append(log_mel(y).tobytes())
+    assert computed[0] == computed[1] == computed[2]

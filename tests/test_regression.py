@@ -3,16 +3,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import regression
+from helpers import paths, regression
 from helpers.errors import ToolkitError
 from helpers.solution import solution_folders
 
 TYPES = {"ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve", regression.ALL_TYPES}
 
 
-def measured_table(values: dict) -> pd.DataFrame:
-    """{(solution, type, seed): (AUC, pAUC)} as regression.measure returns it."""
-    return pd.DataFrame([{"solution": s, "machine_type": t, "seed": seed, "AUC": a, "pAUC": p}
+def measured_table(values: dict, cores: int = 2) -> pd.DataFrame:
+    """{(solution, type, seed): (AUC, pAUC)} on `cores` cores as regression.measure returns it."""
+    return pd.DataFrame([{"solution": s, "machine_type": t, "seed": seed, "cores": cores, "AUC": a, "pAUC": p}
                          for (s, t, seed), (a, p) in values.items()], columns=regression.MEASURED_COLUMNS)
 
 
@@ -22,9 +22,13 @@ def test_committed_table_holds_a_spread_over_seeds_for_every_solution_and_type()
     for solution, rows in table.groupby("solution"):
         assert set(rows["machine_type"]) == TYPES, solution
         assert all(sorted(metrics) == ["AUC", "pAUC"] for _, metrics in rows.groupby("machine_type")["metric"])
+        # how and where: the precision the solution's config trains in, and a CPU
+        assert set(rows["precision"]) == {regression.precision_of(paths.NOTEBOOKS / solution)}, solution
+        assert rows["cpu"].str.contains("cores").all()
     for row in table.itertuples():
         values = np.array(row.values.split(), dtype=float)
-        assert len(values) == len(row.seeds.split()) >= 3
+        assert len(values) == len(row.seeds.split()) == len(row.cores.split()) >= 3
+        assert len(set(zip(row.seeds.split(), row.cores.split()))) == len(values)  # each run once
         assert ((0 <= values) & (values <= 1)).all()
         assert row.mean == pytest.approx(values.mean(), abs=1e-4)
         assert row.sd == pytest.approx(values.std(ddof=1), abs=1e-4)
@@ -35,11 +39,11 @@ def test_every_recorded_seed_lies_in_its_own_range():
     table = regression.read_expected()
     reruns = []
     for row in table.itertuples():
-        for seed, value in zip(row.seeds.split(), row.values.split()):
+        for seed, cores, value in zip(row.seeds.split(), row.cores.split(), row.values.split()):
             reruns.append({"solution": row.solution, "machine_type": row.machine_type, "seed": int(seed),
-                           "metric": row.metric, "value": float(value)})
-    measured = (pd.DataFrame(reruns).pivot_table(index=["solution", "machine_type", "seed"], columns="metric",
-                                                 values="value").reset_index())
+                           "cores": int(cores), "metric": row.metric, "value": float(value)})
+    measured = (pd.DataFrame(reruns).pivot_table(index=["solution", "machine_type", "seed", "cores"],
+                                                 columns="metric", values="value").reset_index())
     assert 2 * len(measured) == len(reruns) and len(measured) >= 3 * 7 * 4
     assert regression.compare(measured, table) == []
 
@@ -49,9 +53,10 @@ def test_spread_and_ranges_follow_the_rule():
                                ("mine", "fan", 2): (0.72, 0.60),
                                ("mine", "valve", 0): (0.80, 0.70), ("mine", "valve", 1): (0.90, 0.74),
                                ("mine", "valve", 2): (0.85, 0.72)})
-    expected = regression.spread(measured)
+    expected = regression.spread(measured, {"mine": "32-true"}, cpu="a CPU, 2 cores")
     fan_auc = expected.query("machine_type == 'fan' and metric == 'AUC'").iloc[0]
     assert fan_auc["seeds"] == "0 1 2" and fan_auc["values"] == "0.7000 0.7400 0.7200"
+    assert (fan_auc["cores"], fan_auc["precision"], fan_auc["cpu"]) == ("2 2 2", "32-true", "a CPU, 2 cores")
     assert fan_auc["mean"] == pytest.approx(0.72) and fan_auc["sd"] == pytest.approx(0.02)
     ranges = regression.allowed_ranges(expected).set_index(["machine_type", "metric"])
     pooled = np.sqrt(np.mean([0.02 ** 2, 0.0, 0.05 ** 2, 0.02 ** 2]))
@@ -70,8 +75,9 @@ def test_compare_names_solution_type_figure_range_and_move():
     outside = measured_table({("mine", "fan", 5): (0.80, 0.61)})
     problems = regression.compare(outside, expected)
     assert len(problems) == 1
-    assert problems[0].startswith("mine fan AUC (seed 5): 0.8000, expected 0.6638 to 0.7562")
-    assert "seeds 0 1 2: 0.7000 0.7100 0.7200" in problems[0] and "moved +0.0900" in problems[0]
+    assert problems[0].startswith("mine fan AUC (seed 5, 2 core(s)): 0.8000, expected 0.6638 to 0.7562")
+    assert "seeds 0 1 2 on cores 2 2 2: 0.7000 0.7100 0.7200" in problems[0] and "moved +0.0900" in problems[0]
+    assert problems[0].endswith(f"on {regression.cpu_name()})")
     unknown = measured_table({("theirs", "fan", 0): (0.5, 0.5)})
     assert all("no expected spread" in p for p in regression.compare(unknown, expected))
 
@@ -87,13 +93,16 @@ def test_a_spread_needs_two_seeds_and_the_table_its_columns(tmp_path):
 
 
 def test_update_replaces_only_the_measured_solutions(tmp_path):
-    path = tmp_path / "expected.csv"
-    regression.write_expected(measured_table({("a", "fan", s): (0.7, 0.6 + s / 100) for s in range(3)}), path)
-    regression.write_expected(measured_table({("b", "fan", s): (0.8, 0.5 + s / 100) for s in range(3)}), path)
-    regression.write_expected(measured_table({("a", "fan", s): (0.9, 0.9 + s / 100) for s in range(3)}), path)
+    path, precisions = tmp_path / "expected.csv", {"a": "32-true", "b": "float32"}
+    regression.write_expected(measured_table({("a", "fan", s): (0.7, 0.6 + s / 100) for s in range(3)}), precisions, path)
+    regression.write_expected(measured_table({("b", "fan", s): (0.8, 0.5 + s / 100) for s in range(3)}), precisions, path)
+    one_core = measured_table({("a", "fan", s): (0.9, 0.9 + s / 100) for s in range(2)}, cores=1)
+    regression.write_expected(pd.concat([one_core, measured_table({("a", "fan", 0): (0.9, 0.9)})]), precisions, path)
     table = regression.read_expected(path)
     assert sorted(set(table["solution"])) == ["a", "b"]
-    assert table.query("solution == 'a' and metric == 'AUC'")["mean"].item() == pytest.approx(0.9)
+    row = table.query("solution == 'a' and metric == 'AUC'").iloc[0]
+    assert (row["mean"], row["seeds"], row["cores"], row["precision"]) == (pytest.approx(0.9), "0 1 0", "1 1 2", "32-true")
+    assert table.query("solution == 'b'")["precision"].eq("float32").all()
 
 
 def test_the_committed_table_catches_a_small_shift_of_every_type():
@@ -114,12 +123,12 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from helpers import recording, runner
+    from helpers import recording, runner, synth, threads
 
     calls = []
 
     def run_solution(folder, data, result_root, epochs, retrain, timeout, idle_timeout, extra, run_name, roles):
-        calls.append((folder.name, extra["SEED"], epochs, retrain, run_name, roles))
+        calls.append((folder.name, extra["SEED"], epochs, retrain, run_name, roles, threads.cores()))
         seed = extra["SEED"]
         rows = [{"machine_type": t, "section": i, "AUC": auc + seed / 100, "pAUC": auc - 0.1}
                 for t, auc in (("fan", 0.7), ("valve", 0.9)) for i in ("00", "02", "arithmetic mean", "harmonic mean")]
@@ -132,9 +141,10 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
         return result_root / run_name
 
     monkeypatch.setattr(runner, "run_solution", run_solution)
-    (tmp_path / "dev_data").mkdir()
-    measured = regression.measure([tmp_path / "mine"], seeds=[0, 3], work=tmp_path, epochs=7)
-    assert calls == [("mine", seed, 7, True, f"mine-seed{seed}", regression.CHECKED_ROLES) for seed in (0, 3)]
+    monkeypatch.setattr(synth, "generate", lambda data, **settings: data.mkdir(exist_ok=True))
+    measured = regression.measure([tmp_path / "mine"], seeds=[0, 3], work=tmp_path, epochs=7, cores=[1])
+    assert calls == [("mine", seed, 7, True, f"mine-seed{seed}-cores1", regression.CHECKED_ROLES, 1) for seed in (0, 3)]
+    assert set(measured["cores"]) == {1}
     table = measured.set_index(["machine_type", "seed"])
     assert table.loc[("fan", 0), "AUC"] == pytest.approx(0.70) and table.loc[("valve", 3), "AUC"] == pytest.approx(0.93)
     assert table.loc[(regression.ALL_TYPES, 3), "AUC"] == pytest.approx((0.73 + 0.93) / 2)
