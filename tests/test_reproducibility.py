@@ -1,13 +1,16 @@
 """One seed setting makes a CPU run repeatable: the same scores to the last digit, in a fresh process,
-for the Lightning loop and for the Keras one (TensorFlow with op determinism)."""
+for the Lightning loop and for the Keras one (TensorFlow with op determinism), whatever the feature
+cache holds."""
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+import threadpoolctl
+import torch
 
-from helpers import paths
+from helpers import paths, pipeline, solution
 
 RUN = textwrap.dedent("""
     import sys
@@ -58,3 +61,28 @@ def test_keras_runs_repeat_in_fresh_processes(script, tiny_data, tmp_path):
     first = _run(script, tiny_data, tmp_path / "first", seed=0, hash_seed="1", name="original")
     second = _run(script, tiny_data, tmp_path / "second", seed=0, hash_seed="2", name="original")
     assert len(first) == 5 and first == second
+
+
+def test_the_same_model_whatever_the_cache_holds(tiny_data, tmp_path, monkeypatch):
+    """A run reads its log-mels from the cache when another run put them there first, computed in a
+    process with another number of BLAS threads (a kernel under another share of the cores, a test
+    worker, a feature worker). The trained weights are the same to the last bit as with an empty cache."""
+    other_threads = 1 if threadpoolctl.threadpool_info() and max(
+        i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas") > 1 else 2
+    populated = tmp_path / "populated"
+    fill = ("import sys\nfrom helpers import featurecache, layout\n"
+            "clips = [c.path for split in ('train', 'test') for c in layout.list_clips(sys.argv[1], 'fan', split)]\n"
+            "featurecache.log_mels(clips, progress=False)\n")
+    env = {**os.environ, paths.CACHE_DIR_VARIABLE: str(populated), "OPENBLAS_NUM_THREADS": str(other_threads)}
+    subprocess.run([sys.executable, "-c", fill, str(tiny_data)], check=True, env=env, timeout=300)
+    assert any((populated / "features").rglob("*.npy"))
+
+    weights = {}
+    for name, home in (("empty", tmp_path / "empty"), ("populated", populated)):
+        monkeypatch.setenv(paths.CACHE_DIR_VARIABLE, str(home))
+        sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 2})
+        pipeline.train_all(sol, tiny_data, tmp_path / name, "fan", retrain=True, live=False, progress=False)
+        weights[name] = pipeline.load_model(sol, "fan", tmp_path / name).net.state_dict()
+    assert any((tmp_path / "empty" / "features").rglob("*.npy"))  # the first run computed and cached its own
+    assert weights["empty"].keys() == weights["populated"].keys()
+    assert all(torch.equal(weights["empty"][k], weights["populated"][k]) for k in weights["empty"])
