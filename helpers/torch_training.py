@@ -387,11 +387,9 @@ def resolved_precision(trainer_settings: dict):
     """trainer.precision as Lightning takes it: "auto" is "32-true" on every device; any other value as it is.
 
     A precision is a speed setting and may never change what a model detects, so "auto" never
-    picks a reduced one by itself. bf16-mixed on a CPU with native bf16 (AVX-512 BF16, AMX) takes
+    picks a reduced one by itself: bf16-mixed on a CPU with native bf16 (AVX-512 BF16, AMX) takes
     about a third less time an epoch for the dense autoencoder, but its figures are not those of
-    fp32: on the small preset's valve, 10 epochs, one bf16 run scored 0.27 AUC where fp32 runs of
-    the same data score 0.52-0.71 (README, Precision). Chosen by name it is used, and
-    :func:`train` says so.
+    fp32 (README, GPUs and several machines). Named, it is used, and :func:`train` says so.
     """
     precision = trainer_settings["precision"]
     return "32-true" if precision == "auto" else precision

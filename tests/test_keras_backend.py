@@ -2,6 +2,7 @@
 of the torch path."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import keras_backend
+from helpers import frontend, keras_backend
 from helpers import solution as solution_module
 from helpers import scoring
 from helpers.inputs import FrameVectors, Patches
@@ -122,3 +123,31 @@ def test_the_torch_path_does_not_import_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _import_and_compute(extra_env: dict) -> subprocess.CompletedProcess:
+    code = ("import helpers.keras_backend, os, tensorflow as tf\n"
+            "print(float(tf.reduce_sum(tf.ones(3))), os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", frontend.NATIVE_LOGS_VARIABLE)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**env, **extra_env}, check=True)
+
+
+def test_tensorflows_own_log_lines_are_shown_only_when_asked():
+    """On a machine without a GPU, TensorFlow logs the set-up of CUDA, one line an error (E0000 ...
+    failed call to cuInit), which reads like a failure of the run: by default nothing of it."""
+    quiet = _import_and_compute({})
+    assert quiet.stdout.split() == ["3.0", "3"] and quiet.stderr == ""
+    asked = _import_and_compute({frontend.NATIVE_LOGS_VARIABLE: "1"})
+    assert asked.stdout.split() == ["3.0", "0"]
+
+
+def test_framework_logs_option_reaches_the_kernels(monkeypatch):
+    from helpers import cli
+
+    seen = []
+    monkeypatch.delenv(frontend.NATIVE_LOGS_VARIABLE, raising=False)
+    monkeypatch.setattr(cli, "_run", lambda args: seen.append(os.environ.get(frontend.NATIVE_LOGS_VARIABLE)))
+    assert cli.main(["run", "--solution", "pytorch"]) == 0
+    assert cli.main(["run", "--solution", "pytorch", "--framework-logs"]) == 0
+    assert seen == [None, "1"]
