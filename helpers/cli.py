@@ -17,13 +17,13 @@ import sys
 
 from pathlib import Path
 
-from helpers import frontend, paths
+from helpers import frontend, paths, threads
 from helpers.errors import ToolkitError
 from helpers.layout import YEARS
 
 
 DEMO_EPOCHS = 10
-DEMO_JOBS = min(2, os.cpu_count() or 1)  # two notebooks at once: one alone left a quarter of two cores idle
+DEMO_JOBS = min(2, threads.machine_cores())  # two notebooks at once: one alone left a quarter of two cores idle
 
 
 def _types(text: str | None) -> list[str] | None:

@@ -29,7 +29,6 @@ seeds, cores and values side by side, the precision, and the CPU (:func:`cpu_nam
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +67,7 @@ def cpu_name() -> str:
     name = fields.get("model name") or platform.processor() or platform.machine()
     family = f" (family {fields['cpu family']} model {fields['model']})" if "cpu family" in fields else ""
     extras = [label for flag, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
-    return f"{name}{family}{', ' + ', '.join(extras) if extras else ''}, {os.cpu_count()} cores"
+    return f"{name}{family}{', ' + ', '.join(extras) if extras else ''}, {threads.machine_cores()} cores"
 
 
 def precision_of(folder: Path) -> str:

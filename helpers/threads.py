@@ -41,9 +41,19 @@ def share() -> int | None:
         return None
 
 
+def machine_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's cpuset) where
+    the system tells it, else every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity on this system (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def cores() -> int:
-    """The cores this kernel may use: its share (:func:`share`), or all of them without a runner."""
-    return share() or os.cpu_count() or 1
+    """The cores this kernel may use: its share (:func:`share`), or all it may run on without a runner
+    (:func:`machine_cores`)."""
+    return share() or machine_cores()
 
 
 def torch_threads() -> int | None:

@@ -63,7 +63,7 @@ def test_each_training_beside_another_gives_what_it_gives_alone(tiny_data, tmp_p
 
 def test_trainings_side_by_side_share_the_cores(monkeypatch):
     monkeypatch.delenv(threads.VARIABLE, raising=False)
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads, "machine_cores", lambda: 4)
     before = torch.get_num_threads()
     assert threads.torch_threads() is None  # one training, no runner: torch is left as it is
     with threads.side_by_side(2):

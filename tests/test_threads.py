@@ -1,4 +1,8 @@
 """The cores' budget of kernels run side by side: each kernel's share, and torch taking it."""
+import os
+import subprocess
+import sys
+
 import torch
 
 from helpers import threads
@@ -46,3 +50,13 @@ def test_a_runner_inside_a_kernel_with_a_share_divides_that_share(tmp_path, monk
         budget.started()
         assert threads.share() == 1
     assert threads.share() == 3  # the outer share is back
+
+
+def test_a_process_pinned_to_one_core_shares_that_core():
+    """`taskset -c 0` (or a container's cpuset) leaves a process one core of the machine's: that is
+    what its kernels share out and its trainings take, not every core the machine has."""
+    code = "from helpers import threads; print(threads.machine_cores(), threads.cores())"
+    env = {k: v for k, v in os.environ.items() if k != threads.VARIABLE}
+    pinned = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=True, timeout=120)
+    assert pinned.stdout.split() == ["1", "1"]
