@@ -59,12 +59,24 @@ def test_spread_and_ranges_follow_the_rule():
     assert (fan_auc["cores"], fan_auc["precision"], fan_auc["cpu"]) == ("2 2 2", "32-true", "a CPU, 2 cores")
     assert fan_auc["mean"] == pytest.approx(0.72) and fan_auc["sd"] == pytest.approx(0.02)
     ranges = regression.allowed_ranges(expected).set_index(["machine_type", "metric"])
-    pooled = np.sqrt(np.mean([0.02 ** 2, 0.0, 0.05 ** 2, 0.02 ** 2]))
+    pooled = np.median([0.02, 0.0, 0.05, 0.02])
     half = regression.K * np.sqrt(1 + 1 / 3)
     assert ranges.loc[("fan", "AUC"), "high"] == pytest.approx(0.72 + half * pooled)
     assert ranges.loc[("valve", "AUC"), "low"] == pytest.approx(0.85 - half * 0.05)
     # seeds that agreed exactly still get the pooled width, not a zero-width range
     assert ranges.loc[("fan", "pAUC"), "high"] - ranges.loc[("fan", "pAUC"), "low"] == pytest.approx(2 * half * pooled)
+
+
+def test_a_figure_that_lands_anywhere_keeps_its_wide_range_to_itself():
+    """A training unsettled at 10 epochs gives a figure anywhere in a wide band (valve here); the
+    other types' ranges stay as narrow as their own spread and their neighbours' say."""
+    steady = {("mine", t, s): (0.70 + 0.01 * s, 0.60 + 0.01 * s) for t in ("ToyCar", "fan", "pump") for s in range(3)}
+    anywhere = {("mine", "valve", s): (auc, 0.5) for s, auc in enumerate((0.72, 0.44, 0.19))}
+    ranges = regression.allowed_ranges(regression.spread(measured_table(steady | anywhere)))
+    ranges = ranges.set_index(["machine_type", "metric"])
+    half = regression.K * np.sqrt(1 + 1 / 3) * 0.01
+    assert ranges.loc[("fan", "AUC"), "high"] == pytest.approx(0.71 + half)
+    assert ranges.loc[("valve", "AUC"), "low"] < 0.19 and ranges.loc[("valve", "AUC"), "high"] > 0.72
 
 
 def test_compare_names_solution_type_figure_range_and_move():
