@@ -8,7 +8,8 @@ where that spread says a rerun can fall:
 
     |rerun - mean| <= K * sqrt(1 + 1/n) * max(sd, pooled sd)
 
-with n the runs, sd their standard deviation for this figure, and the pooled sd the median sd of
+with n the seeds (a seed's runs on other cores are not new draws of its randomness), sd the
+standard deviation of this figure's runs, and the pooled sd the median sd of
 the solution's per-type figures (or of its two all-types figures), which keeps a figure whose few
 runs happened to agree from getting a needle-thin range. The median, not a mean of variances:
 a figure of a training that has not settled by EPOCHS (the dense autoencoder's valve lands
@@ -135,7 +136,7 @@ def spread(measured: pd.DataFrame, precisions: dict[str, str] | None = None, cpu
 def allowed_ranges(expected: pd.DataFrame) -> pd.DataFrame:
     """`expected` with the columns `low` and `high`: where a rerun of each figure may fall (module docstring)."""
     table = expected.copy()
-    n = table["seeds"].str.split().str.len()
+    n = table["seeds"].str.split().map(lambda seeds: len(set(seeds)))  # a seed's runs on other cores are no new draws
     if (n < 2).any():
         short = table.loc[n < 2, ["solution", "machine_type", "metric"]].to_string(index=False)
         raise ToolkitError(f"{EXPECTED}: a spread needs at least two seeds per figure; rows with fewer:\n{short}")
