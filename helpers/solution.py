@@ -149,6 +149,8 @@ def load(folder: str | Path = ".", overrides: dict | None = None, run_name: str 
     """Load the solution in `folder` (a notebook's own folder by default), with overrides applied."""
     folder = Path(folder).resolve()
     config = config_module.load(folder / "config.yaml", overrides)
+    if config["framework"] == "keras":  # TensorFlow set up by its one module (quiet) before model.py imports keras
+        importlib.import_module("helpers.keras_backend")
     module = import_model(folder)
     _check_model_settings(module, config, str(folder / "config.yaml"))
     return Solution(folder.name, folder, config, module, run_name or folder.name)
