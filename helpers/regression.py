@@ -33,6 +33,7 @@ seeds, cores and values side by side, the precision, and the CPU (:func:`cpu_nam
 from __future__ import annotations
 
 import contextlib
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,6 @@ def cpu_name() -> str:
             fields.setdefault(key, value)
     except OSError:
         pass
-    import platform
-
     name = fields.get("model name") or platform.processor() or platform.machine()
     family = f" (family {fields['cpu family']} model {fields['model']})" if "cpu family" in fields else ""
     extras = [label for flag, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
