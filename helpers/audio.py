@@ -1,6 +1,6 @@
 """Reading audio clips with soundfile, at their own sample rate.
 
-Policies (documented in the README):
+Policies (documented in docs/data.md):
 - Multi-channel files (raw MIMII recordings have 8 channels) use their first channel, as the
   DCASE 2020 Task 2 data did when it was cut from MIMII.
 - A file whose sample rate differs from the expected one (16 kHz) is resampled to it with

@@ -389,7 +389,7 @@ def resolved_precision(trainer_settings: dict):
     A precision is a speed setting and may never change what a model detects, so "auto" never
     picks a reduced one by itself: bf16-mixed on a CPU with native bf16 (AVX-512 BF16, AMX) takes
     about a third less time an epoch for the dense autoencoder, but it changes the arithmetic of
-    every product and has not been shown to give fp32's figures (README, GPUs and several
+    every product and has not been shown to give fp32's figures (docs/solutions.md, GPUs and several
     machines). Named, it is used, and :func:`train` says so.
     """
     precision = trainer_settings["precision"]
