@@ -120,13 +120,14 @@ def _demo(args) -> None:
     _run(args, before=(overview,))
 
 
-def _core_list(text: str) -> str:
-    """--cores: positive integers separated by commas, as given."""
+def _core_list(text: str) -> list[int]:
+    """--cores: positive integers separated by commas."""
     try:
-        if all(int(part) >= 1 for part in text.split(",")):
-            return text
+        cores = [int(part) for part in text.split(",")]
     except ValueError:
-        pass
+        cores = []
+    if cores and all(c >= 1 for c in cores):
+        return cores
     raise argparse.ArgumentTypeError(f"expected positive numbers of cores separated by commas, e.g. 1,2; got {text!r}")
 
 
@@ -135,8 +136,7 @@ def _regress(args) -> None:
 
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else (
         list(regression.SEEDS) if args.update else [regression.SEEDS[0]])
-    cores = [int(x) for x in args.cores.split(",")] if args.cores else (
-        list(regression.CORES) if args.update else [None])
+    cores = args.cores or (list(regression.CORES) if args.update else [None])
     if args.update and len(seeds) < 2:
         raise ToolkitError(f"--update records the spread over seeds: give at least two (--seeds 0,1,2), got {seeds}")
     folders = _selected_solutions(args.solution)

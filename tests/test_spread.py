@@ -1,8 +1,9 @@
 """Training and scoring on one and on two threads, in the precision the solution trains in, land
 inside the spread that regression/expected.csv records for that figure (seeds and cores on one CPU).
 
-The figure is the dense autoencoder's valve AUC and pAUC on the small preset, 10 epochs, seed 0:
-the regression check's own data and recipe, the type whose figures move most from run to run.
+The figure is the dense autoencoder's fan AUC and pAUC on the small preset, 10 epochs, seed 0:
+the regression check's own data and recipe, on a type whose training has settled by then (valve's
+has not: its recorded range spans every AUC, so a check there could not fail).
 """
 import pandas as pd
 import pytest
@@ -10,25 +11,25 @@ import pytest
 from helpers import metrics, paths, pipeline, regression, solution, synth, threads
 
 SOLUTION = "pytorch"
-MACHINE_TYPE = "valve"
+MACHINE_TYPE = "fan"
 
 
 @pytest.fixture(scope="module")
-def valve_data(tmp_path_factory):
-    """The regression check's dataset (small preset, seed 0), valve only: the same clips, byte for byte."""
+def type_data(tmp_path_factory):
+    """The regression check's dataset (small preset, seed 0), one type only: the same clips, byte for byte."""
     root = tmp_path_factory.mktemp("regression") / "dev_data"
     synth.generate(root, size="small", seed=0, types=[MACHINE_TYPE], progress=False)
     return root
 
 
 @pytest.mark.parametrize("cores", [1, 2])
-def test_one_and_two_threads_stay_inside_the_recorded_spread(valve_data, tmp_path, cores):
+def test_one_and_two_threads_stay_inside_the_recorded_spread(type_data, tmp_path, cores):
     folder = paths.NOTEBOOKS / SOLUTION
     sol = solution.load(folder, {"training.epochs": regression.EPOCHS, "training.seed": regression.SEEDS[0]})
     with threads.sharing(cores):
         assert threads.torch_threads() == cores
-        pipeline.train_all(sol, valve_data, tmp_path, MACHINE_TYPE, retrain=True, live=False, progress=False)
-        _, tables = pipeline.test_all(sol, valve_data, tmp_path, MACHINE_TYPE, progress=False)
+        pipeline.train_all(sol, type_data, tmp_path, MACHINE_TYPE, retrain=True, live=False, progress=False)
+        _, tables = pipeline.test_all(sol, type_data, tmp_path, MACHINE_TYPE, progress=False)
     figures = metrics.means(tables[MACHINE_TYPE], "2020")["arithmetic mean"]  # what the test notebook records
     measured = pd.DataFrame([{"solution": SOLUTION, "machine_type": MACHINE_TYPE, "seed": regression.SEEDS[0],
                               "cores": cores, "AUC": figures["AUC"], "pAUC": figures["pAUC"]}])
