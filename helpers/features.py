@@ -2,7 +2,7 @@
 
 log_mel = 20/power * log10(melspectrogram(y, sr, n_fft, hop_length, n_mels, power) + eps),
 eps = sys.float_info.epsilon; vectors are `frames` consecutive log-mel frames concatenated
-frame-major: vector[i][n_mels*t + m] = log_mel[m, i + t].
+frame-major: ``vector[i][n_mels*t + m] = log_mel[m, i + t]``.
 
 The mel spectrogram is librosa.feature.melspectrogram's own computation (a Hann-windowed STFT of
 the clip zero-padded by n_fft/2 on each side, the power of its magnitude, librosa's Slaney mel
