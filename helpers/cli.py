@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--types", help="comma-separated machine types (default: every type in the data)")
     run.add_argument("--epochs", type=int, help="training epochs (default: each config.yaml)")
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
-    run.add_argument("--scoring-backend", choices=(*scoring.OWN_SCORES.values(), *scoring.DENSITY_BACKENDS),
+    run.add_argument("--scoring-backend", choices=scoring.backends(),
                      help="every notebook's SCORING_BACKEND: the objective's own score (mse for reconstruction, nll for "
                           "machine_id) or a density back end fitted after training (default: each config.yaml's "
                           "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import scoring
+from helpers import objectives, scoring
 from helpers.errors import ConfigError
 from helpers.features import FeatureSettings
 from helpers.inputs import KINDS
@@ -57,7 +57,9 @@ SCHEMA = {
         "shuffle": (True, bool, "true or false"),
         "seed": (0, int, "integer"),
         "objective": ("reconstruction", str, "'reconstruction' (predict the input's target) or 'machine_id' "
-                                             "(classify the clip's machine ID within its type)"),
+                                             "(classify the clip's machine ID within its type) (helpers.objectives)"),
+        "scope": ("machine_type", str, "'machine_type' (one network per machine type) or 'all_types' (one network "
+                                       "trained on every machine type of the data folder, scored per type and section)"),
     },
     "trainer": {
         "accelerator": ("cpu", str, "'cpu', 'gpu', 'mps' or 'auto'"),
@@ -96,8 +98,10 @@ TOP_LEVEL = {
     "model": ({}, dict, "mapping of build_model keyword arguments"),
     "notebook": ({k: v[0] for k, v in NOTEBOOK.items()}, dict, "mapping with title, about and parameters"),
 }
+SCOPES = ("machine_type", "all_types")  # what one trained network covers (helpers.detector)
 CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): tuple(KINDS),
-           ("training", "objective"): scoring.OBJECTIVES, ("scoring", "vectors"): scoring.VECTORS}
+           ("training", "objective"): tuple(objectives.OBJECTIVES), ("training", "scope"): SCOPES,
+           ("scoring", "vectors"): scoring.VECTORS}
 
 
 def defaults() -> dict:
@@ -193,7 +197,8 @@ def validate(raw: dict, where: str) -> dict:
     if not 0 < config["scoring"]["threshold_quantile"] < 1:
         raise ConfigError(f"{where}: setting 'scoring.threshold_quantile' must be in (0, 1), "
                           f"got {config['scoring']['threshold_quantile']!r}")
-    scoring.check(config["training"]["objective"], config["scoring"]["backend"], config["scoring"]["vectors"], where)
+    scoring.check(objectives.objective(config["training"]["objective"]), config["scoring"]["backend"],
+                  config["scoring"]["vectors"], where)
     feature_settings(config, where)
     return config
 

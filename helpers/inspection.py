@@ -1,9 +1,8 @@
 """What a trained model makes of one clip, on the same items and scores the test run used.
 
-For every solution: the log-mel input, each item's score over time and the clip's score. For a
-reconstruction objective also the prediction (the reconstruction, or IDNN's predicted middle
-frames) and the squared error as images; for a machine_id objective the probability of each
-machine ID over time. For a network that embeds its inputs (``embed``), a 2-D map per machine
+For every solution: the log-mel input, each item's score over time and the clip's score, and
+what its objective shows of the network's outputs (helpers.objectives: a reconstruction's
+prediction and squared error as images, a classifier's probability of each class over time). For a network that embeds its inputs (``embed``), a 2-D map per machine
 type of where its training and test clips lie (:func:`embedding_maps`).
 """
 from __future__ import annotations
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import featurecache, layout, pipeline, plots, scoring
+from helpers.detector import Detector
 from helpers.errors import DataLayoutError, ToolkitError
 from helpers.results import read_scores_table
 from helpers.solution import Solution
@@ -27,11 +27,12 @@ class ClipView:
 
     log_mel: [shape=(n_mels, frames)]; item_times: the centre of each item in seconds
     [shape=(items,)]; item_scores: each item's score [shape=(items,)]; score: the clip's anomaly
-    score (their mean); score_label: what the score is (for axis labels). Reconstruction
-    objective: reconstruction and error [shape=(n_mels, frames)] (the prediction and the squared
-    difference in dB², averaged over the items covering each bin; NaN where no item predicts).
-    machine_id objective: id_probabilities [shape=(classes, items)], classes (the IDs, in the
-    network's order) and section (the clip's own ID).
+    score (their mean); score_label: what the score is (for axis labels); section: the clip's
+    own section (2020: machine ID). What the objective fills (helpers.objectives): a
+    reconstruction's reconstruction and error [shape=(n_mels, frames)] (the prediction and the
+    squared difference in dB², averaged over the items covering each bin; NaN where no item
+    predicts); a classifier's id_probabilities [shape=(classes, items)] and classes (in the
+    network's order).
     """
 
     log_mel: np.ndarray
@@ -46,22 +47,11 @@ class ClipView:
     section: str | None = None
 
 
-def _overlap_average(pieces: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
-    """Average time-major pieces [shape=(items, span, n_mels)] placed at `starts` -> [shape=(n_mels, n_frames)]."""
-    n_items, span, n_mels = pieces.shape
-    total = np.zeros((n_frames, n_mels))
-    counts = np.zeros((n_frames, 1))
-    index = (starts[:, None] + np.arange(span)).ravel()
-    np.add.at(total, index, pieces.reshape(-1, n_mels))
-    np.add.at(counts, index, 1.0)
-    with np.errstate(invalid="ignore"):
-        return (total / counts).T
-
-
-def view_clip(solution: Solution, model: pipeline.TrainedModel, path, section: str | None = None) -> ClipView | None:
-    """The model's view of the clip at `path` (of `section`, read from its name when None; a
-    machine_id model also reads the name's attributes); None if the clip is unreadable or too short
-    for one network input (recorded as skipped, with the reason)."""
+def view_clip(solution: Solution, detector: Detector, path, section: str | None = None,
+              machine_type: str | None = None) -> ClipView | None:
+    """The detector's view of the clip at `path` (of `section` and `machine_type`, read from its name
+    and its folder's parent when None; a classifier also reads the name's attributes); None if the
+    clip is unreadable or too short for one network input (recorded as skipped, with the reason)."""
     log_mels = featurecache.log_mels([path], solution.features, progress=False)
     if str(path) not in log_mels or not pipeline.long_enough(solution, path, log_mels[str(path)]):
         return None
@@ -72,26 +62,17 @@ def view_clip(solution: Solution, model: pipeline.TrainedModel, path, section: s
             raise
         named = None
     section = section or named.section
+    machine_type = machine_type or Path(path).resolve().parent.parent.name
     logmel = np.asarray(log_mels[str(path)])
-    clip = layout.Clip("", "test", section, 0, None, Path(path), attributes=named.attributes if named else "")
-    items = pipeline.clip_items(solution, model, [clip], [logmel])
-    outputs = pipeline.score_items(solution, model, items, [section], keep_predictions=True)
+    clip = layout.Clip(machine_type, "test", section, 0, None, Path(path), attributes=named.attributes if named else "")
+    items, outputs = detector.item_outputs([clip], [logmel], keep_predictions=True)
     settings = solution.features
     view = ClipView(
         log_mel=logmel,
         item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
-        item_scores=outputs.scores, score=float(np.mean(outputs.scores)),
-        score_label=scoring.SCORE_LABELS[solution.config["scoring"]["backend"]], section=section)
-    everything = np.arange(len(items))
-    if solution.objective == "reconstruction":
-        target = items.targets(everything)
-        squared = (outputs.predictions.reshape(target.shape) - target).astype(np.float64) ** 2
-        placed = items.positions() + items.target_offset
-        view.reconstruction = _overlap_average(items.as_frames(outputs.predictions), placed, logmel.shape[1])
-        view.error = _overlap_average(items.as_frames(squared), placed, logmel.shape[1])
-    else:
-        view.id_probabilities = np.exp(scoring.log_softmax(outputs.predictions)).T
-        view.classes = model.classes
+        item_scores=outputs.scores, score=float(np.mean(outputs.scores)), score_label=detector.score_label,
+        section=section)
+    solution.objective.describe(view, items, outputs.predictions, detector.classes)
     return view
 
 
@@ -102,11 +83,11 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
     Returns the pyplot figures (a notebook shows them with plt.show())."""
     figures = []
     for machine_type, group in chosen.groupby("machine_type", sort=False):
-        model = pipeline.load_model(solution, machine_type, result_root)
+        detector = pipeline.load_detector(solution, machine_type, result_root)
         figure, axes = plt.subplots(len(group), 3, figsize=(15, 3 * len(group)), squeeze=False, layout="constrained")
         timeline_figure, timeline = plt.subplots(figsize=(10, 3), layout="constrained")
         for row, clip in zip(axes, group.itertuples()):
-            view = view_clip(solution, model, clip.path, clip.section)
+            view = view_clip(solution, detector, clip.path, clip.section, machine_type)
             if view is None:
                 for ax in row:
                     ax.set_axis_off()
@@ -125,18 +106,18 @@ def chosen_clip_figures(solution: Solution, chosen: pd.DataFrame, result_root=No
 TEST_GROUPS = {0: "normal test", 1: "anomalous test"}  # by label; an unlabelled clip is "unlabelled test"
 
 
-def clip_embeddings(solution: Solution, model: pipeline.TrainedModel,
-                    clips: list[layout.Clip]) -> tuple[list[layout.Clip], np.ndarray]:
+def clip_embeddings(detector: Detector, clips: list[layout.Clip]) -> tuple[list[layout.Clip], np.ndarray]:
     """(the usable clips, the mean embedding of each one's items [shape=(usable clips, d)]).
 
     The items are the network inputs the test run builds; unreadable clips, and clips too short
     for one network input, are left out and recorded as skipped.
     """
+    solution = detector.solution
     kept, log_mels = pipeline.load_clip_features(solution, clips, False, "embeddings")
     if not kept:
         return kept, np.empty((0, 0))
-    items = pipeline.clip_items(solution, model, kept, log_mels)
-    vectors = scoring.item_outputs(pipeline.engine(solution), model.net, items, solution.objective,
+    items = detector.items(kept, log_mels)
+    vectors = scoring.item_outputs(detector.engine, detector.net, items, solution.objective,
                                    solution.config["scoring"]["batch_size"], vectors="embedding",
                                    own_scores=False).vectors
     return kept, np.column_stack([scoring.clip_scores(column, items.clip_of, len(kept)) for column in vectors.T])
@@ -146,7 +127,7 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
     """Per machine type, a map of its clips' mean embeddings (plots.embedding_map); [] for a network
     without ``embed`` (an autoencoder's).
 
-    Clips: the training clips the training listed, and the test clips of the last test run
+    Clips: the training clips its detector lists, and the test clips of the last test run
     (scores.csv) grouped by label (normal, anomalous, unlabelled eval clips). Each clip is the mean
     embedding of its items, projected on the first two principal components of the training
     clips. Machine types: those of the last test run (only `machine_types`, a list or
@@ -159,16 +140,15 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
     tested = list(dict.fromkeys(scores["machine_type"]))
     figures = []
     for machine_type in [t for t in tested if not wanted or t in wanted]:
-        model = pipeline.load_model(solution, machine_type, result_root)
-        if not hasattr(model.net, "embed"):
+        detector = pipeline.load_detector(solution, machine_type, result_root)
+        if not hasattr(detector.net, "embed"):
             return []
-        train, train_vectors = clip_embeddings(
-            solution, model, pipeline.listed_train_clips(result_dir, machine_type, "for the embedding map"))
+        train, train_vectors = clip_embeddings(detector, pipeline.train_clips(solution, machine_type, result_root))
         if len(train) < 2 or train_vectors.shape[1] < 2:
-            raise ToolkitError(f"{pipeline.train_clips_path(result_dir, machine_type)}: a 2-D map needs at least 2 "
+            raise ToolkitError(f"{machine_type} in {result_dir}: a 2-D map needs at least 2 "
                                f"usable training clips and embeddings of at least 2 dimensions; there are "
                                f"{len(train)} clip(s) of {train_vectors.shape[1]} dimension(s)")
-        test, test_vectors = clip_embeddings(solution, model, [
+        test, test_vectors = clip_embeddings(detector, [
             layout.Clip(machine_type, "test", row.section, 0, None if pd.isna(row.label) else int(row.label),
                         Path(row.path), attributes=row.attributes if isinstance(row.attributes, str) else "")
             for row in scores[scores["machine_type"] == machine_type].itertuples()])

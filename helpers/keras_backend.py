@@ -1,23 +1,20 @@
 """Training and scoring of the Keras solutions on TensorFlow (the original baseline's recipe).
 
-The network is compiled with Adam and mean squared error and trained with ``model.fit``, as in
-the DCASE 2020 baseline, to predict its items' reconstruction targets (training.objective
-``reconstruction``; the machine_id objective is the torch framework's). Batches are built from
+The network is compiled with Adam and its objective's Keras loss (helpers.objectives: mean
+squared error for a reconstruction; other objectives are the torch framework's) and trained with
+``model.fit``, as in the DCASE 2020 baseline. Batches are built from
 the solution's Items as they are needed (a PyDataset), never from a stacked copy of every
 vector. This is the only module of the project that imports TensorFlow; the ``trainer`` section
 of config.yaml (Lightning placement) does not apply here.
 
-Saved models are ``.keras`` archives (weights reloaded into ``solution.build_model()``, so
-custom layers need no registration); the settings fingerprint is stored inside the archive as
-the extra member ``fingerprint.json``.
+A trained network is kept as its weight arrays (:func:`weights`, saved by helpers.detector) and
+restored into ``solution.build_model()``, so custom layers need no registration.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,6 @@ import pandas as pd
 
 from helpers import frontend, threads
 from helpers.errors import ConfigError
-from helpers.fileio import atomic_path
 from helpers.inputs import Items
 from helpers.liveplot import LossDisplay, history_frame
 
@@ -63,7 +59,6 @@ if _share is not None:  # notebooks run side by side share the cores; TensorFlow
 
 MODEL_SUFFIX = ".keras"
 STEPS_PER_EXECUTION = 8
-FINGERPRINT_MEMBER = "fingerprint.json"
 
 
 class ItemBatches(keras.utils.PyDataset):
@@ -137,16 +132,17 @@ def trainings_at_once(solution, wanted: int, cores: int | None = None) -> int:
 def train(solution, train_items: Items, val_items: Items | None, log_dir: str | Path,
           log_name: str, display: LossDisplay | None = None, classes: int | None = None) -> tuple[keras.Model, pd.DataFrame]:
     """Train a fresh network of `solution` on `train_items`; returns it and its loss history."""
-    if solution.objective != "reconstruction":
-        raise ConfigError(f"{solution.folder / 'config.yaml'}: the keras framework trains reconstruction networks; "
-                          f"training.objective {solution.objective!r} needs framework: torch")
+    loss = solution.objective.keras_loss
+    if loss is None:
+        raise ConfigError(f"{solution.folder / 'config.yaml'}: the keras framework has no loss for training.objective "
+                          f"{solution.objective.name!r}; it needs framework: torch")
     training = solution.config["training"]
     keras.utils.set_random_seed(training["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same run: no order-dependent kernels
     model = solution.build_model()
     # 8 steps per call of the compiled train function: the same updates in the same order (the
     # same losses to the last bit), a fifth less time per epoch than one step per call
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]), loss="mse",
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]), loss=loss,
                   steps_per_execution=STEPS_PER_EXECUTION)
     batches = ItemBatches(train_items, training["batch_size"], training["shuffle"], training=True,
                           seed=training["seed"])
@@ -158,21 +154,16 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
     return model, history.history()
 
 
-def save(model: keras.Model, path: str | Path, saved: dict) -> None:
-    """Write the model as a .keras archive with `saved` ({"fingerprint", ...}) inside, whole or not at all."""
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(FINGERPRINT_MEMBER, json.dumps(saved))
+def weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """The network's weights (trainable and not, e.g. batch-norm statistics) as plain arrays, in order."""
+    return {f"{position:04d}": value for position, value in enumerate(model.get_weights())}
 
 
-def load(solution, path: str | Path) -> tuple[keras.Model, dict]:
-    """The saved network and what was saved with it ({"fingerprint", "classes"})."""
-    model = solution.build_model()
-    model.load_weights(path)
-    with zipfile.ZipFile(path) as archive:
-        saved = json.loads(archive.read(FINGERPRINT_MEMBER))
-    return model, {"fingerprint": saved["fingerprint"], "classes": saved.get("classes")}
+def restore(solution, arrays: dict[str, np.ndarray], classes: int | None) -> keras.Model:
+    """A network of `solution` holding the arrays of :func:`weights`."""
+    model = solution.build_model(classes)
+    model.set_weights([arrays[name] for name in sorted(arrays)])
+    return model
 
 
 def predict(model: keras.Model, batch: np.ndarray) -> np.ndarray:

@@ -1,15 +1,14 @@
 """A solution: a folder under notebooks/ with a config.yaml and a model.py.
 
 model.py defines ``build_model(input_shape, **model_settings)``; the ``model`` section of
-config.yaml gives its keyword arguments, and a solution trained on machine IDs
-(``training.objective: machine_id``) also gets ``classes``, the number of IDs of the machine
-type; a reconstruction whose target is not its input (inputs.kind ``context``: the middle
-frame) also gets ``target_shape``, the shape of one target. For the torch framework it returns
-a torch.nn.Module whose ``forward`` maps a batch of inputs to the objective's output
-(helpers.scoring): the predicted target of a reconstruction objective, logits over the IDs of a
-machine_id objective. The module may also define
+config.yaml gives its keyword arguments, and the objective adds what it needs
+(helpers.objectives): a classifier gets ``classes``, the number of classes it tells apart; a
+reconstruction whose target is not its input (inputs.kind ``context``: the middle frame) gets
+``target_shape``, the shape of one target. For the torch framework it returns a
+torch.nn.Module whose ``forward`` maps a batch of inputs to the objective's output: the
+predicted target of a reconstruction, logits over the classes of a classifier. The module may also define
 ``training_loss(x, target) -> (loss, parts)`` (its own loss, e.g. the VAE's or an angular-margin
-head's; `target` is the reconstruction target or the ID index) and ``embed(x)`` (vectors a
+head's; `target` is the objective's training target) and ``embed(x)`` (vectors a
 density back end can be fitted on). For the keras framework it returns a keras.Model that
 predicts the reconstruction target. Copying a folder under a new name makes a new solution;
 nothing else needs editing.
@@ -26,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from helpers import config as config_module
-from helpers import inputs, paths
+from helpers import inputs, objectives, paths
 from helpers.errors import ConfigError
 from helpers.features import FeatureSettings
 
@@ -54,9 +53,9 @@ class Solution:
         return Path(result_root or paths.RESULT) / (self.run_name or self.name)
 
     @property
-    def objective(self) -> str:
-        """What the network is trained for: 'reconstruction' or 'machine_id' (helpers.scoring)."""
-        return self.config["training"]["objective"]
+    def objective(self) -> objectives.Objective:
+        """What the network is trained for (helpers.objectives), from training.objective."""
+        return objectives.objective(self.config["training"]["objective"])
 
     @property
     def input_kind(self) -> type[inputs.Items]:
@@ -76,17 +75,12 @@ class Solution:
         return self.input_kind.target_shape(self.config["inputs"], self.features)
 
     def model_arguments(self, classes: int | None = None) -> dict:
-        """build_model's keyword arguments: the model settings, with `classes` for a machine_id
-        objective and `target_shape` for a reconstruction whose target is not its input."""
-        extra = {}
-        if self.objective == "machine_id":
-            extra["classes"] = classes
-        elif not self.input_kind.target_is_input:
-            extra["target_shape"] = self.target_shape()
-        return {**self.config["model"], **extra}
+        """build_model's keyword arguments: the model settings and what the objective passes
+        (`classes` for a classifier, `target_shape` for a reconstruction whose target is not its input)."""
+        return {**self.config["model"], **self.objective.build_arguments(self.input_kind, self.target_shape(), classes)}
 
     def build_model(self, classes: int | None = None):
-        """A fresh network; `classes` (the machine IDs it tells apart) for a machine_id objective."""
+        """A fresh network; `classes` (the number of classes it tells apart) for an objective that learns classes."""
         return self.model_module.build_model(self.input_shape(), **self.model_arguments(classes))
 
     def fingerprint(self) -> str:
@@ -125,17 +119,13 @@ def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return
     accepted = {p.name for p in params}
-    if config["training"]["objective"] == "machine_id":
-        if "classes" not in accepted:
-            raise ConfigError(f"{where}: training.objective 'machine_id' passes the number of machine IDs to "
-                              f"build_model as `classes`, which {module.__file__}'s build_model does not take")
-        accepted.discard("classes")
-    elif not inputs.kind(config["inputs"]["kind"]).target_is_input:
-        if "target_shape" not in accepted:
-            raise ConfigError(f"{where}: inputs.kind {config['inputs']['kind']!r} predicts a target that is not the "
-                              f"input and passes its shape to build_model as `target_shape`, which "
+    objective = objectives.objective(config["training"]["objective"])
+    for name, meaning in objective.required_arguments(inputs.kind(config["inputs"]["kind"])).items():
+        if name not in accepted:
+            raise ConfigError(f"{where}: training.objective {objective.name!r} with inputs.kind "
+                              f"{config['inputs']['kind']!r} passes {meaning} to build_model as `{name}`, which "
                               f"{module.__file__}'s build_model does not take")
-        accepted.discard("target_shape")
+        accepted.discard(name)
     for key in config["model"]:
         if key not in accepted:
             raise config_module.unknown_setting_error(key, accepted, f"{where} [model]")

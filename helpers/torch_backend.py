@@ -1,36 +1,29 @@
-"""Running the PyTorch solutions' networks: batches, losses, saving, loading, predicting.
+"""Running the PyTorch solutions' networks: batches, losses, weights as arrays, predicting.
 
 Only torch is imported here: loading a trained model and scoring with it (the test and
 visualisation notebooks) does not pay for Lightning's import. Training runs through the
 Lightning loop of helpers.torch_training, which builds on what is here. The loss is the
 network's own ``training_loss(x, target)`` when it defines one (the VAE, an angular-margin
-head), else the objective's: mean squared error between the output and the reconstruction
-target, or cross-entropy of the logits against the machine-ID index (helpers.scoring).
+head), else the objective's (helpers.objectives).
 :func:`predict` and :func:`embed` are what scoring asks of a trained network.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from helpers.errors import ConfigError
-from helpers.fileio import atomic_path
 from helpers.inputs import Items
-
-MODEL_SUFFIX = ".pt"
+from helpers.objectives import Objective
 
 
 class ItemDataset(torch.utils.data.Dataset):
-    """(inputs, targets) built per batch from Items (no per-item Python work).
+    """(inputs, targets) built per batch from Items (no per-item Python work); the targets are the
+    objective's training targets (helpers.objectives: the reconstruction target, the same tensor
+    as the inputs for an autoencoder, or each item's class index [shape=(batch,)])."""
 
-    targets: the reconstruction targets (the same tensor as the inputs for an autoencoder) or,
-    for a machine_id objective, each item's ID index [shape=(batch,)].
-    """
-
-    def __init__(self, items: Items, objective: str):
+    def __init__(self, items: Items, objective: Objective):
         self.items, self.objective = items, objective
 
     def __len__(self) -> int:
@@ -38,17 +31,17 @@ class ItemDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = np.asarray(indices)
-        x = torch.from_numpy(self.items.batch(index))
-        if self.objective == "machine_id":
-            return x, torch.from_numpy(self.items.labels_of(index))
-        return x, x if self.items.target_is_input else torch.from_numpy(self.items.targets(index))
+        batch = self.items.batch(index)
+        x = torch.from_numpy(batch)
+        target = self.objective.training_target(self.items, index, batch)
+        return x, x if target is batch else torch.from_numpy(target)
 
 
 def _as_batch(batch):
     return batch
 
 
-def loader(items: Items, batch_size: int, shuffle: bool, objective: str = "reconstruction",
+def loader(items: Items, batch_size: int, shuffle: bool, objective: Objective,
            generator: torch.Generator | None = None) -> torch.utils.data.DataLoader:
     """A DataLoader of whole batches, shuffled (when `shuffle`) from `generator` (default: torch's
     global generator); Lightning swaps in a distributed sampler under DDP."""
@@ -56,13 +49,11 @@ def loader(items: Items, batch_size: int, shuffle: bool, objective: str = "recon
                                        collate_fn=_as_batch, generator=generator)
 
 
-def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objective: str) -> tuple[torch.Tensor, dict]:
-    """The network's own training loss if it defines one, else the objective's (MSE or cross-entropy)."""
+def network_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor, objective: Objective) -> tuple[torch.Tensor, dict]:
+    """The network's own training loss if it defines one, else the objective's (helpers.objectives)."""
     if hasattr(net, "training_loss"):
         return net.training_loss(x, target)
-    if objective == "machine_id":
-        return nn.functional.cross_entropy(net(x), target), {}
-    return nn.functional.mse_loss(net(x), target), {}  # one fused kernel each way, not sub, pow and mean
+    return objective.loss(net(x), target), {}
 
 
 def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
@@ -70,19 +61,16 @@ def optimiser(net: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
 
 
-def save(net: nn.Module, path: str | Path, saved: dict) -> None:
-    """Write the network's weights with `saved` ({"fingerprint", "classes"}), whole or not at all."""
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": net.state_dict(), **saved}, tmp)
+def weights(net: nn.Module) -> dict[str, np.ndarray]:
+    """The network's parameters and buffers as plain arrays, by name (its state_dict)."""
+    return {name: value.detach().cpu().numpy() for name, value in net.state_dict().items()}
 
 
-def load(solution, path: str | Path) -> tuple[nn.Module, dict]:
-    """The saved network and what was saved with it ({"fingerprint", "classes"})."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    classes = saved.get("classes")
-    net = solution.build_model(len(classes) if classes else None)
-    net.load_state_dict(saved["state_dict"])
-    return net.eval(), {"fingerprint": saved["fingerprint"], "classes": classes}
+def restore(solution, arrays: dict[str, np.ndarray], classes: int | None) -> nn.Module:
+    """A network of `solution` (with `classes` for a classifier) holding the arrays of :func:`weights`."""
+    net = solution.build_model(classes)
+    net.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in arrays.items()})
+    return net.eval()
 
 
 @torch.no_grad()

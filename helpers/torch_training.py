@@ -340,11 +340,13 @@ def draws_global_randomness(solution) -> bool:
     """Whether a training step of the solution's network draws from torch's, numpy's or Python's
     process-wide random generators (dropout, a VAE's noise): tried once on a fresh network and a
     batch of two random inputs, the generators put back as they were afterwards."""
-    classes = 2 if solution.objective == "machine_id" else None
-    private = torch.Generator().manual_seed(0)
-    x = torch.randn((2, *solution.input_shape()), generator=private)
-    target = (torch.tensor([0, 1]) if classes else x if solution.input_kind.target_is_input
-              else torch.randn((2, *solution.target_shape()), generator=private))
+    private = np.random.default_rng(0)
+    log_mels = [private.normal(-40.0, 10.0, (solution.features.n_mels, solution.min_frames())).astype(np.float32)
+                for _ in range(2)]
+    items = solution.input_kind.build(log_mels, solution.config["inputs"], solution.features, False, 0, [0, 1])
+    index = np.arange(min(2, len(items)))
+    batch = items.batch(index)
+    x, target = torch.from_numpy(batch), torch.from_numpy(solution.objective.training_target(items, index, batch))
 
     def states():
         _, key, position, *_ = np.random.get_state()
@@ -352,7 +354,7 @@ def draws_global_randomness(solution) -> bool:
 
     numpy_state, python_state = np.random.get_state(), random.getstate()
     with torch.random.fork_rng(devices=[]):
-        net = solution.build_model(classes).train()
+        net = solution.build_model(2).train()  # 2 classes, for an objective that learns classes
         before = states()
         network_loss(net, x, target, solution.objective)[0].backward()
         drew = states() != before
@@ -402,7 +404,7 @@ def train(solution, train_items: Items, val_items: Items | None, log_dir: str | 
           stop: threading.Event | None = None) -> tuple[nn.Module, pd.DataFrame]:
     """Train a network of `solution` on `train_items`; returns it and its loss history.
 
-    `classes`: the number of machine IDs a machine_id network tells apart. With `checkpoint`,
+    `classes`: the number of classes a classifier tells apart (helpers.objectives). With `checkpoint`,
     the training state is saved there after every finished epoch (see :class:`EpochCheckpoint`),
     and a checkpoint already there that was saved with the same `fingerprint` is resumed from:
     training continues after its last epoch and gives the same network and history as an

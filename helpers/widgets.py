@@ -5,7 +5,7 @@ anomalous anomalies of the last test run); the browser plays the clip and shows 
 makes of it (plots.clip_panels: its log-mel, the reconstruction and the error on shared colour
 scales, or for a network that tells machine IDs apart the probability of each ID over time),
 its score over time, and where the clip's score sits among all test scores of its ID, each
-labelled by what the solution's score is (helpers.scoring.SCORE_LABELS). Choosing a second
+labelled by what the solution's score is (helpers.scoring.score_label). Choosing a second
 solution shows its panels for the same clip below the first; besides the solutions given, every
 other solution with a test run under the same result root is offered for comparison. Usable from any notebook
 in one line: ``widgets.browse(["pytorch", "vae"])``.
@@ -162,12 +162,12 @@ class ClipBrowser:
     def _threshold(self, name: str, clip: pd.Series) -> float | None:
         if self.threshold is not None:
             return self.threshold
-        return pipeline.decision_threshold(self.solutions[name], clip.machine_type, clip.section, self.result_root)
+        return self._model(name, clip.machine_type).threshold(clip.machine_type, clip.section)
 
     def _model(self, name: str, machine_type: str):
         key = (name, machine_type)
         if key not in self._models:
-            self._models[key] = pipeline.load_model(self.solutions[name], machine_type, self.result_root)
+            self._models[key] = pipeline.load_detector(self.solutions[name], machine_type, self.result_root)
         return self._models[key]
 
     def panels(self) -> Figure | None:
@@ -188,7 +188,8 @@ class ClipBrowser:
         label = {0: "normal", 1: "anomaly"}.get(clip.label, "unknown")
         for row, name in enumerate(shown):
             sol = self.solutions[name]
-            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path, clip.section)
+            view = inspection.view_clip(sol, self._model(name, clip.machine_type), clip.path, clip.section,
+                                        clip.machine_type)
             if view is None:
                 continue
             images = [figure.add_subplot(grids[2 * row, col]) for col in range(3)]
