@@ -55,3 +55,14 @@ regress-update: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/end_to_end.py --size $(SIZE)
 	$(PY) benchmarks/baseline_vs_toolkit.py $(if $(FULL),--full)
+
+.PHONY: docs docs-serve
+## make docs: the documentation site into site/ (open site/index.html), in strict mode: a broken link, a
+## page missing from the navigation or a docstring that does not render fails it; its notebook pages
+## show the executed notebooks that `make demo` left in result/ (DCASE_DOCS_RESULT_DIR: another folder)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+## make docs-serve: the site on http://127.0.0.1:8000, rebuilt when a page changes
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
