@@ -44,9 +44,19 @@ def fill_marker(markdown: str, marker: str, generated: str, page) -> str:
     return markdown.replace(line, generated)
 
 
+CODE_SPAN = re.compile(r"(``.+?``|`[^`]+`)")
+
+
+def prose(text) -> str:
+    """Text with each ``<`` outside code spans written ``&lt;``: a placeholder such as ``<type>`` shows
+    as written instead of being taken for an HTML tag."""
+    parts = CODE_SPAN.split(str(text))
+    return "".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts))
+
+
 def cell(text) -> str:
-    """Text for one Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Prose for one Markdown table cell."""
+    return prose(text).replace("|", "\\|").replace("\n", " ")
 
 
 def code(value) -> str:
@@ -59,7 +69,7 @@ def code(value) -> str:
         text = repr(value) if value else "''"
     else:
         text = str(value)
-    return f"`{cell(text)}`"
+    return "`" + text.replace("|", "\\|").replace("\n", " ") + "`"
 
 
 def module_docstring(path: Path) -> str:

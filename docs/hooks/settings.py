@@ -72,7 +72,7 @@ def _template_parameters() -> list[str]:
                     name, default, comment = match.groups()
                     entry = declared.setdefault(name, {"roles": [], "default": default, "comment": comment or ""})
                     entry["roles"].append(role)
-    rows = [(f"`{name}`", ", ".join(entry["roles"]), f"`{cell(entry['default'])}`", cell(entry["comment"]))
+    rows = [(f"`{name}`", ", ".join(entry["roles"]), f"`{entry['default']}`", cell(entry["comment"]))
             for name, entry in declared.items()]
     return _table(rows, ("parameter", "notebooks", "default", "meaning"))
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import add_page, cell, code, expand_nav, module_docstring, summary  # noqa: E402
+from _common import add_page, cell, code, expand_nav, module_docstring, prose, summary  # noqa: E402
 from notebook_pages import result_root, shown, solution_notebooks  # noqa: E402
 
 INDEX = "solutions/index.md"
@@ -102,7 +102,8 @@ def page(folder: Path) -> tuple[str, dict[str, bytes]]:
     loaded = config.load(folder / "config.yaml")
     defaults = config.defaults()
     about = loaded["notebook"]["about"] or loaded["description"]
-    lines = [f"# {name}", "", f"**{loaded['description']}**" if loaded["description"] else "", "", about, ""]
+    lines = [f"# {name}", "", f"**{prose(loaded['description'])}**" if loaded["description"] else "", "",
+             prose(about), ""]
 
     lines += ["## The network", ""]
     model_py = folder / "model.py"
@@ -112,7 +113,7 @@ def page(folder: Path) -> tuple[str, dict[str, bytes]]:
               f"objective: `{loaded['training']['objective']}`; input kind: `{loaded['inputs']['kind']}`; "
               f"score: `{loaded['scoring']['backend']}`.", ""]
     if docstring:
-        lines += [f"From `{shown(model_py)}`:", "", *(f"> {line}" if line else ">" for line in docstring.splitlines()), ""]
+        lines += [f"From `{shown(model_py)}`:", "", *(f"> {prose(line)}" if line else ">" for line in docstring.splitlines()), ""]
     signature = _build_model_signature(model_py) if model_py.is_file() else ""
     if signature:
         lines += _fence_python(signature)

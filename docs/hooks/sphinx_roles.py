@@ -1,7 +1,8 @@
 """Griffe extension (mkdocs.yml, mkdocstrings' ``extensions``): the docstrings' Sphinx roles, e.g.
 ``:func:`train_all``` or ``:data:`SCHEMA```, become links to the object's entry in the API reference
 when it has one there (a public object of the package), else inline code; a paragraph that ends
-in reST's ``::`` before a literal block ends in ``:`` (the indented block shows as code either way).
+in reST's ``::`` before a literal block ends in ``:`` (the indented block shows as code either way);
+a ``<`` outside code shows as written (``<run>`` is a placeholder, not an HTML tag).
 
 A name is looked up as written (``helpers.layout.detect``), then in the object's own scope, its
 class's, its module's and the package's, as a reader of the docstring would."""
@@ -13,6 +14,26 @@ import griffe
 
 ROLE = re.compile(r":(?:py:)?(?:func|data|class|mod|meth|attr|exc|obj|const):`~?([\w.]+)(?:\(\))?`")
 LITERAL_BLOCK = re.compile(r"(?<=\S)::$", re.MULTILINE)  # reST's "text::" before an indented block: "text:"
+CODE_SPAN = re.compile(r"(``.+?``|`[^`]+`)")
+
+
+def escape_angles(text: str) -> str:
+    """`text` with each ``<`` outside code written ``&lt;``, so that placeholders such as
+    ``<result_root>/<run>`` show as written instead of being taken for HTML tags."""
+    lines, fenced, literal = [], False, False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+        elif literal and stripped and not line[:1].isspace():
+            literal = False
+        if fenced or stripped.startswith("```") or (literal and (not stripped or line[:1].isspace())):
+            lines.append(line)
+            continue
+        parts = CODE_SPAN.split(line)
+        lines.append("".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts)))
+        literal = literal or stripped.endswith("::")
+    return "\n".join(lines)
 
 
 def _find(package: griffe.Object, path: str):
@@ -44,7 +65,7 @@ class SphinxRoles(griffe.Extension):
         if obj.is_alias:
             return
         if obj.docstring is not None:
-            text = ROLE.sub(lambda m: self._link(obj, m.group(1)), obj.docstring.value)
+            text = ROLE.sub(lambda m: self._link(obj, m.group(1)), escape_angles(obj.docstring.value))
             obj.docstring.value = LITERAL_BLOCK.sub(":", text)
         for member in obj.members.values():
             self._visit(member)
