@@ -23,6 +23,7 @@ from helpers.cli import build_parser
 ROOT = paths.PROJECT_ROOT
 # a 1x1 PNG: the figure of the executed notebook made up below
 PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+SOUND = b"RIFF" + bytes(40)  # stands for the WAV bytes of an audio player
 
 
 def build(config_file: Path, site: Path, result: Path) -> subprocess.CompletedProcess:
@@ -44,7 +45,8 @@ def package_modules(folder: Path = ROOT / "helpers", prefix: str = "helpers") ->
 
 
 def executed_copy(result: Path) -> None:
-    """pytorch's test notebook as a run would leave it: papermill's metadata, a printed line and a figure."""
+    """pytorch's test notebook as a run would leave it: papermill's metadata, a printed line, a figure and an
+    audio player."""
     notebook = json.loads((ROOT / "notebooks" / "pytorch" / "01-test.ipynb").read_text())
     notebook["metadata"]["papermill"] = {"parameters": {"RUN_NAME": "pytorch"}, "duration": 3.5,
                                          "end_time": "2026-01-02T03:04:05.000000+00:00"}
@@ -53,6 +55,10 @@ def executed_copy(result: Path) -> None:
         {"output_type": "stream", "name": "stdout", "text": ["official score over every machine type: 0.7321\n"]},
         {"output_type": "display_data", "metadata": {},
          "data": {"image/png": base64.b64encode(PIXEL).decode(), "text/plain": ["<Figure>"]}},
+        {"output_type": "display_data", "metadata": {},  # as IPython.display.Audio writes a player
+         "data": {"text/html": [f'<audio controls="controls"><source src="data:audio/x-wav;base64,'
+                                f'{base64.b64encode(SOUND).decode()}" type="audio/x-wav" /></audio>'],
+                  "text/plain": ["<IPython.lib.display.Audio object>"]}},
     ]
     target = result / "pytorch" / "notebooks" / "01-test.ipynb"
     target.parent.mkdir(parents=True)
@@ -111,9 +117,11 @@ def test_command_line_reference_has_every_command(site):
 def test_notebook_pages_show_an_executed_notebook_and_the_committed_ones(site):
     executed = (site / "notebooks" / "pytorch" / "01-test.html").read_text()
     assert "official score over every machine type: 0.7321" in executed
-    figures = list((site / "notebooks" / "pytorch" / "01-test_files").glob("*.png"))
-    assert [f.read_bytes() for f in figures] == [PIXEL]
-    assert f'src="01-test_files/{figures[0].name}"' in executed
+    files = site / "notebooks" / "pytorch" / "01-test_files"
+    figures, sounds = list(files.glob("*.png")), list(files.glob("*.wav"))
+    assert [f.read_bytes() for f in figures] == [PIXEL] and [f.read_bytes() for f in sounds] == [SOUND]
+    assert f'src="01-test_files/{figures[0].name}"' in executed  # the figure, and the player's sound, beside the page
+    assert f'<source src="01-test_files/{sounds[0].name}"' in executed and "data:audio" not in executed
     committed = (site / "notebooks" / "pytorch" / "01-test.html").with_name("00-train-with-visual.html").read_text()
     assert "Not executed" in committed and "make demo" in committed
     solution_page = (site / "solutions" / "pytorch.html").read_text()

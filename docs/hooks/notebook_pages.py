@@ -27,6 +27,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 WIDGET = "application/vnd.jupyter.widget-view+json"  # live widgets (progress bars): nothing to show without a kernel
 IMAGES = {"image/png": "png", "image/jpeg": "jpg"}
 MAX_STREAM_LINES = 200
+DATA_URL = re.compile(r'src="data:((?:audio|image|video)/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)"')
+MEDIA = {"audio/x-wav": "wav", "audio/wav": "wav", "audio/mpeg": "mp3", "image/jpeg": "jpg", "image/svg+xml": "svg"}
 
 
 @dataclass
@@ -122,6 +124,19 @@ def _stream(text: str) -> str:
     return "\n".join(lines)
 
 
+def _embedded(html: str, stem: str, files: dict[str, bytes]) -> str:
+    """`html` with each embedded sound or picture (a base64 data URL, as IPython.display.Audio writes
+    them) written to a file beside the page and linked: the page loads quickly, the media when played."""
+    def save(match: re.Match) -> str:
+        kind, data = match.group(1), match.group(2)
+        extension = MEDIA.get(kind, kind.rsplit("/", 1)[-1].removeprefix("x-"))
+        name = f"{stem}-{len(files) + 1}.{extension}"
+        files[name] = base64.b64decode(re.sub(r"\s+", "", data))
+        return f'src="{name}"'
+
+    return DATA_URL.sub(save, html)
+
+
 def _output(output: dict, image_stem: str, images: dict[str, bytes]) -> list[str]:
     kind = output.get("output_type")
     if kind == "stream":
@@ -139,7 +154,8 @@ def _output(output: dict, image_stem: str, images: dict[str, bytes]) -> list[str
     if "image/svg+xml" in data:
         return [f'<div class="nb-figure">{_text(data["image/svg+xml"])}</div>', ""]
     if "text/html" in data:
-        return [f'<div class="nb-html" markdown="0">\n{_text(data["text/html"]).strip()}\n</div>', ""]
+        html = _embedded(_text(data["text/html"]).strip(), image_stem, images)
+        return [f'<div class="nb-html" markdown="0">\n{html}\n</div>', ""]
     if "text/markdown" in data:
         return [_text(data["text/markdown"]), ""]
     if "text/plain" in data:
