@@ -20,11 +20,39 @@ INDEX = "solutions/index.md"
 
 
 def _build_model_signature(model_py: Path) -> str:
+    """build_model's signature as written in model.py, one argument a line when it is long."""
     tree = ast.parse(model_py.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == "build_model":
-            return f"build_model({ast.unparse(node.args)})"
+            arguments = _arguments(node.args)
+            returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+            one_line = f"build_model({', '.join(arguments)}){returns}"
+            if len(one_line) <= 90:
+                return one_line
+            return "build_model(\n" + "".join(f"    {a},\n" for a in arguments) + f"){returns}"
     return ""
+
+
+def _arguments(args: ast.arguments) -> list[str]:
+    def one(arg: ast.arg, default=None, prefix: str = "") -> str:
+        text = prefix + arg.arg + (f": {ast.unparse(arg.annotation)}" if arg.annotation else "")
+        if default is not None:
+            text += f" = {ast.unparse(default)}" if arg.annotation else f"={ast.unparse(default)}"
+        return text
+
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    found = [one(arg, default) for arg, default in zip(positional, defaults)]
+    if args.posonlyargs:
+        found.insert(len(args.posonlyargs), "/")
+    if args.vararg:
+        found.append(one(args.vararg, prefix="*"))
+    elif args.kwonlyargs:
+        found.append("*")
+    found += [one(arg, default) for arg, default in zip(args.kwonlyargs, args.kw_defaults)]
+    if args.kwarg:
+        found.append(one(args.kwarg, prefix="**"))
+    return found
 
 
 def _differences(loaded: dict, defaults: dict) -> list[tuple[str, object, object]]:
