@@ -7,6 +7,7 @@ notebook page shows what an executed notebook drew. No notebook is executed."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import pkgutil
@@ -17,10 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config, paths
-from helpers.cli import build_parser
+ROOT = Path(__file__).resolve().parents[1]
 
-ROOT = paths.PROJECT_ROOT
+
+def _hooks_common():
+    """docs/hooks/_common.py, whose helpers_module finds a module of the package wherever it sits."""
+    spec = importlib.util.spec_from_file_location("docs_hooks_common", ROOT / "docs" / "hooks" / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+helpers_module = _hooks_common().helpers_module
+config = helpers_module("config")
 # a 1x1 PNG: the figure of the executed notebook made up below
 PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 SOUND = b"RIFF" + bytes(40)  # stands for the WAV bytes of an audio player
@@ -109,7 +119,7 @@ def test_api_reference_has_a_page_for_every_module(site):
 
 def test_command_line_reference_has_every_command(site):
     page = (site / "command-line.html").read_text()
-    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    commands = next(a for a in helpers_module("cli").build_parser()._actions if a.dest == "command").choices
     for name in commands:
         assert f"usage: python -m helpers {name}" in page, f"`{name} --help` missing from the command-line page"
 

@@ -1,12 +1,31 @@
-"""What the docs hooks share: adding generated pages to the build and to the navigation, filling a
-page's marker, table cells, and reading a Python file's docstring without importing it."""
+"""What the docs hooks share: finding a module of the helpers package, adding generated pages to the
+build and to the navigation, filling a page's marker, table cells, and reading a Python file's
+docstring without importing it."""
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
+
+
+def helpers_module(name: str):
+    """The module of the helpers package called `name` wherever it sits: ``helpers.<name>``, or
+    ``helpers.<subpackage>.<name>`` once it has moved into a subpackage."""
+    try:
+        return importlib.import_module(f"helpers.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"helpers.{name}":
+            raise
+    import helpers
+
+    for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if info.name.rsplit(".", 1)[-1] == name:
+            return importlib.import_module(info.name)
+    raise ModuleNotFoundError(f"the helpers package has no module named {name!r}", name=f"helpers.{name}")
 
 
 def add_page(config, files: Files, uri: str, content: str | bytes) -> None:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cell, fill_marker  # noqa: E402
+from _common import cell, fill_marker, helpers_module  # noqa: E402
 
 PAGE = "command-line.md"
 WIDTH = "88"  # argparse wraps --help to the terminal's width: the same width on every machine (fits the column)
@@ -39,7 +39,7 @@ def _commands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.
 
 
 def reference() -> str:
-    from helpers.cli import build_parser
+    build_parser = helpers_module("cli").build_parser
 
     with _columns(WIDTH):
         parser = build_parser()

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import add_page, cell, expand_nav  # noqa: E402
+from _common import add_page, cell, expand_nav, helpers_module  # noqa: E402
 
 INDEX = "notebooks/index.md"
 RESULT_VARIABLE = "DCASE_DOCS_RESULT_DIR"
@@ -47,14 +47,14 @@ class Notebook:
 
 
 def result_root() -> Path:
-    from helpers import paths
+    paths = helpers_module("paths")
 
     return Path(os.environ.get(RESULT_VARIABLE) or paths.RESULT)
 
 
 def shown(path: Path) -> str:
     """A path as the reader knows it: relative to the project, else as it is."""
-    from helpers import paths
+    paths = helpers_module("paths")
 
     try:
         return str(path.resolve().relative_to(paths.PROJECT_ROOT))
@@ -64,7 +64,7 @@ def shown(path: Path) -> str:
 
 def solution_notebooks(folder: Path, result: Path) -> list[Notebook]:
     """A solution folder's notebooks in the order a run executes them (by role), then any others."""
-    from helpers import notebooks
+    notebooks = helpers_module("notebooks")
 
     found = notebooks.by_role(folder)
     ordered = [found[role] for role in notebooks.ROLES if role in found]
@@ -75,8 +75,8 @@ def solution_notebooks(folder: Path, result: Path) -> list[Notebook]:
 
 def all_notebooks() -> tuple[list[Notebook], dict[str, list[Notebook]], list[Notebook]]:
     """(notebooks before the solutions, each solution's, notebooks after), as a demo runs them."""
-    from helpers import paths
-    from helpers.solution import solution_folders
+    paths = helpers_module("paths")
+    solution_folders = helpers_module("solution").solution_folders
 
     result = result_root()
     overview = paths.NOTEBOOKS / "00-data-eda.ipynb"

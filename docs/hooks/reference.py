@@ -18,9 +18,9 @@ LEFT_OUT = {"__main__"}  # `python -m helpers`: it only calls helpers.cli.main (
 
 
 def package_folder() -> Path:
-    from helpers import paths
+    import helpers
 
-    return paths.PROJECT_ROOT / PACKAGE
+    return Path(helpers.__file__).parent
 
 
 def modules(folder: Path | None = None, prefix: str = PACKAGE) -> list[tuple[str, Path, bool]]:

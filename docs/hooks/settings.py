@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cell, code, fill_marker  # noqa: E402
+from _common import cell, code, fill_marker, helpers_module  # noqa: E402
 
 PAGE = "settings.md"
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=\s*(.*?)\s*(?:#\s*(.*))?$")
@@ -23,7 +23,7 @@ def _table(rows: list[tuple], header: tuple) -> list[str]:
 
 
 def _schema_tables() -> list[str]:
-    from helpers import config
+    config = helpers_module("config")
 
     lines: list[str] = []
     choices = {".".join(path): values for path, values in config.CHOICES.items()}
@@ -59,7 +59,7 @@ def _schema_tables() -> list[str]:
 
 def _template_parameters() -> list[str]:
     """The template notebooks' parameters: name, the notebooks that declare it, default, comment."""
-    from helpers import notebooks
+    notebooks = helpers_module("notebooks")
 
     declared: dict[str, dict] = {}
     for role, path in notebooks.TEMPLATES.items():
@@ -78,8 +78,8 @@ def _template_parameters() -> list[str]:
 
 
 def _solution_parameters() -> list[str]:
-    from helpers import config, paths
-    from helpers.solution import solution_folders
+    config, paths = helpers_module("config"), helpers_module("paths")
+    solution_folders = helpers_module("solution").solution_folders
 
     rows = []
     for folder in solution_folders(paths.NOTEBOOKS):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import add_page, cell, code, expand_nav, module_docstring, prose, summary  # noqa: E402
+from _common import add_page, cell, code, expand_nav, helpers_module, module_docstring, prose, summary  # noqa: E402
 from notebook_pages import result_root, shown, solution_notebooks  # noqa: E402
 
 INDEX = "solutions/index.md"
@@ -56,7 +56,7 @@ def _arguments(args: ast.arguments) -> list[str]:
 
 
 def _differences(loaded: dict, defaults: dict) -> list[tuple[str, object, object]]:
-    from helpers import config
+    config = helpers_module("config")
 
     rows = []
     for section, keys in config.SCHEMA.items():
@@ -124,7 +124,7 @@ def _loss_curves(name: str) -> tuple[list[str], dict[str, bytes]]:
 
 
 def page(folder: Path) -> tuple[str, dict[str, bytes]]:
-    from helpers import config
+    config = helpers_module("config")
 
     name = folder.name
     loaded = config.load(folder / "config.yaml")
@@ -193,7 +193,7 @@ def _fence_yaml(text: str, title: str) -> list[str]:
 
 
 def _index(folders: list[Path]) -> str:
-    from helpers import config
+    config = helpers_module("config")
 
     rows = []
     for folder in folders:
@@ -212,8 +212,8 @@ def _index(folders: list[Path]) -> str:
 
 
 def on_files(files, config):
-    from helpers import paths
-    from helpers.solution import solution_folders
+    paths = helpers_module("paths")
+    solution_folders = helpers_module("solution").solution_folders
 
     folders = solution_folders(paths.NOTEBOOKS)
     for folder in folders:
