@@ -87,7 +87,7 @@ def run_baseline(job: dict) -> dict:
 
 
 def run_toolkit(job: dict, solution_name: str) -> dict:
-    from helpers import featurecache, pipeline, scoring, solution
+    from helpers import detector, featurecache, pipeline, scoring, solution
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
@@ -102,7 +102,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
     train, held = pipeline.split_validation(log_mels, 0.1)
     train_items = pipeline.make_items(sol, [log_mels[i] for i in train], True)
     val_items = pipeline.make_items(sol, [log_mels[i] for i in held], True)
-    engine = pipeline.engine(sol)
+    engine = detector.engine(sol)
     timer = EpochTimer()
 
     class Timed:
@@ -111,7 +111,7 @@ def run_toolkit(job: dict, solution_name: str) -> dict:
             timer.start()
 
     timer.start()
-    model, _ = pipeline.trainer(sol).train(sol, train_items, val_items, cache / "logs", "bench", Timed())
+    model, _ = detector.trainer(sol).train(sol, train_items, val_items, cache / "logs", "bench", Timed())
     result = {"features_cold": cold, "features_warm": warm, "epoch": timer.per_epoch(), "vectors": len(train_items)}
     if solution_name == "pytorch":
         result["bare_epoch"] = bare_torch_epoch(sol, train_items, val_items, job["epochs"])
@@ -142,7 +142,7 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
     for _ in range(epochs):
         timer.start()
         net.train()
-        for batch, target in loader(items, 512, True):
+        for batch, target in loader(items, 512, True, sol.objective):
             optimiser.zero_grad()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss, _ = torch_backend.network_loss(net, batch, target, "reconstruction")
@@ -150,7 +150,7 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
             optimiser.step()
         net.eval()
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for batch, target in loader(val_items, 512, False):
+            for batch, target in loader(val_items, 512, False, sol.objective):
                 torch_backend.network_loss(net, batch, target, "reconstruction")
         timer.stop()
     return timer.per_epoch()

@@ -228,7 +228,7 @@ def test_a_clip_too_short_to_show_is_skipped_by_the_visualize_notebook(tiny_data
     scores, _ = pipeline.test_all(sol, data, tmp_path, progress=False)
     short, kept = scores["path"].iloc[0], scores["path"].iloc[1]
     write_wav(Path(short), seconds=0.05)
-    assert inspection.view_clip(sol, pipeline.load_model(sol, "valve", tmp_path), short) is None
+    assert inspection.view_clip(sol, pipeline.load_detector(sol, "valve", tmp_path), short) is None
     assert skiplog.skipped()[-1].reason == "too short: 2 log-mel frame(s), one network input needs 5"
     executed = runner.execute_notebook(paths.NOTEBOOKS / "pytorch" / "02-visualize-predictions.ipynb",
                                        tmp_path / "visual.ipynb",

@@ -1,16 +1,14 @@
-"""Density back ends (helpers.densities): each score checked against an independent computation,
-the saved file, and the pipeline that fits, saves and reuses a back end without retraining."""
+"""Density back ends (helpers.densities): each score checked against an independent computation.
+Saving and fitting with a trained network: tests/test_detector.py."""
 import logging
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.spatial.distance import mahalanobis
 from sklearn.covariance import LedoitWolf
 from sklearn.mixture import GaussianMixture
 
-from helpers import densities, paths, pipeline, solution
-from helpers.errors import ToolkitError
+from helpers import densities
 
 SETTINGS = {"neighbours": 5, "components": 3, "fit_items": 20000}
 
@@ -79,7 +77,7 @@ def test_knn_is_the_mean_distance_to_the_k_nearest_training_vectors():
 def test_gmm_is_minus_sklearns_log_likelihood_of_the_same_parameters():
     vectors, mean, covariance = gaussian(600)
     density = densities.fit("gmm", vectors, ["00"] * len(vectors), SETTINGS)
-    arrays = density.per_id["00"]
+    arrays = density.per_group["00"]
     mixture = GaussianMixture(len(arrays["weights"]), covariance_type="diag")
     mixture.weights_, mixture.means_, mixture.covariances_ = arrays["weights"], arrays["means"], arrays["variances"]
     mixture.precisions_cholesky_ = 1 / np.sqrt(arrays["variances"])
@@ -94,31 +92,6 @@ def two_ids(seed: int = 0):
     return vectors + np.repeat([[0.0, 0.0, 0.0], [4.0, 4.0, 4.0]], 100, axis=0), np.repeat(["00", "02"], 100)
 
 
-@pytest.mark.parametrize("kind", densities.KINDS)
-def test_a_saved_back_end_loads_with_the_same_scores_and_fingerprint(kind, tmp_path):
-    vectors, ids = two_ids()
-    fitted = densities.fit(kind, vectors, ids, {**SETTINGS, "neighbours": 3})
-    densities.save(fitted, tmp_path / "density_fan.npz", "abc123")
-    loaded, fingerprint = densities.load(tmp_path / "density_fan.npz")
-    assert fingerprint == "abc123" and loaded.kind == kind and loaded.neighbours == 3
-    points, point_ids = two_ids(seed=5)
-    assert np.array_equal(loaded.score(points, point_ids), fitted.score(points, point_ids))
-
-
-@pytest.mark.parametrize("damage", ["cut short", "empty", "not an npz file", "a flipped byte"])
-def test_a_damaged_back_end_file_is_a_toolkit_error_naming_it(damage, tmp_path):
-    vectors, ids = two_ids()
-    path = tmp_path / "density_fan.npz"
-    densities.save(densities.fit("mahalanobis", vectors, ids, SETTINGS), path, "abc123")
-    data = path.read_bytes()
-    middle = len(data) // 2
-    path.write_bytes({"cut short": data[:middle], "empty": b"", "not an npz file": b"hello",
-                      "a flipped byte": data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]}[damage])
-    with pytest.raises(ToolkitError) as err:
-        densities.load(path)
-    assert str(path) in str(err.value) and "delete it to fit it anew" in str(err.value)
-
-
 def test_an_id_unseen_in_training_is_scored_by_the_nearest_known_id_with_a_warning(caplog):
     vectors, ids = two_ids()
     density = densities.fit("mahalanobis", vectors, ids, SETTINGS)
@@ -128,53 +101,11 @@ def test_an_id_unseen_in_training_is_scored_by_the_nearest_known_id_with_a_warni
     as_known = np.array([density.score(points, [known] * 2) for known in ("00", "02")])
     assert np.array_equal(unseen, as_known.min(axis=0))
     assert as_known.argmin(axis=0).tolist() == [0, 1]  # each point takes the ID it lies near
-    assert "['05'] were not in its training data" in caplog.text and "['00', '02']" in caplog.text
+    assert "group(s) ['05'] were not in its training data" in caplog.text and "['00', '02']" in caplog.text
 
 
-def test_a_back_end_is_fitted_on_the_trained_network_saved_and_reused(tiny_data, tmp_path, monkeypatch, caplog):
-    """mse, then mahalanobis on the same network (not retrained): fitted once and saved, loaded on
-    the next test run; a changed knn setting fits anew; a damaged file is fitted anew with a warning."""
-    def load(overrides=None):
-        return solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1, **(overrides or {})})
-
-    result_dir = load().result_dir(tmp_path)
-    assert not pipeline.train_machine_type(load(), tiny_data, "fan", result_dir, live=False, progress=False)["reused"]
-    mse = pipeline.score_machine_type(load(), tiny_data, "fan", tmp_path, progress=False)
-    target = pipeline.density_path(result_dir, "fan")
-    assert not target.exists()
-
-    mahalanobis_scoring = load({"scoring.backend": "mahalanobis"})
-    row = pipeline.train_machine_type(mahalanobis_scoring, tiny_data, "fan", result_dir, live=False, progress=False)
-    assert row["reused"] and target.is_file()
-    fitted = pipeline.score_machine_type(mahalanobis_scoring, tiny_data, "fan", tmp_path, progress=False)
-    assert np.isfinite(fitted["score"]).all() and not np.allclose(fitted["score"], mse["score"])
-    assert fitted["path"].tolist() == mse["path"].tolist()
-
-    fits = []
-    original_fit = densities.fit
-
-    def fail(*args, **kwargs):
-        raise AssertionError("the saved density back end was fitted again")
-
-    monkeypatch.setattr(densities, "fit", fail)
-    again = pipeline.score_machine_type(mahalanobis_scoring, tiny_data, "fan", tmp_path, progress=False)
-    pd.testing.assert_series_equal(again["score"], fitted["score"])
-
-    def counting_fit(kind, *args, **kwargs):
-        fits.append(kind)
-        return original_fit(kind, *args, **kwargs)
-
-    monkeypatch.setattr(densities, "fit", counting_fit)
-    knn = pipeline.score_machine_type(load({"scoring.backend": "knn"}), tiny_data, "fan", tmp_path, progress=False)
-    fingerprint = densities.load(target)[1]
-    fewer = pipeline.score_machine_type(load({"scoring.backend": "knn", "scoring.neighbours": 2}), tiny_data, "fan",
-                                        tmp_path, progress=False)
-    assert fits == ["knn", "knn"] and densities.load(target)[1] != fingerprint
-    assert densities.load(target)[0].neighbours == 2 and not np.allclose(knn["score"], fewer["score"])
-
-    target.write_bytes(target.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING, logger="helpers"):
-        refitted = pipeline.score_machine_type(load({"scoring.backend": "knn", "scoring.neighbours": 2}), tiny_data,
-                                               "fan", tmp_path, progress=False)
-    assert fits == ["knn"] * 3 and f"the density back end {target} cannot be read" in caplog.text
-    pd.testing.assert_series_equal(refitted["score"], fewer["score"])
+def test_every_back_end_is_one_class_registered_under_its_name():
+    assert {name: cls.kind for name, cls in densities.BACKENDS.items()} == {"mahalanobis": "mahalanobis",
+                                                                           "knn": "knn", "gmm": "gmm"}
+    with pytest.raises(Exception, match=r"unknown density back end 'kn'.*did you mean 'knn'"):
+        densities.backend("kn")

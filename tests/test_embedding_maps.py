@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from helpers import inspection, layout, paths, pipeline, plots, solution
+from helpers.detector import Detector, detector_path
 from helpers.errors import ToolkitError
 from tests import toy_classifier
 
@@ -34,12 +35,12 @@ def _close_figures():
 
 def test_a_clips_embedding_is_the_mean_of_its_items_embeddings(classifier_run):
     sol, root = classifier_run
-    model = pipeline.load_model(sol, "fan", root)
-    clips = pipeline.listed_train_clips(sol.result_dir(root), "fan", "here")[:2]
-    kept, vectors = inspection.clip_embeddings(sol, model, clips)
+    model = pipeline.load_detector(sol, "fan", root)
+    clips = pipeline.train_clips(sol, "fan", root)[:2]
+    kept, vectors = inspection.clip_embeddings(model, clips)
     assert kept == clips and vectors.shape == (2, 8)
     _, mels = pipeline.load_clip_features(sol, clips[1:], False, "")
-    items = pipeline.clip_items(sol, model, clips[1:], mels)
+    items = model.items(clips[1:], mels)
     direct = model.net.embed(torch.from_numpy(items.batch(np.arange(len(items))))).detach().numpy()
     np.testing.assert_allclose(vectors[1], direct.mean(axis=0), rtol=1e-5, atol=1e-6)
 
@@ -88,12 +89,14 @@ def test_a_network_without_embed_has_no_map(tiny_data, tmp_path):
 
 def test_a_map_needs_two_training_clips(classifier_run, tiny_data):
     sol, root = classifier_run
-    listed = pipeline.train_clips_path(sol.result_dir(root), "fan")
-    original = listed.read_text()
+    path = detector_path(sol.result_dir(root), "fan")
+    original = path.read_bytes()
+    one_clip = Detector.load(sol, path)
+    one_clip.train_clips["fan"] = one_clip.train_clips["fan"][:1]
     try:
-        listed.write_text(original.splitlines()[0] + "\n")
+        one_clip.save(path)
         with pytest.raises(ToolkitError) as err:
             inspection.embedding_maps(sol, root, "fan")
     finally:
-        listed.write_text(original)
-    assert str(listed) in str(err.value) and "at least 2 usable training clips" in str(err.value)
+        path.write_bytes(original)
+    assert f"fan in {sol.result_dir(root)}" in str(err.value) and "at least 2 usable training clips" in str(err.value)

@@ -130,11 +130,11 @@ def test_eval_mode_without_ground_truth_writes_scores_only(tiny_data, eval_data,
 
 def test_adding_training_data_retrains_the_saved_model(tiny_data, eval_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
-    first = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
-    second = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False,
-                                         additional_data=eval_data)
-    third = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False,
-                                        additional_data=eval_data)
+    first = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False)
+    second = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False,
+                                     additional_data=eval_data)
+    third = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False,
+                                    additional_data=eval_data)
     assert not first["reused"] and not second["reused"] and third["reused"]
 
 

@@ -30,7 +30,7 @@ def train_items(sol, data, machine_type="fan"):
     """(classes, training-time items, fixed test-time items) of the training clips, labelled by ID."""
     clips, mels = pipeline.load_clip_features(sol, layout.list_clips(data, machine_type, "train"), False, "")
     classes = layout.sections(clips)
-    labels = pipeline.id_labels(clips, classes)
+    labels = sol.objective.labels(clips, classes)
     return classes, pipeline.make_items(sol, mels, True, labels), pipeline.make_items(sol, mels, False, labels)
 
 
@@ -39,16 +39,16 @@ def trained_classifier(tiny_data, tmp_path_factory):
     """id_classifier trained for 2 epochs on tiny fan by the pipeline: (solution, result root)."""
     root = tmp_path_factory.mktemp("id_classifier")
     sol = classifier({"training.epochs": 2})
-    pipeline.train_machine_type(sol, tiny_data, "fan", sol.result_dir(root), live=False, progress=False)
+    pipeline.train_detector(sol, tiny_data, ["fan"], sol.result_dir(root), live=False, progress=False)
     return sol, root
 
 
 def test_idnn_scores_are_the_middle_frames_mean_squared_error(tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / "idnn", {"training.epochs": 2})
     assert sol.input_shape() == (128 * 4,) and sol.target_shape() == (128,)
-    pipeline.train_machine_type(sol, tiny_data, "fan", sol.result_dir(tmp_path), live=False, progress=False)
+    pipeline.train_detector(sol, tiny_data, ["fan"], sol.result_dir(tmp_path), live=False, progress=False)
     scores = pipeline.score_machine_type(sol, tiny_data, "fan", tmp_path, progress=False)
-    net = pipeline.load_model(sol, "fan", tmp_path).net.eval()
+    net = pipeline.load_detector(sol, "fan", tmp_path).net.eval()
     for row in scores.iloc[[0, 5, 11]].itertuples():
         mel = log_mel(load_audio(row.path), sol.features)  # [n_mels, frames]
         middles = np.arange(2, mel.shape[1] - 2)
@@ -129,11 +129,9 @@ def test_a_saved_and_loaded_classifier_scores_exactly_as_the_trained_one(tiny_da
     classes, items, _ = train_items(sol, tiny_data)
     net, _ = torch_training.train(sol, items, None, tmp_path / "logs", "fan", classes=len(classes))
     test_clips, test_mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "test"), False, "")
-    test_items = pipeline.make_items(sol, test_mels, False, pipeline.id_labels(test_clips, classes))
+    test_items = pipeline.make_items(sol, test_mels, False, sol.objective.labels(test_clips, classes))
     trained = scoring.item_outputs(torch_backend, net, test_items, sol.objective, 256).scores
-    torch_backend.save(net, tmp_path / "model.pt", {"fingerprint": "abc", "classes": classes})
-    loaded, saved = torch_backend.load(sol, tmp_path / "model.pt")
-    assert saved == {"fingerprint": "abc", "classes": classes}
+    loaded = torch_backend.restore(sol, torch_backend.weights(net), len(classes))
     assert np.array_equal(scoring.item_outputs(torch_backend, loaded, test_items, sol.objective, 256).scores, trained)
     assert np.isfinite(trained).all() and len(np.unique(trained)) > 1
 
@@ -146,7 +144,7 @@ def test_clips_of_an_id_the_classifier_does_not_know_get_nan_and_a_warning(tiny_
             shutil.copy(clip.path, data / "fan" / "train")
     shutil.copytree(tiny_data / "fan" / "test", data / "fan" / "test")
     sol = classifier({"training.epochs": 1}, run_name="unknown")
-    pipeline.train_machine_type(sol, data, "fan", sol.result_dir(tmp_path), live=False, progress=False)
+    pipeline.train_detector(sol, data, ["fan"], sol.result_dir(tmp_path), live=False, progress=False)
     with caplog.at_level(logging.WARNING, logger="helpers"):
         scores = pipeline.score_machine_type(sol, data, "fan", tmp_path, progress=False)
     unknown = scores["section"] == "06"
@@ -164,15 +162,15 @@ def test_a_machine_type_with_one_id_cannot_train_an_id_classifier(tiny_data, tmp
         if clip.section == "00":
             shutil.copy(clip.path, data / "fan" / "train")
     with pytest.raises(DataLayoutError, match=r"have 1 class\(es\) \(00\); it needs at least 2"):
-        pipeline.train_machine_type(classifier(), data, "fan", tmp_path, live=False, progress=False)
+        pipeline.train_detector(classifier(), data, ["fan"], tmp_path, live=False, progress=False)
 
 
 @pytest.mark.parametrize("backend", ["mahalanobis", "knn"])
 def test_density_back_ends_run_on_the_classifier_embeddings(backend, trained_classifier, tiny_data):
     trained, root = trained_classifier
     sol = classifier({"training.epochs": 2, "scoring.backend": backend, "scoring.vectors": "embedding"})
-    model = pipeline.load_model(sol, "fan", root)
-    assert model.density is not None and model.density.kind == backend
+    model = pipeline.load_detector(sol, "fan", root)
+    assert model.densities["fan"].kind == backend
     scores = pipeline.score_machine_type(sol, tiny_data, "fan", root, progress=False)
     assert len(scores) and np.isfinite(scores["score"]).all()
     own = pipeline.score_machine_type(trained, tiny_data, "fan", root, progress=False)

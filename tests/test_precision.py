@@ -24,7 +24,7 @@ def test_a_bf16_trained_model_is_saved_and_scored_in_full_precision_and_the_trai
     assert said.startswith("fan: training in trainer.precision 'bf16-mixed', a speed setting")
     history = pd.read_csv(tmp_path / "pytorch" / "history_fan.csv")
     assert summary["epochs"].iloc[0] == 2 and history["loss"].map(math.isfinite).all()
-    model = pipeline.load_model(sol, "fan", tmp_path)
+    model = pipeline.load_detector(sol, "fan", tmp_path)
     assert {p.dtype for p in model.net.parameters()} == {torch.float32}
     scores, tables = pipeline.test_all(sol, tiny_data, tmp_path, "fan", progress=False)
     assert scores["score"].map(math.isfinite).all() and tables["fan"]["AUC"].between(0, 1).all()

@@ -82,7 +82,7 @@ def test_the_same_model_whatever_the_cache_holds(tiny_data, tmp_path, monkeypatc
         monkeypatch.setenv(paths.CACHE_DIR_VARIABLE, str(home))
         sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 2})
         pipeline.train_all(sol, tiny_data, tmp_path / name, "fan", retrain=True, live=False, progress=False)
-        weights[name] = pipeline.load_model(sol, "fan", tmp_path / name).net.state_dict()
+        weights[name] = pipeline.load_detector(sol, "fan", tmp_path / name).net.state_dict()
     assert any((tmp_path / "empty" / "features").rglob("*.npy"))  # the first run computed and cached its own
     assert weights["empty"].keys() == weights["populated"].keys()
     assert all(torch.equal(weights["empty"][k], weights["populated"][k]) for k in weights["empty"])

@@ -57,13 +57,19 @@ def _checkpoint(result_root, name: str):
     return result_root / name / "checkpoints" / "fan.ckpt"
 
 
-def _kill_each_after_epoch(runs: dict, result_root, epochs: int) -> dict[str, int]:
+def _fingerprint(sol, data) -> str:
+    """The training fingerprint of `sol` on the fan training clips of `data`, as pipeline.train_detector makes it."""
+    clips, _ = pipeline.load_clip_features(sol, layout.list_clips(data, "fan", "train"), False, "")
+    return pipeline.training_fingerprint(sol, clips)
+
+
+def _kill_each_after_epoch(runs: dict, data, result_root, epochs: int) -> dict[str, int]:
     """SIGKILL each run {name: process} once its checkpoint holds `epochs` finished epochs.
 
     Returns {name: the epochs in its checkpoint after the kill}.
     """
-    fingerprints = {name: pipeline.training_fingerprint(
-        solution.load(paths.NOTEBOOKS / name, {"training.epochs": EPOCHS}), None) for name in runs}
+    fingerprints = {name: _fingerprint(solution.load(paths.NOTEBOOKS / name, {"training.epochs": EPOCHS}), data)
+                    for name in runs}
     seen, reached, deadline = {}, {}, time.monotonic() + 240
     while len(reached) < len(runs) and time.monotonic() < deadline:
         for name, process in runs.items():
@@ -101,9 +107,9 @@ def runs(tiny_data, tmp_path_factory):
     uninterrupted = _start(script, tiny_data, root / "uninterrupted", 0, SOLUTIONS)
     killed = {name: _start(script, tiny_data, root / "killed", EPOCH_PAUSE, [name]) for name in SOLUTIONS}
     try:
-        reached = _kill_each_after_epoch(killed, root / "killed", KILL_AFTER)
+        reached = _kill_each_after_epoch(killed, tiny_data, root / "killed", KILL_AFTER)
         for name in SOLUTIONS:
-            assert not (root / "killed" / name / "model_fan.pt").exists()
+            assert not (root / "killed" / name / "detector_fan.npz").exists()
         rerun = _finish(_start(script, tiny_data, root / "killed", 0, SOLUTIONS))
         _finish(uninterrupted)
     finally:
@@ -151,7 +157,7 @@ def _checkpoint_of(sol, tiny_data, folder):
     path = folder / "fan.ckpt"
     torch_training.train(sol, pipeline.make_items(sol, [log_mels[i] for i in train], True),
                         pipeline.make_items(sol, [log_mels[i] for i in held], True),
-                        folder / "logs", "fan", checkpoint=path, fingerprint=pipeline.training_fingerprint(sol, None))
+                        folder / "logs", "fan", checkpoint=path, fingerprint=_fingerprint(sol, tiny_data))
     return path
 
 
@@ -186,7 +192,7 @@ def _train_over(checkpoint_bytes: bytes, tiny_data, root, retrain: bool = False)
 
 
 def test_finished_run_leaves_no_checkpoint(clean_run):
-    assert (clean_run / "model_fan.pt").is_file() and not (clean_run / "checkpoints").exists()
+    assert (clean_run / "detector_fan.npz").is_file() and not (clean_run / "checkpoints").exists()
 
 
 def _flip_middle(whole: bytes) -> bytes:
@@ -225,7 +231,7 @@ def test_checkpoint_of_other_settings_is_reported_and_training_starts_over(other
 
 def test_foreign_file_is_reported_and_training_starts_over(clean_history, tiny_data, tmp_path, caplog):
     foreign = tmp_path / "foreign.pt"
-    torch.save({"state_dict": {}, "fingerprint": pipeline.training_fingerprint(_pytorch(), None)}, foreign)
+    torch.save({"state_dict": {}, "fingerprint": _fingerprint(_pytorch(), tiny_data)}, foreign)
     with caplog.at_level(logging.WARNING, logger="helpers"):
         checkpoint, history = _train_over(foreign.read_bytes(), tiny_data, tmp_path / "run")
     assert f"checkpoint {checkpoint} is not a training checkpoint of this toolkit" in caplog.text
@@ -240,7 +246,7 @@ def test_retrain_ignores_and_removes_a_checkpoint(clean_history, tiny_data, tmp_
     saved["callbacks"]["EpochHistory"]["rows"] = [{**row, "loss": -1.0} for row in rows]
     altered = tmp_path / "altered.ckpt"
     torch.save(saved, altered)
-    assert torch_training.resumable_epochs(altered, pipeline.training_fingerprint(sol, None)) == SHORT
+    assert torch_training.resumable_epochs(altered, _fingerprint(sol, tiny_data)) == SHORT
     with caplog.at_level(logging.WARNING, logger="helpers"):
         _, history = _train_over(altered.read_bytes(), tiny_data, tmp_path / "run", retrain=True)
     assert "resuming" not in capsys.readouterr().out and "checkpoint" not in caplog.text

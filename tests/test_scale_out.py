@@ -58,6 +58,7 @@ from scipy.stats import spearmanr
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from helpers import layout, paths, pipeline, solution, torch_backend, torch_training
+from helpers.detector import Detector, detector_path
 
 PROCESSES = 2
 PER_PROCESS = 256
@@ -148,7 +149,7 @@ def _single_process_taking_the_steps(sol, tiny_data, result_root):
     RankInterleaved batches) on the training items of pipeline.train_all, scored by test_all."""
     training = sol.config["training"]
     listed = layout.list_clips(tiny_data, "fan", "train")
-    _, log_mels = pipeline.load_clip_features(sol, listed, False, "fan train features")
+    clips, log_mels = pipeline.load_clip_features(sol, listed, False, "fan train features")
     train, _ = pipeline.split_validation(log_mels, training["validation_split"])
     items = pipeline.make_items(sol, [log_mels[i] for i in train], True)
     dataset = torch_backend.ItemDataset(items, sol.objective)
@@ -163,8 +164,9 @@ def _single_process_taking_the_steps(sol, tiny_data, result_root):
     with warnings.catch_warnings():  # validation, which the DDP run has, leaves the weights alone
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
         trainer.fit(task, batches)
-    target = pipeline.model_path(sol, sol.result_dir(result_root), "fan")
-    torch_backend.save(task.net.cpu().eval(), target, {"fingerprint": sol.fingerprint(), "classes": None})
+    trained = Detector.trained(sol, task.net.cpu().eval(), clips, pipeline.training_fingerprint(sol, clips), None)
+    trained.fit_scoring(clips, log_mels)
+    trained.save(detector_path(sol.result_dir(result_root), "fan"))
     scores, _ = pipeline.test_all(sol, tiny_data, result_root, "fan", progress=False)
     return history.history(), scores
 

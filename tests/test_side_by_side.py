@@ -11,6 +11,7 @@ import torch
 
 from helpers import paths, pipeline, solution, threads, torch_training
 from helpers.errors import DataLayoutError
+from helpers.detector import Detector, detector_path
 
 TYPES = ["fan", "pump", "valve"]
 
@@ -27,9 +28,9 @@ def waves(monkeypatch) -> list[list[str]]:
     """The groups of machine types that pipeline.train_all trains side by side, as it starts them."""
     started, side_by_side = [], pipeline._side_by_side
 
-    def recorded(solution, types, *rest):
-        started.append(list(types))
-        return side_by_side(solution, types, *rest)
+    def recorded(solution, units, *rest):
+        started.append([t for types in units for t in types])
+        return side_by_side(solution, units, *rest)
 
     monkeypatch.setattr(pipeline, "_side_by_side", recorded)
     return started
@@ -55,8 +56,9 @@ def test_each_training_beside_another_gives_what_it_gives_alone(tiny_data, tmp_p
     together, alone = tmp_path / "together" / "pytorch", tmp_path / "alone" / "pytorch"
     for machine_type in ("fan", "pump"):
         assert (together / f"history_{machine_type}.csv").read_bytes() == (alone / f"history_{machine_type}.csv").read_bytes()
-        weights = [torch.load(run / f"model_{machine_type}.pt", weights_only=True)["state_dict"] for run in (together, alone)]
-        assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+        weights = [Detector.load(sol, detector_path(run, machine_type)).weights for run in (together, alone)]
+        assert weights[0].keys() == weights[1].keys()
+        assert all(np.array_equal(weights[0][name], weights[1][name]) for name in weights[0])
     for machine_type in TYPES:  # every loss figure drawn, by the thread that started the trainings
         assert (together / f"loss_{machine_type}.png").stat().st_size > 5_000
 
@@ -98,7 +100,7 @@ def test_a_failing_machine_type_stops_the_training_beside_it(tiny_data, tmp_path
     with pytest.raises(DataLayoutError, match=f"no usable training clip in {data / 'valve' / 'train'}"):
         pipeline.train_all(_pytorch(epochs=10_000), data, tmp_path / "result", "fan,valve", live=False, progress=False)
     assert waves == [["fan", "valve"]]
-    assert not (tmp_path / "result" / "pytorch" / "model_fan.pt").exists()  # stopped, not trained to its end
+    assert not (tmp_path / "result" / "pytorch" / "detector_fan.npz").exists()  # stopped, not trained to its end
 
 
 def test_an_interrupt_stops_every_training_side_by_side(tiny_data, tmp_path, monkeypatch, waves):
@@ -110,7 +112,7 @@ def test_an_interrupt_stops_every_training_side_by_side(tiny_data, tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         pipeline.train_all(_pytorch(epochs=10_000), tiny_data, tmp_path, "fan,pump", live=False, progress=False)
     assert waves == [["fan", "pump"]]
-    assert not list((tmp_path / "pytorch").glob("model_*.pt"))
+    assert not list((tmp_path / "pytorch").glob("detector_*.npz"))
 
 
 def test_the_summary_says_how_many_trained_at_once(tiny_data, tmp_path, monkeypatch):

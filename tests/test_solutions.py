@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import layout, paths, pipeline, scoring, solution
+from helpers import layout, objectives, paths, pipeline, scoring, solution
 from helpers.inspection import view_clip
 
 FALLING_EPOCHS = 6
@@ -12,29 +12,29 @@ FALLING_EPOCHS = 6
 @pytest.mark.parametrize("name", ["pytorch", "vae", "cnn_ae", "original", "idnn", "id_classifier"])
 def test_loss_falls_on_tiny_data(name, tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": FALLING_EPOCHS})
-    row = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
+    row = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False)
     history = pd.read_csv(tmp_path / "history_fan.csv")
     assert len(history) == FALLING_EPOCHS and row["epochs"] == FALLING_EPOCHS
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
-    assert (tmp_path / f"model_fan{pipeline.engine(sol).MODEL_SUFFIX}").is_file()
+    assert (tmp_path / "detector_fan.npz").is_file()
 
 
 def test_saved_model_is_reused_unless_settings_change(tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
-    first = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
-    again = pipeline.train_machine_type(sol, tiny_data, "fan", tmp_path, live=False, progress=False)
+    first = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False)
+    again = pipeline.train_detector(sol, tiny_data, ["fan"], tmp_path, live=False, progress=False)
     assert not first["reused"] and again["reused"]
     changed = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 2})
-    assert not pipeline.train_machine_type(changed, tiny_data, "fan", tmp_path, live=False, progress=False)["reused"]
+    assert not pipeline.train_detector(changed, tiny_data, ["fan"], tmp_path, live=False, progress=False)["reused"]
 
 
 def test_scores_are_deterministic_and_match_item_means(tiny_data, tmp_path):
     sol = solution.load(paths.NOTEBOOKS / "vae", {"training.epochs": 1}, run_name="vae")
-    pipeline.train_machine_type(sol, tiny_data, "fan", sol.result_dir(tmp_path), live=False, progress=False)
+    pipeline.train_detector(sol, tiny_data, ["fan"], sol.result_dir(tmp_path), live=False, progress=False)
     first = pipeline.score_machine_type(sol, tiny_data, "fan", tmp_path, progress=False)
     second = pipeline.score_machine_type(sol, tiny_data, "fan", tmp_path, progress=False)
     assert np.array_equal(first["score"], second["score"])
-    view = view_clip(sol, pipeline.load_model(sol, "fan", tmp_path), first["path"][0])
+    view = view_clip(sol, pipeline.load_detector(sol, "fan", tmp_path), first["path"][0])
     assert view.score == pytest.approx(first["score"][0], rel=1e-5)
     assert view.score == pytest.approx(view.item_scores.mean(), rel=1e-12)
     assert view.log_mel.shape == view.reconstruction.shape == view.error.shape
@@ -70,7 +70,7 @@ def test_log_softmax_keeps_the_tiny_negative_log_probability_of_a_confident_row(
     from scipy.special import log_softmax
 
     logits = np.array([[0.0, -40.0, -40.0], [0.0, -45.0, -50.0], [1.0, 2.0, 3.0], [5.0, 5.0, 0.0]])
-    nll = -scoring.log_softmax(logits)
+    nll = -objectives.log_softmax(logits)
     assert nll[0, 0] == pytest.approx(2 * np.exp(-40.0), rel=1e-12)
     assert 0 < nll[1, 0] < nll[0, 0]  # both below float64's resolution next to 1, still ordered
     assert nll[2:] == pytest.approx(-log_softmax(logits[2:], axis=1), rel=1e-12)
@@ -86,9 +86,7 @@ def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny
     test_items = pipeline.make_items(sol, pipeline.load_clip_features(
         sol, layout.list_clips(tiny_data, "fan", "test"), False, "")[1], training=False)
     trained = scoring.item_outputs(torch_backend, net, test_items, sol.objective, 256).scores
-    torch_backend.save(net, tmp_path / "model.pt", {"fingerprint": "abc", "classes": None})
-    loaded, saved = torch_backend.load(sol, tmp_path / "model.pt")
-    assert saved == {"fingerprint": "abc", "classes": None}
+    loaded = torch_backend.restore(sol, torch_backend.weights(net), None)
     assert np.array_equal(scoring.item_outputs(torch_backend, loaded, test_items, sol.objective, 256).scores, trained)
     assert len(np.unique(trained)) > 1
 
@@ -130,8 +128,8 @@ def test_loading_a_model_that_was_never_trained_says_what_to_run(tmp_path):
 
     sol = solution.load(paths.NOTEBOOKS / "pytorch")
     with pytest.raises(ConfigError) as err:
-        pipeline.load_model(sol, "fan", tmp_path)
-    assert str(err.value) == f"no trained model at {tmp_path / 'pytorch' / 'model_fan.pt'}; run 00-train-with-visual first"
+        pipeline.load_detector(sol, "fan", tmp_path)
+    assert str(err.value) == f"no trained detector at {tmp_path / 'pytorch' / 'detector_fan.npz'}; run 00-train-with-visual first"
 
 
 def test_loading_and_scoring_a_torch_model_imports_neither_lightning_nor_scikit_learn():

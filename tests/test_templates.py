@@ -13,7 +13,8 @@ import nbformat
 import papermill
 import pytest
 
-from helpers import cli, densities, notebooks, paths, pipeline, runner, solution
+from helpers import cli, notebooks, paths, pipeline, runner, solution
+from helpers.detector import Detector, detector_path
 from helpers.errors import ConfigError
 from helpers.results import read_scores
 from helpers.solution import solution_folders
@@ -133,8 +134,10 @@ def test_a_parameter_declared_in_config_yaml_reaches_the_model(tiny_data, tmp_pa
                             {"DATA_DIR": str(tiny_data), "RESULT_ROOT": str(tmp_path / "result"),
                              "MACHINE_TYPES": "fan", "EPOCHS": 1, "BOTTLENECK": 3}, timeout=CELL_TIMEOUT)
     narrow = solution.load(folder, {"model.bottleneck": 3, "training.epochs": 1})
-    model = pipeline.load_model(narrow, "fan", tmp_path / "result")
-    assert model.fingerprint == narrow.fingerprint() != solution.load(folder, {"training.epochs": 1}).fingerprint()
+    model = pipeline.load_detector(narrow, "fan", tmp_path / "result")
+    train_clips = pipeline.train_clips(narrow, "fan", tmp_path / "result")
+    other = pipeline.training_fingerprint(solution.load(folder, {"training.epochs": 1}), train_clips)
+    assert model.fingerprint == pipeline.training_fingerprint(narrow, train_clips) != other
     assert 3 in {layer.out_features for layer in model.net.modules() if hasattr(layer, "out_features")}
 
 
@@ -222,9 +225,9 @@ def test_the_back_end_fitted_in_training_is_the_one_the_test_scores_with(tiny_da
     run = runner.run_solution(folder, tiny_data, root, "fan", epochs=1, timeout=CELL_TIMEOUT, roles=("train",),
                               scoring_backend="knn")
     knn = solution.load(folder, {"scoring.backend": "knn"})
-    model = pipeline.load_model(knn, "fan", root)
-    fitted = pipeline.density_path(run, "fan")
-    assert densities.load(fitted)[1] == pipeline.density_fingerprint(knn, model)
+    fitted = detector_path(run, "fan")
+    saved = Detector.load(knn, fitted)
+    assert saved.current() and saved.densities["fan"].kind == "knn"
     stamp = fitted.stat().st_mtime_ns
 
     runner.run_solution(folder, tiny_data, root, "fan", timeout=CELL_TIMEOUT, roles=("test",), scoring_backend="knn")
@@ -237,9 +240,8 @@ def test_the_back_end_fitted_in_training_is_the_one_the_test_scores_with(tiny_da
     assert not mse.set_index("path")["score"].equals(expected.set_index("path")["score"])
 
     runner.run_solution(folder, tiny_data, root, "fan", timeout=CELL_TIMEOUT, roles=("test",), scoring_backend="gmm")
-    gmm = solution.load(folder, {"scoring.backend": "gmm"})
-    assert densities.load(fitted)[0].kind == "gmm"
-    assert densities.load(fitted)[1] == pipeline.density_fingerprint(gmm, pipeline.load_model(gmm, "fan", root))
+    saved = Detector.load(solution.load(folder, {"scoring.backend": "gmm"}), fitted)
+    assert saved.current() and saved.densities["fan"].kind == "gmm"
 
 
 # The command line

@@ -104,7 +104,7 @@ def test_a_machine_id_solution_shows_each_ids_probability_and_its_own_score(test
     axes = by_title(browser.figure)
     lines = [line.get_label() for line in axes["machine ID over time"].get_lines()]
     assert lines == [f"id {i}" + (" (its own)" if i == clip.section else "") for i in ("00", "02", "04", "06")]
-    nll = scoring.SCORE_LABELS["nll"]
+    nll = scoring.score_label(classifier.objective, "nll")
     assert axes["toy: score over time"].get_ylabel() == nll
     assert axes[f"toy: score among id {clip.section}"].get_xlabel() == nll
     assert any(t.startswith("score ") and nll in t for t in axes)
@@ -114,6 +114,6 @@ def test_a_machine_id_solution_shows_each_ids_probability_and_its_own_score(test
     axes = by_title(browser.figure)
     assert "toy ·" in titles(browser.figure) and "pytorch ·" in titles(browser.figure)
     assert "machine ID over time" in axes and "reconstruction" in axes
-    assert axes["pytorch: score over time"].get_ylabel() == scoring.SCORE_LABELS["mse"]
-    assert axes[f"pytorch: score among id {clip.section}"].get_xlabel() == scoring.SCORE_LABELS["mse"]
+    assert axes["pytorch: score over time"].get_ylabel() == scoring.score_label(loaded[0].objective, "mse")
+    assert axes[f"pytorch: score among id {clip.section}"].get_xlabel() == scoring.score_label(loaded[0].objective, "mse")
     plots.save(browser.figure, tmp_path / "classifier_and_autoencoder.png")

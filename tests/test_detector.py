@@ -1,0 +1,141 @@
+"""A detector (helpers.detector): one file holding the network, its scorer and its thresholds, fitted
+in one pass over the training clips; one network over several machine types; and the registries
+that keep objectives and back ends out of every other module."""
+import ast
+import logging
+
+import numpy as np
+import pytest
+
+from helpers import densities, detector, layout, objectives, paths, pipeline, solution, torch_backend
+from helpers.detector import Detector, detector_path
+from helpers.errors import DataLayoutError, ToolkitError
+from tests import toy_classifier
+
+
+def _pytorch(backend: str = "mse") -> solution.Solution:
+    return solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1, "scoring.backend": backend})
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    """pytorch trained for one epoch on tiny fan: the result root."""
+    root = tmp_path_factory.mktemp("detector")
+    pipeline.train_all(_pytorch(), tiny_data, root, "fan", live=False, progress=False)
+    return root
+
+
+@pytest.mark.parametrize("backend", ["mse", *densities.BACKENDS])
+def test_a_detector_is_one_file_that_scores_and_decides_the_same_once_loaded(backend, trained, tiny_data):
+    sol = _pytorch(backend)
+    fitted = pipeline.load_detector(sol, "fan", trained)  # fitted anew for this back end, and saved
+    scores = pipeline.score_machine_type(sol, tiny_data, "fan", trained, progress=False)
+    loaded = Detector.load(sol, detector_path(sol.result_dir(trained), "fan"))
+    assert loaded.current() and loaded.fingerprint == fitted.fingerprint and loaded.classes is None
+    assert sorted(loaded.densities) == (["fan"] if backend in densities.BACKENDS else [])
+    clips, mels = pipeline.load_clip_features(sol, [layout.parse_clip(p, "fan", "test")
+                                                    for p in scores["path"]], False, "")
+    again = loaded.score(clips, mels)
+    np.testing.assert_array_equal(again, scores["score"].to_numpy())
+    np.testing.assert_array_equal(loaded.decide(again, clips), scores["decision"].to_numpy())
+    assert set(loaded.thresholds["fan"]) == {"00", "02", "04", "06", "*"}
+    assert not [p.name for p in sol.result_dir(trained).iterdir()  # nothing beside it: no lists, models, densities
+                if p.name.startswith(("train_clips_", "model_", "density_", "threshold_"))]
+
+
+def test_the_network_runs_once_over_the_training_clips_and_the_test_over_the_test_clips_alone(
+        tiny_data, tmp_path, monkeypatch):
+    seen = []
+    original = torch_backend.predict
+
+    def counted(net, batch):
+        seen.append(len(batch))
+        return original(net, batch)
+
+    monkeypatch.setattr(torch_backend, "predict", counted)
+    sol = _pytorch()
+    pipeline.train_all(sol, tiny_data, tmp_path, "fan", live=False, progress=False)
+    clips, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
+    assert sum(seen) == len(pipeline.make_items(sol, mels, training=False))  # the fit: one pass, no reload
+
+    seen.clear()
+    pipeline.test_all(sol, tiny_data, tmp_path, "fan", progress=False)
+    clips, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "test"), False, "")
+    assert sum(seen) == len(pipeline.make_items(sol, mels, training=False))  # the test clips' items, nothing more
+
+
+def test_other_scoring_settings_refit_the_scorer_once_with_a_warning_and_keep_the_network(trained, caplog):
+    sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1, "scoring.backend": "knn",
+                                                      "scoring.neighbours": 3})
+    path = detector_path(sol.result_dir(trained), "fan")
+    weights = Detector.load(sol, path).weights
+    with caplog.at_level(logging.WARNING, logger="helpers"):
+        first = pipeline.load_detector(sol, "fan", trained)
+        second = pipeline.load_detector(sol, "fan", trained)
+    said = [r.getMessage() for r in caplog.records if "fitted under other scoring settings" in r.getMessage()]
+    assert len(said) == 1 and str(path) in said[0] and "'knn'" in said[0]
+    assert first.densities["fan"].settings["neighbours"] == second.densities["fan"].settings["neighbours"] == 3
+    assert all(np.array_equal(weights[name], second.weights[name]) for name in weights)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "empty", "not an npz file"])
+def test_a_damaged_detector_file_is_an_error_naming_it_and_what_to_do(damage, trained, tmp_path):
+    sol = _pytorch()
+    path = tmp_path / "detector_fan.npz"
+    data = detector_path(sol.result_dir(trained), "fan").read_bytes()
+    path.write_bytes({"cut short": data[:len(data) // 2], "empty": b"", "not an npz file": b"hello"}[damage])
+    with pytest.raises(ToolkitError) as err:
+        Detector.load(sol, path)
+    assert str(path) in str(err.value) and "train again" in str(err.value)
+
+
+def test_one_network_on_two_machine_types_is_scored_and_decided_per_type_and_section(tiny_data, tmp_path):
+    sol = toy_classifier.write(tmp_path / "toy", {"training.scope": "all_types", "training.epochs": 2})
+    summary = pipeline.train_all(sol, tiny_data, tmp_path / "result", "fan,pump", live=False, progress=False)
+    assert summary["machine_type"].tolist() == ["all_types"] and summary["clips"].iloc[0] == 24
+    run = sol.result_dir(tmp_path / "result")
+    assert sorted(p.name for p in run.glob("detector_*.npz")) == ["detector_all_types.npz"]
+    assert (run / "loss_all_types.png").is_file() and (run / "history_all_types.csv").is_file()
+    both = Detector.load(sol, run / "detector_all_types.npz")
+    assert both.machine_types == ["fan", "pump"]
+    assert both.classes == [f"{t}/{i}" for t in ("fan", "pump") for i in ("00", "02", "04", "06")]
+    assert set(both.thresholds) == {"fan", "pump"} and set(both.train_clips) == {"fan", "pump"}
+    assert both.net.head.out_features == 8
+
+    scores, tables = pipeline.test_all(sol, tiny_data, tmp_path / "result", "fan,pump", progress=False)
+    assert set(tables) == {"fan", "pump"} and np.isfinite(scores["score"]).all()
+    for machine_type, group in scores.groupby("machine_type"):
+        thresholds = pipeline.section_thresholds(sol, machine_type, tmp_path / "result")
+        assert set(thresholds) == {"00", "02", "04", "06"}
+        limits = group["section"].map(thresholds)
+        assert (group["decision"] == (group["score"] > limits).astype(int)).all()
+    with pytest.raises(ToolkitError, match=r"trained on \['fan', 'pump'\], not on 'valve'"):
+        both.decide(np.zeros(1), [layout.parse_clip(tiny_data / "valve" / "test" / "normal_id_00_00000000.wav",
+                                                             "valve", "test")])
+
+
+def test_a_classifier_learns_the_classes_of_each_type_prefixed_by_the_type_when_it_spans_several():
+    clip = layout.Clip
+    clips = [clip(t, "train", s, 0, 0, f"/{t}/{s}.wav") for t in ("fan", "pump") for s in ("00", "02")]
+    machine_id = objectives.OBJECTIVES["machine_id"]
+    assert machine_id.classes(clips[:2], several_types=False) == ["00", "02"]
+    assert machine_id.classes(clips, several_types=True) == ["fan/00", "fan/02", "pump/00", "pump/02"]
+    assert machine_id.labels(clips[::-1], ["fan/00", "fan/02", "pump/00", "pump/02"]).tolist() == [3, 2, 1, 0]
+    one_section = [clip("fan", "train", "00", 0, 0, f"/fan/{i}.wav", attributes=a) for i, a in enumerate("ab")]
+    assert machine_id.classes(one_section, several_types=False) == ["00:a", "00:b"]
+    with pytest.raises(DataLayoutError, match="it needs at least 2"):
+        machine_id.classes(clips[:1], several_types=False)
+
+
+def test_objective_and_back_end_names_are_used_only_in_their_own_modules():
+    """A new objective or back end is one class: no other module compares against their names."""
+    owners = {**{o.name: "objectives.py" for o in objectives.OBJECTIVES.values()},
+              **{o.own_score: "objectives.py" for o in objectives.OBJECTIVES.values()},
+              **{name: "densities.py" for name in densities.BACKENDS}, detector.ALL_TYPES: "detector.py"}
+    found = []
+    for path in sorted((paths.PROJECT_ROOT / "helpers").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in owners and path.name not in (owners[node.value],
+                                                                                              "config.py"):
+                found.append(f"{path.relative_to(paths.PROJECT_ROOT)}:{node.lineno} {node.value!r}")
+    assert found == []
