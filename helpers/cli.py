@@ -19,7 +19,7 @@ from pathlib import Path
 
 from helpers import frontend, paths, threads
 from helpers.errors import ToolkitError
-from helpers.layout import YEARS
+from helpers.editions import YEARS
 
 
 DEMO_EPOCHS = 10
@@ -70,11 +70,11 @@ def _selected_solutions(names: str | None) -> list:
 
 
 def _print_results(result_root, runs, year) -> None:
-    from helpers import layout, results
+    from helpers import editions, results
 
     table = results.collect_results(result_root, year)
-    ed = layout.edition(int(table["year"].iloc[0]))
-    print(f"\n{ed.name}: official score per machine type ({results.OFFICIAL_SCORE_RULE[ed.style]}):")
+    ed = editions.edition(int(table["year"].iloc[0]))
+    print(f"\n{ed.name}: official score per machine type ({ed.rules.official_rule}):")
     print(results.official_table(table[table["solution"].isin(runs)]).round(4).to_string())
 
 

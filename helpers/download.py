@@ -1,7 +1,8 @@
 """Downloading the real DCASE Task 2 data (every edition, 2020 to 2026) from its Zenodo records.
 
 Each data set of an edition (development, additional training, evaluation test; for 2020 also
-the evaluation ground truth) is one Zenodo record, listed in :data:`RECORDS`. A record's file
+the evaluation ground truth) is one Zenodo record, listed in the edition's row of
+:data:`helpers.editions.EDITIONS` (``records``). A record's file
 names, sizes and MD5 checksums are read from the Zenodo REST API at run time
 (``GET <server>/api/records/<id>``), so only the record ids are fixed here. Archives are matched
 to machine types by their names: a ``.zip`` file belongs to a type when the type is a whole
@@ -12,7 +13,7 @@ archives that differ only in a revision part (``_r2``) the highest revision is t
 An archive is streamed into ``<root>/.download/<archive>.part`` (a transfer cut short is resumed
 with an HTTP Range request), checked against its MD5, unpacked into a staging folder beside it
 and moved file by file into the edition's layout: ``<root>/<machine_type>/<folder>/`` for the
-edition's clip folders (``train`` and ``test``; 2021: ``train``, ``source_test`` and
+edition's clip folders (``train`` and its rules' test folders: ``test``; 2021: ``source_test`` and
 ``target_test``) and ``supplemental`` (2025), plus the per-section ``attributes_XX.csv`` files
 (2022 on) beside them in ``<root>/<machine_type>/``. The root's edition is written to
 ``<root>/.dcase_year`` (:data:`helpers.layout.YEAR_FILE`, read by :func:`helpers.layout.detect`);
@@ -38,24 +39,15 @@ import requests
 import urllib3
 from tqdm.auto import tqdm
 
-from helpers import groundtruth, layout
+from helpers import editions, groundtruth, layout
+from helpers.editions import Edition
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from helpers.fileio import atomic_path, atomic_write_text
 
 ZENODO = "https://zenodo.org"
-# the Zenodo record of each data set, per edition: dev (development), additional (additional
-# training data, i.e. the evaluation set's training clips), eval (evaluation test clips) and, for
-# 2020 only, ground_truth (the evaluation test labels)
-RECORDS: dict[int, dict[str, int]] = {
-    2020: {"dev": 3678171, "additional": 3727685, "eval": 3841772, "ground_truth": 3951620},
-    2021: {"dev": 4562016, "additional": 4660992, "eval": 4884786},
-    2022: {"dev": 6355122, "additional": 6462969, "eval": 6586456},
-    2023: {"dev": 7882613, "additional": 7830345, "eval": 7860847},
-    2024: {"dev": 10902294, "additional": 11259435, "eval": 11363076},
-    2025: {"dev": 15097779, "additional": 15392814, "eval": 15519362},
-    2026: {"dev": 19336329, "additional": 20151556},  # no evaluation test record known yet
-}
-SETS = RECORDS[2020]
+# the data sets an edition's records may name: dev (development), additional (additional training
+# data, i.e. the evaluation set's training clips), eval (evaluation test clips) and ground_truth
+# (the evaluation test labels; 2020 only)
 SET_NAMES = {"dev": "development", "additional": "additional training", "eval": "evaluation test",
              "ground_truth": "evaluation ground truth"}
 WORK_FOLDER = ".download"
@@ -84,7 +76,7 @@ class _Archive:
 
     remote: RemoteFile
     root: Path
-    edition: layout.Edition
+    edition: Edition
     machine_type: str = ""  # the type the archive was chosen for ("" for ground truth)
     ground_truth: bool = False
     only_file: bool = False  # the ground-truth record's only file: its one CSV becomes groundtruth.FILE_NAME
@@ -137,7 +129,7 @@ def record_files(record_id: int, server: str = ZENODO, session: requests.Session
                            f"{{key, size, checksum: 'md5:<hex>', links: {{self}}}} ({err})") from err
 
 
-def _published(ed: layout.Edition, set_name: str) -> tuple[str, ...]:
+def _published(ed: Edition, set_name: str) -> tuple[str, ...]:
     """The machine types a data set of the edition is published with (:mod:`helpers.layout` lists them all)."""
     return ed.dev_types if set_name == "dev" else ed.eval_types
 
@@ -162,7 +154,7 @@ def _near(names, candidates) -> str:
     return f" (did you mean {', '.join(f'{close!r} for {name!r}' for close, name in hints)}?)"
 
 
-def _accepted(ed: layout.Edition, sets) -> str:
+def _accepted(ed: Edition, sets) -> str:
     """The machine types of the data sets `sets`, as text (grouped by set where they differ)."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for set_name in sets:
@@ -172,7 +164,7 @@ def _accepted(ed: layout.Edition, sets) -> str:
     return "; ".join(f"{_set_names(names)}: {', '.join(types)}" for types, names in groups.items())
 
 
-def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str]]:
+def _check_types(ed: Edition, types, sets) -> dict[str, list[str]]:
     """The machine types to fetch from each wanted data set: {set: types}.
 
     types None: every type each set is published with. Else a name or names, each a machine type
@@ -188,7 +180,7 @@ def _check_types(ed: layout.Edition, types, sets) -> dict[str, list[str]]:
     if unknown or not chosen:
         elsewhere = [t for t in unknown if t in ed.machine_types]
         hint = "".join(f"; {t!r} is a machine type of the "
-                       f"{_set_names([s for s in RECORDS[ed.year] if s != 'ground_truth' and t in _published(ed, s)])} "
+                       f"{_set_names([s for s in ed.records if s != 'ground_truth' and t in _published(ed, s)])} "
                        f"of {ed.name}, which were not asked for" for t in elsewhere)
         raise ConfigError(f"unknown machine type(s) {unknown or chosen} for the {_set_names(sets)} of {ed.name}"
                           f"{_near([t for t in unknown if t not in elsewhere], ed.machine_types)}; "
@@ -238,7 +230,7 @@ def _latest(files: list[RemoteFile]) -> tuple[list[RemoteFile], list[tuple[Remot
     return kept, [(f, best[_unrevised(f.name)]) for f in files if best[_unrevised(f.name)] is not f]
 
 
-def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str], server: str,
+def _plan(ed: Edition, set_name: str, root: Path, types: list[str], server: str,
           session: requests.Session) -> list[_Archive]:
     """The archives of one data set to consider: those of each machine type, or every ground-truth file.
 
@@ -247,7 +239,7 @@ def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str], serve
     record, ``train`` in the evaluation test record) are left out, and an older revision gives way
     to a newer one.
     """
-    record = RECORDS[ed.year][set_name]
+    record = ed.records[set_name]
     files = record_files(record, server, session)
     if set_name == "ground_truth":
         return [_Archive(f, root, ed, ground_truth=True, only_file=len(files) == 1) for f in files]
@@ -270,11 +262,11 @@ def _plan(ed: layout.Edition, set_name: str, root: Path, types: list[str], serve
 
 
 def _has_clip_folders(root: Path) -> bool:
-    names = ("train", "test", "source_test", "target_test")
-    return root.is_dir() and any(d.is_dir() and any((d / n).is_dir() for n in names) for d in root.iterdir())
+    return root.is_dir() and any(d.is_dir() and any((d / n).is_dir() for n in editions.CLIP_FOLDERS)
+                                 for d in root.iterdir())
 
 
-def _check_year(root: Path, ed: layout.Edition) -> None:
+def _check_year(root: Path, ed: Edition) -> None:
     """Refuse a root that holds another edition's data: its YEAR_FILE names another year or, without
     one, its clip folders and names follow another edition's rules (as :func:`helpers.layout.detect` reads them)."""
     marker = root / layout.YEAR_FILE
@@ -285,7 +277,7 @@ def _check_year(root: Path, ed: layout.Edition) -> None:
         found = f"data of another edition ({marker} says {text!r})"
     elif _has_clip_folders(root):
         other = layout.detect(root)
-        if other.style == ed.style:
+        if other.rules is ed.rules:
             return
         found = f"data laid out as {other.name}"
     else:
@@ -294,7 +286,7 @@ def _check_year(root: Path, ed: layout.Edition) -> None:
                       f"another destination folder")
 
 
-def _mark_year(root: Path, ed: layout.Edition) -> None:
+def _mark_year(root: Path, ed: Edition) -> None:
     """Write the edition into the root's YEAR_FILE (unless it says so already)."""
     marker = root / layout.YEAR_FILE
     if not (marker.is_file() and marker.read_text(encoding="utf-8", errors="replace").strip() == str(ed.year)):
@@ -436,7 +428,7 @@ def _place_clips(archive: _Archive, files: list[Path], staging: Path) -> int:
     brings corrected clips under the same names).
     """
     ed = archive.edition
-    clip_folders = (*ed.folders("train"), *ed.test_folders())
+    clip_folders = (*ed.folders("train"), *ed.folders("test"))
     folders = {*clip_folders, *EXTRA_FOLDERS}
     type_folders = {*ed.machine_types, archive.machine_type} - {""}
     clips, tables = [], []
@@ -513,7 +505,7 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
 
     dest: the dev data root (development archives); eval_dest: the eval data root (additional
     training data, evaluation test data and, for 2020, the ground truth). year: the edition, 2020
-    to 2026 (int or text), whose records are ``RECORDS[year]``. types: machine types (default:
+    to 2026 (int or text), whose Zenodo records its row names (``editions.edition(year).records``). types: machine types (default:
     each set's published types, as :mod:`helpers.layout` lists them), checked against the types
     of the sets asked for (:func:`_check_types`); the ground-truth files are not filtered.
     dev / additional / evaluation: which sets to fetch (evaluation brings the 2020 ground truth
@@ -525,8 +517,8 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
     refused (ConfigError) before anything is fetched.
     Summary: {"fetched": [archive names], "present": [archive names], "bytes": n, "files": n}.
     """
-    ed = layout.edition(year)
-    records = RECORDS[ed.year]
+    ed = editions.edition(year)
+    records = ed.records
     if evaluation and "eval" not in records:
         raise ConfigError(f"no evaluation test record of {ed.name} is known yet, so its evaluation test data cannot "
                           f"be fetched; leave out the evaluation set (its development and additional training data "

@@ -6,7 +6,7 @@ class ToolkitError(Exception):
 
 
 class DataLayoutError(ToolkitError):
-    """A data folder or file name does not follow the DCASE 2020 Task 2 layout."""
+    """A data folder or file name does not follow the layout of its DCASE Task 2 edition (2020 to 2026)."""
 
 
 class ClipError(ToolkitError):

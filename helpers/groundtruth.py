@@ -31,8 +31,8 @@ def _row(path: Path, number: int, machine_type: str, fields: list[str]) -> tuple
     if len(fields) == 3 and fields[2] in ("0", "1"):
         return machine_type, fields[0], fields[1], int(fields[2]), "source", ""
     if len(fields) == 2:
-        try:
-            original = layout.parse_clip(Path("test") / fields[1], machine_type, "test", layout.EDITIONS[2022])
+        try:  # by the rule set the name follows (helpers.editions.rules_of_name)
+            original = layout.parse_clip(Path("test") / fields[1], machine_type, "test")
         except DataLayoutError:
             original = None
         if original is not None and original.label is not None:

@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 import numpy as np
 import pandas as pd
 
+from helpers.editions import Rules
 from helpers.features import FeatureSettings
 
 LABEL_COLOURS = {"normal": "#2a7ab0", "anomaly": "#d1495b", "unknown": "#7f7f7f"}
@@ -145,31 +146,18 @@ def loss_curves(history: pd.DataFrame, ax=None, title: str | None = None):
     return _label(ax, "epoch", "loss", title, legend={})
 
 
-def roc_groups(scores: pd.DataFrame, style: str = "2020"):
-    """(legend name, section, labelled clips) per ROC curve of an edition style (helpers.metrics): 2020 per
-    machine ID; 2021 per section and domain, over the domain's clips; 2022+ per section and domain,
-    over the domain's normal clips and every anomaly of the section (as AUC (source) is computed)."""
-    labelled = scores[scores["label"].notna()]
-    for section, group in labelled.groupby("section"):
-        if style == "2020":
-            yield f"id {section}", section, group
-            continue
-        for domain in ("source", "target"):
-            own = group["domain"] == domain
-            yield f"section {section} {domain}", section, group[own | (group["label"] == 1)] if style == "2022" else group[own]
-
-
-def roc_curves(scores: pd.DataFrame, ax=None, title: str | None = None, style: str = "2020"):
-    """ROC curves from clip scores [columns=section, domain, label, score], AUC in the legend: one per
-    group of :func:`roc_groups`, one colour per section, source solid and target dashed.
-    Unlabelled clips, and groups without both labels, are left out.
+def roc_curves(scores: pd.DataFrame, rules: Rules, ax=None, title: str | None = None):
+    """ROC curves from one machine type's clip scores [columns=section, domain, label, score], AUC in
+    the legend: one per group of the edition's rules (rules.roc_groups: 2020 per machine ID, later per
+    section and domain, over the clips its AUC ranks), one colour per section, source solid and target
+    dashed. Unlabelled clips, and groups without both labels, are left out.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     ax = _axes(ax, figsize=(4.2, 4))
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colours: dict[str, str] = {}
-    for name, section, group in roc_groups(scores, style):
+    for name, section, group in rules.roc_groups(scores):
         labels = group["label"].astype(int)
         if labels.nunique() < 2:
             continue

@@ -1,7 +1,10 @@
 """Result files in the formats the official baseline of each edition writes, written atomically.
 
-Per group of test clips (helpers.layout: a 2020 machine ID, a 2021 section and domain, a 2022+
-section), no header, one ``file_name,value`` row per clip:
+What the files are called and what result.csv's header and mean rows say are the edition's rules
+(helpers.editions: ``ed.rules``); this module writes and reads them.
+
+Per group of test clips (a 2020 machine ID, a 2021 section and domain, a 2022+ section), no
+header, one ``file_name,value`` row per clip:
 
 - ``anomaly_score_<type>_id_XX.csv`` (2020), ``anomaly_score_<type>_section_XX_<domain>_test.csv``
   (2021), ``anomaly_score_<type>_section_XX_test.csv`` (2022+): the anomaly scores;
@@ -27,42 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import layout, metrics
+from helpers import metrics
+from helpers.editions import Edition, Rules
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_write_text
 
-MEAN_NAMES = {"2020": {"arithmetic mean": "Average"}}  # per style, the mean rows' names in result.csv (2020: only Average)
 OFFICIAL = "official score"
-OFFICIAL_SCORE_RULE = {  # per style, how the official score is made (helpers.metrics)
-    "2020": "arithmetic mean of every ID's AUC and pAUC",
-    "2021": "harmonic mean of AUC and pAUC over every section and domain",
-    "2022": "harmonic mean of AUC (source), AUC (target) and pAUC over every section",
-}
-
-
-def _group_stem(style: str, machine_type: str, section: str, domain: str | None) -> str:
-    if style == "2020":
-        return f"{machine_type}_id_{section}"
-    return f"{machine_type}_section_{section}_{domain}_test" if style == "2021" else f"{machine_type}_section_{section}_test"
-
-
-def score_file_name(style: str, machine_type: str, section: str, domain: str | None = None) -> str:
-    """``anomaly_score_<...>.csv`` of one group, as the style names it (see the module docstring)."""
-    return f"anomaly_score_{_group_stem(style, machine_type, section, domain)}.csv"
-
-
-def decision_file_name(style: str, machine_type: str, section: str, domain: str | None = None) -> str:
-    return f"decision_result_{_group_stem(style, machine_type, section, domain)}.csv"
-
-
-def file_groups(scores: pd.DataFrame, style: str):
-    """(section, domain, clips) per score file of one machine type's scores (2021: per section and domain)."""
-    if style == "2021":
-        for (section, domain), group in scores.groupby(["section", scores["domain"].fillna("unknown")], sort=True):
-            yield section, domain, group
-    else:
-        for section, group in scores.groupby("section", sort=True):
-            yield section, None, group
 
 
 def _write_rows(path: Path, file_names, values, as_int: bool) -> Path:
@@ -73,16 +46,17 @@ def _write_rows(path: Path, file_names, values, as_int: bool) -> Path:
     return atomic_write_text(path, buffer.getvalue())
 
 
-def write_scores(result_dir: str | Path, style: str, machine_type: str, scores: pd.DataFrame) -> list[Path]:
-    """The score files, and the decision files when `scores` has decisions, of one machine type.
+def write_scores(result_dir: str | Path, rules: Rules, machine_type: str, scores: pd.DataFrame) -> list[Path]:
+    """The score files, and the decision files when `scores` has decisions, of one machine type,
+    one per group of the edition's rules (rules.file_groups), named as they name them.
 
     `scores`: [columns=section, domain, file_name, score, optionally decision]."""
     written = []
-    for section, domain, group in file_groups(scores, style):
-        written.append(_write_rows(Path(result_dir) / score_file_name(style, machine_type, section, domain),
+    for section, domain, group in rules.file_groups(scores):
+        written.append(_write_rows(Path(result_dir) / rules.score_file_name(machine_type, section, domain),
                                    group["file_name"], group["score"], as_int=False))
         if "decision" in group and group["decision"].notna().all():
-            written.append(_write_rows(Path(result_dir) / decision_file_name(style, machine_type, section, domain),
+            written.append(_write_rows(Path(result_dir) / rules.decision_file_name(machine_type, section, domain),
                                        group["file_name"], group["decision"], as_int=True))
     return written
 
@@ -98,24 +72,24 @@ def _format(value) -> str:
     return "nan" if value is None or math.isnan(value) else repr(float(value))
 
 
-def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], style: str) -> Path:
-    """Write ``result.csv`` from {machine_type: metrics.group_table(...)} in the style's layout."""
-    keys, figures = metrics.COLUMNS[style]
-    header = ["id" if k == "section" and style == "2020" else k for k in keys] + list(figures)
-    names = MEAN_NAMES.get(style, {name: name for name in metrics.MEAN_ROWS})
+def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], rules: Rules) -> Path:
+    """Write ``result.csv`` from {machine_type: rules.group_table(...)} in the layout of the edition's rules
+    (rules.result_header, rules.result_mean_rows, rules.result_official_line)."""
+    keys, figures = rules.group_columns, rules.figures
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for machine_type, table in tables.items():
         writer.writerow([machine_type])
-        writer.writerow(header)
+        writer.writerow(rules.result_header)
         for row in table[[*keys, *figures]].itertuples(index=False):
             writer.writerow([_format(v) for v in row])
-        for name, values in metrics.means(table, style).items():
-            if name in names:
-                writer.writerow([names[name], *[""] * (len(keys) - 1), *(_format(values[f]) for f in figures)])
+        for name, values in metrics.means(table, figures).items():
+            if name in rules.result_mean_rows:
+                writer.writerow([rules.result_mean_rows[name], *[""] * (len(keys) - 1),
+                                 *(_format(values[f]) for f in figures)])
         writer.writerow([])
-    if style != "2020":
-        writer.writerow([OFFICIAL, _format(metrics.official_score(list(tables.values()), style))])
+    if rules.result_official_line:
+        writer.writerow([OFFICIAL, _format(rules.official_score(list(tables.values())))])
     return atomic_write_text(path, buffer.getvalue())
 
 
@@ -146,17 +120,17 @@ def _records(table: pd.DataFrame) -> list[dict]:
     return [{metrics.metric_key(k): v for k, v in r.items()} for r in table.to_dict(orient="records")]
 
 
-def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], ed: layout.Edition,
+def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], ed: Edition,
                        extra: dict | None = None) -> Path:
-    """Machine-readable metrics (full precision; see the module docstring for the keys)."""
-    style = ed.style
-    payload = {"year": ed.year, "edition": ed.name, "style": style, "group": ed.group,
-               "official_score": metrics.official_score(list(tables.values()), style),
+    """Machine-readable metrics (full precision; see the module docstring for the keys); "style" names the rule set."""
+    rules = ed.rules
+    payload = {"year": ed.year, "edition": ed.name, "style": rules.name, "group": rules.group_word,
+               "official_score": rules.official_score(list(tables.values())),
                **(extra or {}), "machine_types": {}}
     for machine_type, table in tables.items():
-        averages = metrics.means(table, style)
+        averages = metrics.means(table, rules.figures)
         payload["machine_types"][machine_type] = {
-            "official_score": metrics.official_score([table], style),
+            "official_score": rules.official_score([table]),
             "sections": _records(table),
             **{name.replace(" ", "_"): {metrics.metric_key(k): v for k, v in values.items()}
                for name, values in averages.items()},

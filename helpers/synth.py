@@ -9,7 +9,7 @@ factory background noise at a per-machine signal-to-noise ratio (MIMII mixed fac
 level and background; normal clips vary within a machine (speed wobble, level, noise). Anomalous
 clips carry one of the faults real machines of that type have, at a subtle strength.
 
-Editions (`year`, see helpers.layout; every root gets ``<out>/.dcase_year`` naming it):
+Editions (`year`, see helpers.editions; every root gets ``<out>/.dcase_year`` naming it):
 
 - 2020: ToyCar, ToyConveyor, fan, pump, slider, valve; the development IDs (``normal_id_XX_*.wav``),
   or with eval_layout=True the eval IDs with unlabelled test clips and the ground truth.
@@ -61,14 +61,13 @@ from scipy.signal import fftconvolve
 from tqdm.auto import tqdm
 
 from helpers import groundtruth
+from helpers.editions import DOMAINS, EDITIONS, Edition, edition
 from helpers.errors import ConfigError
 from helpers.fileio import atomic_path, atomic_write_text
-from helpers.layout import (DEV_IDS, DOMAINS, EDITIONS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, YEAR_FILE, Edition,
-                            edition)
+from helpers.layout import SAMPLE_RATE, YEAR_FILE
 
 GENERATOR_VERSION = 1
 MANIFEST = ".synth.json"
-DEFAULT_SECONDS = 10.0  # clip length where the edition names none (2021 on)
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class DomainCounts:
 
 def _uniform_counts(train: int, test_normal: int, test_anomaly: int) -> dict:
     counts = ClipCounts(train, test_normal, test_anomaly)
-    return {t: {i: counts for i in DEV_IDS[t]} for t in MACHINE_TYPES}
+    return {t: {i: counts for i in ids} for t, ids in EDITIONS[2020].dev_sections.items()}
 
 
 # The DCASE 2020 Task 2 development set, per ID: (train, test normal, test anomaly); 30,987 clips.
@@ -127,15 +126,7 @@ PRESETS: dict[str, dict[str, dict[str, ClipCounts]]] = {
     "full": {t: {i: ClipCounts(*c) for i, c in ids.items()} for t, ids in _FULL.items()},
 }
 
-# Clip counts of every section of every machine type from 2021 on, per preset and layout style
-# ("2021"; "2022" for 2022-2026). full: the real sets (2021: 1000 source + 3 target training clips,
-# 100 normal + 100 anomalous test clips per domain; 2022 on: 990 + 10, 50 + 50).
-SECTION_PRESETS: dict[str, dict[str, DomainCounts]] = {
-    "tiny": {"2021": DomainCounts(4, 1, 2, 2), "2022": DomainCounts(4, 1, 2, 2)},
-    "small": {"2021": DomainCounts(100, 3, 25, 25), "2022": DomainCounts(100, 10, 25, 25)},
-    "medium": {"2021": DomainCounts(300, 3, 50, 50), "2022": DomainCounts(300, 10, 50, 50)},
-    "full": {"2021": DomainCounts(1000, 3, 100, 100), "2022": DomainCounts(990, 10, 50, 50)},
-}
+# Clip counts of every section from 2021 on: per preset, the edition's rules (Rules.synth_section_counts).
 
 # Level of each type in dBFS (RMS), as in the real DCASE 2020 clips (slider: like the other MIMII
 # types; gearbox, bearing and ToyTrain: between the MIMII and the ToyADMOS levels).
@@ -149,10 +140,6 @@ SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in TYPE_LEVEL_DB} | {"val
 # Overall anomaly strength per type (scales every fault's severity).
 ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 2.0,
                     "gearbox": 1.4, "bearing": 2.2, "ToyTrain": 1.0}
-
-# Machine types whose clip names hide their attributes ("noAttribute"), per edition.
-NO_ATTRIBUTE = {2024: ("ToyTrain", "gearbox", "slider")}
-
 
 # ---------------------------------------------------------------------------------------------
 # Signal building blocks (all vectorised; every signal is [shape=(samples,)])
@@ -670,8 +657,9 @@ def _key(*parts) -> list[int]:
 
 
 def _rng(seed: int, year: int, *parts) -> np.random.Generator:
-    """The random stream of (seed, parts); editions after 2020 add their year (2020's streams keep their keys)."""
-    prefix = (seed,) if year == 2020 else (seed, year)
+    """The random stream of (seed, parts); editions keyed by year (Edition.synth_keyed_by_year: all but
+    2020, whose streams keep the keys they had before other years were made) add their year."""
+    prefix = (seed, year) if edition(year).synth_keyed_by_year else (seed,)
     return np.random.default_rng(np.random.SeedSequence(_key(*prefix, *parts)))
 
 
@@ -707,12 +695,12 @@ def condition(seed: int, year: int, machine_type: str, section: str, domain: str
 def attribute_text(ed: Edition, machine_type: str, machine: dict, setting: Condition) -> str:
     """The attribute part of a clip name: "speed_28_noise_A_mic_1" (2021), "vel_28_noise_A_mic_1" (2022 on,
     the type's own speed key and unit), or "noAttribute" where the edition hides them."""
-    if machine_type in NO_ATTRIBUTE.get(ed.year, ()):
+    if machine_type in ed.no_attribute:
         return "noAttribute"
     model = MACHINES[base_type(machine_type)]
     key, text = model.rating
     speed = text(at_speed(machine["sound"], setting.speed, model.speed))
-    return f"{'speed' if ed.style == '2021' else key}_{speed}_noise_{setting.noise}_mic_{setting.mic}"
+    return f"{ed.rules.speed_word or key}_{speed}_noise_{setting.noise}_mic_{setting.mic}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -720,8 +708,8 @@ def attribute_text(ed: Edition, machine_type: str, machine: dict, setting: Condi
 # ---------------------------------------------------------------------------------------------
 
 def clip_samples(year: int, machine_type: str) -> int:
-    """Samples of one clip of a type in an edition (2020: its published lengths; later: DEFAULT_SECONDS)."""
-    return int(round(EDITIONS[year].clip_seconds.get(machine_type, DEFAULT_SECONDS) * SAMPLE_RATE))
+    """Samples of one clip of a type in an edition (its row's clip length)."""
+    return int(round(EDITIONS[year].seconds(machine_type) * SAMPLE_RATE))
 
 
 def _fault(rng: np.random.Generator, machine_type: str, machine: dict, kind: str) -> tuple[str | None, float]:
@@ -799,9 +787,11 @@ def _run_job(job_and_seed: tuple[Job, int, bool]) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _check(size: str, types, ed: Edition, eval_layout: bool) -> list[str]:
-    """The machine types to write; ConfigError for an unknown preset or type, or an eval layout after 2020."""
-    if eval_layout and ed.year != 2020:
-        raise ConfigError(f"the eval layout (unlabelled test clips and their ground truth) is synthesised for 2020 "
+    """The machine types to write; ConfigError for an unknown preset or type, or an eval layout of
+    an edition whose rules have none synthesised (Rules.synth_eval: 2020 only)."""
+    if eval_layout and not ed.rules.synth_eval:
+        years = ", ".join(str(e.year) for e in EDITIONS.values() if e.rules.synth_eval)
+        raise ConfigError(f"the eval layout (unlabelled test clips and their ground truth) is synthesised for {years} "
                           f"only, not for {ed.year}; generate the {ed.year} development layout (eval_layout=False)")
     if size not in PRESETS:
         raise ConfigError(f"unknown synthetic data size {size!r}; accepted presets: {', '.join(PRESETS)}")
@@ -817,25 +807,29 @@ def id_counts(size: str, machine_type: str, eval_layout: bool = False) -> dict[s
     counts = PRESETS[size][machine_type]
     if not eval_layout:
         return dict(counts)
-    return {eval_id: counts[dev_id] for eval_id, dev_id in zip(EVAL_IDS[machine_type], DEV_IDS[machine_type])}
+    dcase2020 = EDITIONS[2020]
+    return {eval_id: counts[dev_id]
+            for eval_id, dev_id in zip(dcase2020.eval_sections[machine_type], dcase2020.dev_sections[machine_type])}
 
 
 def section_counts(size: str, year: int) -> DomainCounts:
-    """Clip counts of each section of an edition from 2021 on, for a preset."""
-    return SECTION_PRESETS[size][edition(year).style]
+    """Clip counts of each section of an edition from 2021 on (its rules' synth_section_counts), for a preset."""
+    return DomainCounts(*edition(year).rules.synth_section_counts[size])
 
 
-def _eval_order(seed: int, machine_type: str, section: str, counts: ClipCounts) -> list[tuple[str, int]]:
+def _eval_order(seed: int, year: int, machine_type: str, section: str, counts: ClipCounts) -> list[tuple[str, int]]:
     """The labelled test clips of an eval ID in their shuffled eval order: [(label, original index)]."""
     clips = [("normal", i) for i in range(counts.test_normal)] + [("anomaly", i) for i in range(counts.test_anomaly)]
-    rng = _rng(seed, 2020, "eval order", machine_type, section)
+    rng = _rng(seed, year, "eval order", machine_type, section)
     return [clips[i] for i in rng.permutation(len(clips))]
 
 
-def _plan_ids(out: Path, size: str, seed: int, types: list[str], eval_layout: bool) -> tuple[list[Job], list[str]]:
-    """The 2020 files to write, and the ground-truth lines of the eval test clips (empty for dev)."""
+def _plan_ids(out: Path, ed: Edition, size: str, seed: int, types: list[str],
+              eval_layout: bool) -> tuple[list[Job], list[str]]:
+    """The files to write of an edition whose counts are per machine ID (2020: PRESETS), and the
+    ground-truth lines of the eval test clips (empty for dev)."""
     jobs, truth = [], []
-    name = EDITIONS[2020].clip_name
+    name = ed.rules.clip_name
     for machine_type in types:
         folder = out / machine_type
         truth.append(machine_type)
@@ -843,7 +837,7 @@ def _plan_ids(out: Path, size: str, seed: int, types: list[str], eval_layout: bo
             jobs += [Job(machine_type, section, "train", i, folder / "train" / name(section, i, "train", "normal"))
                      for i in range(counts.train)]
             if eval_layout:
-                for eval_index, (label, index) in enumerate(_eval_order(seed, machine_type, section, counts)):
+                for eval_index, (label, index) in enumerate(_eval_order(seed, ed.year, machine_type, section, counts)):
                     eval_name = name(section, eval_index, "test", None)
                     jobs.append(Job(machine_type, section, label, index, folder / "test" / eval_name))
                     truth.append(f"{eval_name},{name(section, index, 'test', label)},{int(label == 'anomaly')}")
@@ -868,7 +862,8 @@ def _section_jobs(out: Path, ed: Edition, seed: int, machine_type: str, section:
         for split, label, count in counts.groups(domain):
             folder = out / machine_type / _folder(ed, split, domain)
             kind = "train" if split == "train" else label
-            jobs += [Job(machine_type, section, kind, i, folder / ed.clip_name(section, i, split, label, domain, attributes),
+            jobs += [Job(machine_type, section, kind, i,
+                         folder / ed.rules.clip_name(section, i, split, label, domain, attributes),
                          domain, ed.year, attributes) for i in range(count)]
     return jobs
 
@@ -876,10 +871,10 @@ def _section_jobs(out: Path, ed: Edition, seed: int, machine_type: str, section:
 def plan(out: Path, size: str, seed: int, types: list[str], eval_layout: bool, year: int = 2020) -> tuple[list[Job], list[str]]:
     """Every file to write, and the ground-truth lines of the eval test clips (2020 eval layout; else empty)."""
     ed = edition(year)
-    if ed.year == 2020:
-        return _plan_ids(out, size, seed, types, eval_layout)
+    if ed.rules.synth_section_counts is None:
+        return _plan_ids(out, ed, size, seed, types, eval_layout)
     counts = section_counts(size, ed.year)
-    return [job for t in types for s in ed.dev_sections for job in _section_jobs(out, ed, seed, t, s, counts)], []
+    return [job for t in types for s in ed.dev_sections[t] for job in _section_jobs(out, ed, seed, t, s, counts)], []
 
 
 def _attribute_cells(attributes: str) -> list[str]:
@@ -922,17 +917,18 @@ def _write_clips(jobs: list[Job], seed: int, keep: bool, workers: int, descripti
     return sizes
 
 
-def _clip_counts(jobs: list[Job], types: list[str], year: int) -> dict:
-    """{type: {"train": n, "test_normal": n, "test_anomaly": n}}; from 2021 on also the same per domain
-    under "source" and "target"."""
+def _clip_counts(jobs: list[Job], types: list[str], ed: Edition) -> dict:
+    """{type: {"train": n, "test_normal": n, "test_anomaly": n}}; where the edition's rules have two
+    domains (2021 on) also the same per domain under "source" and "target"."""
     def empty() -> dict:
         return {"train": 0, "test_normal": 0, "test_anomaly": 0}
 
-    clips = {t: empty() | ({} if year == 2020 else {d: empty() for d in DOMAINS}) for t in types}
+    per_domain = len(ed.rules.domains) > 1
+    clips = {t: empty() | ({d: empty() for d in ed.rules.domains} if per_domain else {}) for t in types}
     for job in jobs:
         key = "train" if job.kind == "train" else f"test_{job.kind}"
         clips[job.machine_type][key] += 1
-        if year != 2020:
+        if per_domain:
             clips[job.machine_type][job.domain][key] += 1
     return clips
 
@@ -950,7 +946,7 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     2021-2026: the edition's development layout (its types and sections, source and target domains,
     attributes in the names; 2022 on also ``out/<type>/attributes_XX.csv``), see the module docstring.
     Every root gets ``out/.dcase_year`` (helpers.layout.YEAR_FILE) naming the year.
-    size: a preset (tiny, small, medium, full: PRESETS for 2020, SECTION_PRESETS after); types: machine
+    size: a preset (tiny, small, medium, full: PRESETS for 2020, the rules' synth_section_counts after); types: machine
     types of the edition's development set (default all); workers: processes (default
     os.cpu_count()). Re-running with the same seed keeps the files already written (see the module
     docstring).
@@ -965,14 +961,14 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     jobs, truth = plan(out, size, seed, chosen, eval_layout, ed.year)
     for folder in {job.path.parent for job in jobs}:
         folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"seed": seed, "generator_version": GENERATOR_VERSION} | ({} if ed.year == 2020 else {"year": ed.year})
+    manifest = {"seed": seed, "generator_version": GENERATOR_VERSION} | ({"year": ed.year} if ed.synth_keyed_by_year else {})
     keep = _same_run(out, manifest)
     atomic_write_text(out / MANIFEST, json.dumps(manifest))
     atomic_write_text(out / YEAR_FILE, f"{ed.year}\n")
     sizes = _write_clips(jobs, seed, keep, max(1, workers or os.cpu_count() or 1), f"synth {ed.year} {size}", progress)
     ground_truth = atomic_write_text(out / groundtruth.FILE_NAME, "\n".join(truth) + "\n") if eval_layout else None
-    tables = attribute_tables(out, jobs) if ed.style == "2022" else {}
+    tables = attribute_tables(out, jobs) if ed.rules.attribute_tables else {}
     attributes = [str(atomic_write_text(path, text)) for path, text in tables.items()]
-    return {"year": ed.year, "clips": _clip_counts(jobs, chosen, ed.year), "files": len(jobs), "bytes": int(sum(sizes)),
+    return {"year": ed.year, "clips": _clip_counts(jobs, chosen, ed), "files": len(jobs), "bytes": int(sum(sizes)),
             "seconds": round(time.perf_counter() - started, 2), "out": str(out),
             "ground_truth": str(ground_truth) if ground_truth else None, "attributes": attributes}

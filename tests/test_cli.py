@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import cli, layout, notebooks, paths, regression, results, runner, synth
+from helpers import cli, editions, layout, notebooks, paths, regression, results, runner, synth
 from helpers.solution import solution_folders
 
 
@@ -34,7 +34,7 @@ def test_synth_then_table_print_what_was_written(tmp_path):
     assert shown.returncode == 0, shown.stderr
     rows = [line.split() for line in shown.stdout.splitlines() if re.match(r"^(fan|valve|\s+)\s*\d\d\s", line)]
     # machine_type (only on its first row), ID, then test/anomaly, test/normal, train/normal counts
-    assert [row[-4:] for row in rows] == [[i, "2", "2", "3"] for i in layout.DEV_IDS["fan"]] * 2
+    assert [row[-4:] for row in rows] == [[i, "2", "2", "3"] for i in editions.edition(2020).dev_sections["fan"]] * 2
     assert shown.stdout.strip().endswith("No files were skipped.")
 
 
@@ -72,8 +72,8 @@ def recorded_runs(monkeypatch):
         run = options.get("run_name") or folder.name
         table = pd.DataFrame({"section": ["00", "02"], "AUC": [0.6, 0.8], "pAUC": [0.55, 0.65], "precision": [1.0, 0.5],
                               "recall": [0.5, 1.0], "F1 score": [2 / 3, 2 / 3]})
-        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table}, "2020")
-        results.write_metrics_json(Path(result_root) / run / "metrics.json", {"fan": table}, layout.edition(2020))
+        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table}, editions.RULES_2020)
+        results.write_metrics_json(Path(result_root) / run / "metrics.json", {"fan": table}, editions.edition(2020))
         return Path(result_root) / run
 
     monkeypatch.setattr(runner, "run_solution", run_solution)

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import download, groundtruth, layout
+from helpers import download, editions, groundtruth, layout
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 
 TYPES = ("fan", "ToyCar")
+RECORDS_2020 = editions.edition(2020).records
 GROUND_TRUTH_CSV = b"fan\nid_01_00000000.wav,anomaly_id_01_00000003.wav,1\n"
 
 
@@ -57,7 +58,7 @@ def edition_archives(year: int) -> dict[str, dict[str, list[str] | bytes]]:
 
     A .wav path gets a short clip, a .csv path an attributes table of the archive's clips.
     """
-    ed = layout.EDITIONS[year]
+    ed = editions.EDITIONS[year]
     if year == 2021:  # every type; test clips in source_test/ and target_test/
         return {
             "dev": {f"dev_data_{t}.zip": [f"{t}/train/section_00_source_train_normal_0000_a_1.wav",
@@ -100,7 +101,7 @@ def make_records(year: int = 2020) -> tuple[dict[int, dict[str, bytes]], dict[st
     if year != 2020:
         records = {}
         for set_name, archives in edition_archives(year).items():
-            files = records.setdefault(download.RECORDS[year][set_name], {})
+            files = records.setdefault(editions.EDITIONS[year].records[set_name], {})
             for name, paths in archives.items():
                 if isinstance(paths, bytes):
                     files[name] = paths
@@ -123,9 +124,9 @@ def make_records(year: int = 2020) -> tuple[dict[int, dict[str, bytes]], dict[st
             entries[f"{top}{machine_type}/train/.DS_Store"] = b"hidden: ignored"
             entries["readme.txt"] = b"outside the layout: ignored"
             contents[pattern.format(machine_type)] = entries
-    records = {download.SETS[key]: {name: zip_bytes(contents[name]) for name in contents if name.startswith(prefix)}
+    records = {RECORDS_2020[key]: {name: zip_bytes(contents[name]) for name in contents if name.startswith(prefix)}
                for key, prefix in (("dev", "dev_data_"), ("additional", "eval_data_train_"), ("eval", "eval_data_test_"))}
-    records[download.SETS["ground_truth"]] = {"eval_ground_truth.zip": zip_bytes({"gt/list_2020.csv": GROUND_TRUTH_CSV})}
+    records[RECORDS_2020["ground_truth"]] = {"eval_ground_truth.zip": zip_bytes({"gt/list_2020.csv": GROUND_TRUTH_CSV})}
     return records, contents
 
 
@@ -262,7 +263,7 @@ def leave_part(tmp_path, name: str, data: bytes) -> Path:
 
 def file_path(name: str) -> str:
     """The mirror's URL path of a development archive."""
-    return f"/files/{download.SETS['dev']}/{name}"
+    return f"/files/{RECORDS_2020['dev']}/{name}"
 
 
 def test_dev_download_unpacks_both_types_marks_them_done_and_cleans_up(mirror, tmp_path):
@@ -278,7 +279,7 @@ def test_dev_download_unpacks_both_types_marks_them_done_and_cleans_up(mirror, t
     assert sorted(p.name for p in work.iterdir()) == ["dev_data_ToyCar.zip.done", "dev_data_fan.zip.done"]
     assert (work / "dev_data_fan.zip.done").read_text().strip() == hashlib.md5(mirror.file("dev_data_fan.zip")).hexdigest()
     assert (dest / layout.YEAR_FILE).read_text() == "2020\n" and layout.detect(dest).year == 2020
-    assert mirror.record_requests() == [download.RECORDS[2020]["dev"]]
+    assert mirror.record_requests() == [editions.EDITIONS[2020].records["dev"]]
     assert not (tmp_path / "eval_data").exists()
 
 
@@ -298,7 +299,7 @@ def test_second_run_fetches_nothing_and_reports_archives_present(mirror, tmp_pat
     summary = fetch(mirror, tmp_path)
     assert summary == {"fetched": [], "present": ["dev_data_fan.zip", "dev_data_ToyCar.zip"], "bytes": 0, "files": 0}
     assert mirror.file_requests() == []
-    assert [p for p, _ in mirror.log] == [f"/api/records/{download.SETS['dev']}"]
+    assert [p for p, _ in mirror.log] == [f"/api/records/{RECORDS_2020['dev']}"]
     out = capsys.readouterr().out
     assert "dev_data_fan.zip: already present in" in out and "dev_data_ToyCar.zip: already present in" in out
 
@@ -306,7 +307,7 @@ def test_second_run_fetches_nothing_and_reports_archives_present(mirror, tmp_pat
 def test_types_select_the_archives(mirror, tmp_path):
     summary = fetch(mirror, tmp_path, types=["fan"])
     assert summary["fetched"] == ["dev_data_fan.zip"]
-    assert [p for p, _ in mirror.file_requests()] == [f"/files/{download.SETS['dev']}/dev_data_fan.zip"]
+    assert [p for p, _ in mirror.file_requests()] == [f"/files/{RECORDS_2020['dev']}/dev_data_fan.zip"]
     assert sorted(p.name for p in (tmp_path / "dev_data").iterdir()) == [".dcase_year", ".download", "fan"]
 
 
@@ -436,7 +437,7 @@ def test_eval_additional_and_ground_truth_go_into_the_eval_root(mirror, tmp_path
 
 def test_archive_entry_leaving_the_folder_is_refused(mirror, tmp_path):
     evil = zip_bytes({"fan/train/normal_id_00_00000000.wav": wav_bytes(0), "../evil.wav": b"outside"})
-    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = evil
+    mirror.records[RECORDS_2020["dev"]]["dev_data_fan.zip"] = evil
     with pytest.raises(ToolkitError, match=r"dev_data_fan\.zip holds the entry '\.\./evil\.wav'"):
         fetch(mirror, tmp_path, types=["fan"])
     assert [p.name for p in tmp_path.rglob("evil.wav")] == []
@@ -445,7 +446,7 @@ def test_archive_entry_leaving_the_folder_is_refused(mirror, tmp_path):
 
 
 def test_archive_that_is_not_a_zip_is_reported_and_deleted(mirror, tmp_path):
-    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = b"<html>maintenance</html>"
+    mirror.records[RECORDS_2020["dev"]]["dev_data_fan.zip"] = b"<html>maintenance</html>"
     with pytest.raises(ToolkitError, match=r"cannot unpack dev_data_fan\.zip: not a valid zip archive"):
         fetch(mirror, tmp_path, types=["fan"])
     assert list((tmp_path / "dev_data" / ".download").iterdir()) == []
@@ -456,7 +457,7 @@ def test_archive_that_is_not_a_zip_is_reported_and_deleted(mirror, tmp_path):
     ({"gearbox/train/normal_id_00_00000000.wav": wav_bytes(0)}, "['gearbox/train/normal_id_00_00000000.wav']"),
 ], ids=["files-at-the-top", "unknown-machine-type"])
 def test_archive_without_the_layout_is_reported_left_unmarked_and_tried_again(mirror, tmp_path, entries, found):
-    dev = mirror.records[download.SETS["dev"]]
+    dev = mirror.records[RECORDS_2020["dev"]]
     dev["dev_data_fan.zip"] = zip_bytes(entries)
     with pytest.raises(DataLayoutError) as err:
         fetch(mirror, tmp_path, types=["fan"])
@@ -481,12 +482,12 @@ def test_unreachable_server_names_the_url(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    with pytest.raises(ToolkitError, match=rf"cannot reach {re.escape(url)}/api/records/{download.SETS['dev']}: .*--server"):
+    with pytest.raises(ToolkitError, match=rf"cannot reach {re.escape(url)}/api/records/{RECORDS_2020['dev']}: .*--server"):
         download.download(tmp_path / "dev_data", tmp_path / "eval_data", server=url, progress=False)
 
 
 def test_record_the_server_does_not_hold_names_the_url(mirror, tmp_path):
-    record = download.SETS["dev"]
+    record = RECORDS_2020["dev"]
     del mirror.records[record]
     with pytest.raises(ToolkitError) as err:
         fetch(mirror, tmp_path)
@@ -496,17 +497,17 @@ def test_record_the_server_does_not_hold_names_the_url(mirror, tmp_path):
 
 
 def test_record_without_a_machine_type_names_the_record_and_its_files_before_fetching_any(mirror, tmp_path):
-    del mirror.records[download.SETS["dev"]]["dev_data_fan.zip"]
+    del mirror.records[RECORDS_2020["dev"]]["dev_data_fan.zip"]
     with pytest.raises(ToolkitError) as err:
         fetch(mirror, tmp_path, types=["ToyCar", "fan"])
-    assert str(err.value) == (f"Zenodo record {download.SETS['dev']} (development set of DCASE 2020 Task 2) on "
+    assert str(err.value) == (f"Zenodo record {RECORDS_2020['dev']} (development set of DCASE 2020 Task 2) on "
                               f"{mirror.url} has no archive of machine type fan (a .zip file with fan as a whole "
                               f"_-separated part of its name); its files: dev_data_ToyCar.zip")
     assert mirror.file_requests() == []
 
 
 def test_record_listing_a_file_name_with_a_folder_is_refused(mirror, tmp_path):
-    dev = mirror.records[download.SETS["dev"]]
+    dev = mirror.records[RECORDS_2020["dev"]]
     dev["../dev_data_fan.zip"] = dev.pop("dev_data_fan.zip")
     with pytest.raises(ToolkitError, match=r"did not answer a Zenodo record: .*\(file name '\.\./dev_data_fan\.zip' "
                                            r"is not a plain file name\)"):
@@ -525,12 +526,12 @@ def test_too_little_disk_space_stops_before_fetching(mirror, tmp_path, monkeypat
 # --- other editions -------------------------------------------------------------------------------------------------
 
 def records_of(year: int, *sets: str) -> list[int]:
-    return [download.RECORDS[year][s] for s in sets]
+    return [editions.EDITIONS[year].records[s] for s in sets]
 
 
 def test_2021_archives_fill_the_source_and_target_test_folders_and_mark_both_roots(serve, tmp_path):
     mirror = serve(2021)
-    ed = layout.EDITIONS[2021]
+    ed = editions.EDITIONS[2021]
     summary = fetch_year(mirror, tmp_path, 2021, additional=True, evaluation=True)
     assert mirror.record_requests() == records_of(2021, "dev", "additional", "eval")  # no ground-truth record
     dev_archives = [f"dev_data_{t}.zip" for t in ed.dev_types]
@@ -569,7 +570,7 @@ def test_2023_dev_and_eval_types_differ_and_attribute_tables_are_kept_beside_the
 
 def test_2023_default_types_are_the_dev_types_for_dev_and_the_eval_types_for_eval(serve, tmp_path):
     mirror = serve(2023)
-    ed = layout.EDITIONS[2023]
+    ed = editions.EDITIONS[2023]
     summary = fetch_year(mirror, tmp_path, 2023, additional=True)
     assert summary["fetched"] == [f"dev_{t}.zip" for t in ed.dev_types] + [f"eval_data_{t}_train.zip" for t in ed.eval_types]
     assert sorted(p.name for p in (tmp_path / "eval_data").iterdir()) == sorted(
@@ -680,6 +681,6 @@ def test_a_republished_archive_replaces_the_clips_of_the_same_size(mirror, tmp_p
     entries = {path: wav_bytes(1000 + i) if path.endswith(".wav") else data
                for i, (path, data) in enumerate(mirror.contents["dev_data_fan.zip"].items())}
     mirror.contents["dev_data_fan.zip"] = entries
-    mirror.records[download.SETS["dev"]]["dev_data_fan.zip"] = zip_bytes(entries)  # a new MD5, same names and sizes
+    mirror.records[RECORDS_2020["dev"]]["dev_data_fan.zip"] = zip_bytes(entries)  # a new MD5, same names and sizes
     assert fetch(mirror, tmp_path, types=["fan"])["fetched"] == ["dev_data_fan.zip"]
     assert layout_files(tmp_path / "dev_data") == expected_files(mirror, ["dev_data_fan.zip"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import inspection, layout, paths, pipeline, plots, solution
+from helpers import editions, inspection, paths, pipeline, plots, solution
 from helpers.detector import Detector, detector_path
 from helpers.errors import ToolkitError
 from tests import toy_classifier
@@ -53,7 +53,7 @@ def test_one_map_per_machine_type_with_every_clip_projected_on_the_training_clip
         (ax,) = figure.axes
         assert machine_type in ax.get_title()
         train, normal, anomalous = ax.collections
-        ids = layout.DEV_IDS[machine_type]
+        ids = editions.edition(2020).dev_sections[machine_type]
         assert len(train.get_offsets()) == 3 * len(ids)  # tiny: 3 training, 2 + 2 test clips per ID
         assert len(normal.get_offsets()) == len(anomalous.get_offsets()) == 2 * len(ids)
         np.testing.assert_allclose(train.get_offsets().mean(axis=0), 0, atol=1e-9)  # centred on the training clips

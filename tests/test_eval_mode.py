@@ -5,9 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import groundtruth, paths, pipeline, recording, results, runner, solution, synth
+from helpers import editions, groundtruth, paths, pipeline, recording, results, runner, solution, synth
 from helpers.errors import ConfigError, DataLayoutError
-from helpers.layout import EVAL_IDS
+
+EVAL_IDS = editions.edition(2020).eval_sections
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_eval_mode_trains_on_both_sets_and_scores_the_eval_clips(tiny_data, eval
     scores, tables = pipeline.test_all(sol, eval_data, tmp_path, "fan", progress=False)
     result_dir = tmp_path / "pytorch-eval"
     for section in EVAL_IDS["fan"]:
-        written = results.read_scores(result_dir / results.score_file_name("2020", "fan", section))
+        written = results.read_scores(result_dir / editions.RULES_2020.score_file_name("fan", section))
         assert len(written) == 4 and written["file_name"].str.startswith(f"id_{section}_").all()
     truth = groundtruth.read(eval_data / groundtruth.FILE_NAME)
     truth = truth[truth["machine_type"] == "fan"].set_index("file_name")["label"]

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import layout, skiplog
+from helpers import editions, layout, skiplog
 from helpers.errors import ConfigError, DataLayoutError
 from tests.conftest import write_wav
 
@@ -37,15 +37,15 @@ def test_training_folder_accepts_normal_only():
 ])
 def test_clip_name_round_trips(section, index, label, split):
     """A name made by clip_name parses back to the same ID, index and label."""
-    name = layout.EDITIONS[2020].clip_name(section, index, split, label)
+    name = editions.RULES_2020.clip_name(section, index, split, label)
     clip = layout.parse_clip(Path("data/fan") / split / name, "fan", split)
     assert (clip.section, clip.index, clip.label_name, clip.split) == (section, index, label or "unknown", split)
     assert clip.name == name
 
 
 def test_clip_name_has_the_dcase_shape():
-    assert layout.EDITIONS[2020].clip_name("02", 7, "train", "normal") == "normal_id_02_00000007.wav"
-    assert layout.EDITIONS[2020].clip_name("05", 7, "test", None) == "id_05_00000007.wav"
+    assert editions.RULES_2020.clip_name("02", 7, "train", "normal") == "normal_id_02_00000007.wav"
+    assert editions.RULES_2020.clip_name("05", 7, "test", None) == "id_05_00000007.wav"
 
 
 def test_list_clips_sorts_skips_bad_names_and_ignores_other_files(tmp_path):
@@ -96,7 +96,8 @@ def test_a_folder_laid_out_like_the_real_2023_development_set_is_read_without_a_
                  "ToyCar/attributes_00.csv"):
         _touch(tmp_path, name)
     ed = layout.detect(tmp_path)
-    assert (ed.year, ed.style, ed.group, ed.domains) == (2023, "2022", "section", ("source", "target"))
+    assert (ed.year, ed.rules, ed.rules.group_word, ed.rules.domains) == (2023, editions.RULES_2022, "section",
+                                                                          ("source", "target"))
     train = layout.list_clips(tmp_path, "ToyCar", "train")
     assert [(c.section, c.domain, c.label, c.index) for c in train] == [("00", "source", 0, 1), ("00", "target", 0, 0)]
     assert train[0].attributes == "car_A1_spd_28V_mic_1"
@@ -142,7 +143,7 @@ def test_names_of_another_edition_are_skipped_with_the_editions_pattern(tmp_path
     with pytest.raises(DataLayoutError, match="a test clip in a train folder"):
         layout.parse_clip(tmp_path / "fan/train/section_00_source_test_normal_0000.wav", "fan", "train")
     with pytest.raises(ConfigError, match="accepted: 2020, 2021, 2022, 2023, 2024, 2025, 2026"):
-        layout.edition(2019)
+        editions.edition(2019)
 
 
 def test_group_titles_name_ids_in_2020_and_sections_with_domains_later():

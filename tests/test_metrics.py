@@ -1,7 +1,7 @@
 """The official figures of each edition, against examples worked out by hand.
 
 The example section: source normals score 1 and 2, target normals 5 and 6, one source anomaly
-scores 3 and one target anomaly 7 (2022 style) or 5.5 (2021 style, where each domain is ranked
+scores 3 and one target anomaly 7 (2022 rules) or 5.5 (2021 rules, where each domain is ranked
 on its own). With four normals the ROC's FPR moves in steps of 0.25, so below FPR 0.1 the TPR is
 that of the anomalies above every normal: pAUC = McClish(0.1 * TPR).
 """
@@ -13,7 +13,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from helpers import metrics
-from helpers.metrics import auc_pauc, group_table, means, official_score, precision_recall_f1, summary_table
+from helpers.editions import RULES_2020, RULES_2021, RULES_2022
+from helpers.metrics import auc_pauc, means, precision_recall_f1
 
 
 def mcclish(area: float, max_fpr: float = 0.1) -> float:
@@ -54,8 +55,8 @@ def test_precision_recall_f1_as_the_evaluators_count():
     assert all(math.isnan(v) for v in precision_recall_f1([0, 1], [np.nan, np.nan]))
 
 
-def test_2022_style_ranks_each_domains_normals_against_every_anomaly():
-    row = group_table(example(7.0), "2022").iloc[0]
+def test_2022_rules_ranks_each_domains_normals_against_every_anomaly():
+    row = RULES_2022.group_table(example(7.0)).iloc[0]
     assert row["AUC (source)"] == 1.0  # normals 1, 2 below both anomalies 3 and 7
     assert row["AUC (target)"] == 0.5  # normals 5, 6 against 3 (below both) and 7 (above both)
     assert row["pAUC"] == pytest.approx(mcclish(0.1 * 0.5))  # over all six clips: 7 alone above every normal
@@ -66,11 +67,11 @@ def test_2022_style_ranks_each_domains_normals_against_every_anomaly():
     assert (row["precision (target)"], row["recall (target)"], row["F1 score (target)"]) == (0.0, 0.0, 0.0)
     assert (row["n_normal"], row["n_anomaly"]) == (4, 2)
     expected = 3 / (1 / 1.0 + 1 / 0.5 + 1 / mcclish(0.05))
-    assert official_score([group_table(example(7.0), "2022")], "2022") == pytest.approx(expected)
+    assert RULES_2022.official_score([RULES_2022.group_table(example(7.0))]) == pytest.approx(expected)
 
 
-def test_2021_style_ranks_each_domain_on_its_own_clips():
-    table = group_table(example(5.5), "2021")
+def test_2021_rules_ranks_each_domain_on_its_own_clips():
+    table = RULES_2021.group_table(example(5.5))
     assert list(zip(table["section"], table["domain"])) == [("00", "source"), ("00", "target")]
     source, target = table.iloc[0], table.iloc[1]
     assert (source["AUC"], source["pAUC"]) == (1.0, 1.0)
@@ -78,50 +79,50 @@ def test_2021_style_ranks_each_domain_on_its_own_clips():
     assert target["pAUC"] == pytest.approx(mcclish(0.0))  # the highest target clip is a normal one
     assert (target["precision"], target["recall"]) == (0.0, 0.0)
     expected = 4 / (1 + 1 + 1 / 0.5 + 1 / mcclish(0.0))
-    assert official_score([table], "2021") == pytest.approx(expected)
+    assert RULES_2021.official_score([table]) == pytest.approx(expected)
 
 
-def test_2020_style_per_id_and_its_official_score_is_the_arithmetic_mean():
+def test_2020_rules_per_id_and_its_official_score_is_the_arithmetic_mean():
     scores = pd.DataFrame({"section": ["00"] * 4 + ["02"] * 4, "domain": "source",
                            "label": [0, 0, 1, 1] * 2, "score": [0.1, 0.2, 0.8, 0.9, 0.5, 0.9, 0.1, 0.6]})
-    table = group_table(scores, "2020")
+    table = RULES_2020.group_table(scores)
     assert table["section"].tolist() == ["00", "02"]
     assert table["AUC"].tolist() == [1.0, 0.25]  # 02: only 0.6 > 0.5 of the four pairs
     assert math.isnan(table.loc[0, "precision"])  # no decisions given
-    assert official_score([table], "2020") == pytest.approx(np.mean([1.0, 0.25, *table["pAUC"]]))
+    assert RULES_2020.official_score([table]) == pytest.approx(np.mean([1.0, 0.25, *table["pAUC"]]))
 
 
 def test_single_class_group_is_undefined_not_a_crash():
-    table = group_table(pd.DataFrame({
+    table = RULES_2020.group_table(pd.DataFrame({
         "section": ["00"] * 4 + ["02"] * 3, "domain": "source",
         "label": [0, 0, 1, 1, 0, 0, 0], "score": [0.1, 0.2, 0.9, 0.8, 0.3, 0.2, 0.1],
-    }), "2020")
+    }))
     assert table.loc[0, "AUC"] == 1.0 and math.isnan(table.loc[1, "AUC"])
     assert table.loc[1, "n_normal"] == 3 and table.loc[1, "n_anomaly"] == 0
-    assert means(table, "2020")["arithmetic mean"]["AUC"] == 1.0
-    assert official_score([table], "2020") == 1.0  # the undefined ID is left out
+    assert means(table, RULES_2020.figures)["arithmetic mean"]["AUC"] == 1.0
+    assert RULES_2020.official_score([table]) == 1.0  # the undefined ID is left out
 
 
 def test_arithmetic_and_harmonic_means():
     table = pd.DataFrame({"section": ["a", "b"], "AUC": [0.5, 1.0], "pAUC": [0.6, 0.6],
                           **{m: [np.nan, np.nan] for m in metrics.DECISION_METRICS}})
-    result = means(table, "2020")
+    result = means(table, RULES_2020.figures)
     assert result["arithmetic mean"]["AUC"] == pytest.approx(0.75)
     assert result["harmonic mean"]["AUC"] == pytest.approx(2 / (1 / 0.5 + 1 / 1.0))
     assert result["harmonic mean"]["pAUC"] == pytest.approx(0.6)
-    assert official_score([], "2022") != official_score([], "2022")  # nan without values
+    assert RULES_2022.official_score([]) != RULES_2022.official_score([])  # nan without values
 
 
 def test_summary_table_has_mean_rows_and_the_official_score_once_per_type():
-    tables = {"fan": group_table(example(7.0), "2022"), "valve": group_table(example(5.5), "2022")}
-    summary = summary_table(tables, "2022")
+    tables = {"fan": RULES_2022.group_table(example(7.0)), "valve": RULES_2022.group_table(example(5.5))}
+    summary = RULES_2022.summary_table(tables)
     assert summary["section"].tolist() == ["00", "arithmetic mean", "harmonic mean"] * 2
     official = summary.dropna(subset=["official score"])
     assert official["section"].tolist() == ["harmonic mean"] * 2
-    assert official["official score"].iloc[0] == pytest.approx(official_score([tables["fan"]], "2022"))
+    assert official["official score"].iloc[0] == pytest.approx(RULES_2022.official_score([tables["fan"]]))
 
 
 def test_metric_keys_are_stable():
     assert [metrics.metric_key(c) for c in ("AUC (source)", "pAUC", "F1 score (target)", "precision")] == \
         ["auc_source", "pauc", "f1_target", "precision"]
-    assert metrics.ranked_keys("2022") == ["auc_source", "auc_target", "pauc"]
+    assert RULES_2022.ranked_keys == ["auc_source", "auc_target", "pauc"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import plots
+from helpers.editions import RULES_2020, RULES_2021, RULES_2022
 from helpers.features import FeatureSettings
 from helpers.inspection import ClipView
 
@@ -56,7 +57,7 @@ def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
 
     fig, ax = plt.subplots()
     table = scores()
-    assert plots.roc_curves(table, ax=ax, title="ROC") is ax
+    assert plots.roc_curves(table, RULES_2020, ax=ax, title="ROC") is ax
     texts = legend_texts(ax)
     for section, group in table.groupby("section"):
         assert f"id {section} (AUC {roc_auc_score(group['label'], group['score']):.3f})" in texts
@@ -70,11 +71,23 @@ def test_roc_curves_draw_one_curve_per_id_with_its_auc(tmp_path):
     render(ax, tmp_path, "roc")
 
 
+@pytest.mark.parametrize("rules, anomalies_per_curve", [(RULES_2021, 5), (RULES_2022, 10)])
+def test_roc_curves_of_later_rules_are_per_section_and_domain_target_dashed(rules, anomalies_per_curve):
+    fig, ax = plt.subplots()
+    table = scores().assign(domain=np.tile(["source"] * 5 + ["target"] * 5, 4))
+    plots.roc_curves(table, rules, ax=ax)
+    curves = {line.get_label().split(" (")[0]: line for line in ax.get_lines() if line.get_label().startswith("section")}
+    assert list(curves) == [f"section {s} {d}" for s in ("00", "02") for d in ("source", "target")]
+    assert [line.get_linestyle() for line in curves.values()] == ["-", "--"] * 2
+    # 2021: a domain's own clips; 2022: its normals against every anomaly of the section (the TPR's steps)
+    assert min(np.diff(np.unique(curves["section 00 source"].get_ydata()))) == pytest.approx(1 / anomalies_per_curve)
+
+
 def test_roc_curves_leave_out_ids_with_one_label():
     fig, ax = plt.subplots()
     table = scores()
     table.loc[table["section"] == "02", "label"] = 0
-    plots.roc_curves(table, ax=ax)
+    plots.roc_curves(table, RULES_2020, ax=ax)
     assert [t for t in legend_texts(ax) if t.startswith("id ")] == [legend_texts(ax)[0]]
     assert legend_texts(ax)[0].startswith("id 00 ")
 
@@ -204,7 +217,7 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
 def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fig, ax = plt.subplots()
-    plots.roc_curves(scores(), ax=ax)
+    plots.roc_curves(scores(), RULES_2020, ax=ax)
     plots.loss_curves(pd.DataFrame({"epoch": [1], "loss": [1.0]}), ax=ax)
     assert list(tmp_path.iterdir()) == []
 

@@ -8,7 +8,7 @@ has not: its recorded range spans every AUC, so a check there could not fail).
 import pandas as pd
 import pytest
 
-from helpers import metrics, paths, pipeline, regression, solution, synth, threads
+from helpers import editions, metrics, paths, pipeline, regression, solution, synth, threads
 
 SOLUTION = "pytorch"
 MACHINE_TYPE = "fan"
@@ -30,7 +30,7 @@ def test_one_and_two_threads_stay_inside_the_recorded_spread(type_data, tmp_path
         assert threads.torch_threads() == cores
         pipeline.train_all(sol, type_data, tmp_path, MACHINE_TYPE, retrain=True, live=False, progress=False)
         _, tables = pipeline.test_all(sol, type_data, tmp_path, MACHINE_TYPE, progress=False)
-    figures = metrics.means(tables[MACHINE_TYPE], "2020")["arithmetic mean"]  # what the test notebook records
+    figures = metrics.means(tables[MACHINE_TYPE], editions.RULES_2020.figures)["arithmetic mean"]  # what 01-test records
     measured = pd.DataFrame([{"solution": SOLUTION, "machine_type": MACHINE_TYPE, "seed": regression.SEEDS[0],
                               "cores": cores, "AUC": figures["AUC"], "pAUC": figures["pAUC"]}])
     expected = regression.read_expected()

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import fileio, groundtruth, layout, synth
+from helpers import editions, fileio, groundtruth, layout, synth
 from helpers.audio import load_audio
 from helpers.errors import ConfigError
 from helpers.features import log_mel
-from helpers.layout import (CLIP_SECONDS, DEV_IDS, EVAL_IDS, MACHINE_TYPES, SAMPLE_RATE, YEAR_FILE, attribute_pairs,
-                            list_clips, parse_clip)
+from helpers.layout import SAMPLE_RATE, YEAR_FILE, attribute_pairs, list_clips, parse_clip
+
+DCASE2020 = editions.edition(2020)
+MACHINE_TYPES, DEV_IDS, EVAL_IDS = DCASE2020.dev_types, DCASE2020.dev_sections, DCASE2020.eval_sections
 
 
 def _files(root: Path, machine_type: str) -> dict[str, bytes]:
@@ -38,7 +40,7 @@ def test_tiny_clips_are_16k_pcm16_mono_of_exact_length(tiny_data):
         for path in (tiny_data / machine_type).rglob("*.wav"):
             info = sf.info(str(path))
             assert (info.samplerate, info.channels, info.subtype, info.format) == (SAMPLE_RATE, 1, "PCM_16", "WAV")
-            assert info.frames == int(CLIP_SECONDS[machine_type] * SAMPLE_RATE), path
+            assert info.frames == int(DCASE2020.seconds(machine_type) * SAMPLE_RATE), path
     assert not list(tiny_data.rglob("*.tmp"))
 
 
@@ -174,14 +176,14 @@ def _clips(root: Path, machine_type: str) -> list:
 @pytest.mark.parametrize("year", list(LATER))
 def test_later_editions_parse_with_their_rules_in_their_folders(later, year):
     root, summary = later(year)
-    ed = layout.edition(year)
+    ed = editions.edition(year)
     assert layout.detect(root).year == year == summary["year"]
     assert (root / YEAR_FILE).read_text().strip() == str(year)
     assert layout.machine_types(root) == sorted(LATER[year], key=ed.dev_types.index)
     for machine_type in LATER[year]:
         clips = _clips(root, machine_type)
         assert len(clips) == len(list((root / machine_type).rglob("*.wav")))  # every file follows the edition's names
-        assert {c.section for c in clips} == set(ed.dev_sections)
+        assert {c.section for c in clips} == set(ed.dev_sections[machine_type])
         folders = {p.name for p in (root / machine_type).iterdir() if p.is_dir()}
         assert folders == ({"train", "source_test", "target_test"} if year == 2021 else {"train", "test"})
         for clip in clips:
@@ -196,14 +198,14 @@ def test_later_editions_counts_per_section_domain_and_label(later, year):
     counts = synth.section_counts("tiny", year)
     for machine_type in LATER[year]:
         clips = _clips(root, machine_type)
-        for section in layout.edition(year).dev_sections:
+        for section in editions.edition(year).dev_sections[machine_type]:
             for domain in ("source", "target"):
                 for split, label, expected in counts.groups(domain):
                     found = [c for c in clips if (c.section, c.domain, c.split, c.label_name) == (section, domain, split, label)]
                     assert len(found) == expected, (machine_type, section, domain, split, label)
                     assert sorted(c.index for c in found) == list(range(expected))
         per_type = summary["clips"][machine_type]
-        sections = len(layout.edition(year).dev_sections)
+        sections = len(editions.edition(year).dev_sections[machine_type])
         assert per_type["source"]["train"] == sections * counts.source_train
         assert per_type["target"]["train"] == sections * counts.target_train
         assert per_type["target"]["test_anomaly"] == sections * counts.test_anomaly
@@ -219,11 +221,13 @@ def test_section_presets_follow_the_real_sets_without_generating(tmp_path):
         small = synth.section_counts("small", year)
         assert small.source_train == 100 and small.target_train == target and small.test_normal == small.test_anomaly == 25
         assert synth.section_counts("medium", year).source_train > small.source_train
-    assert set(synth.SECTION_PRESETS) == set(synth.PRESETS)
+    for rules in (editions.RULES_2021, editions.RULES_2022):
+        assert set(rules.synth_section_counts) == set(synth.PRESETS)
     for year in (2021, 2022, 2023):
-        ed = layout.edition(year)
+        ed = editions.edition(year)
         jobs, truth = synth.plan(tmp_path, "full", 0, list(ed.dev_types), eval_layout=False, year=year)
-        assert truth == [] and len(jobs) == len(ed.dev_types) * len(ed.dev_sections) * synth.section_counts("full", year).total
+        sections = sum(len(ed.dev_sections[t]) for t in ed.dev_types)
+        assert truth == [] and len(jobs) == sections * synth.section_counts("full", year).total
         assert len({job.path for job in jobs}) == len(jobs)
 
 
@@ -235,11 +239,11 @@ def _csv_rows(path: Path) -> tuple[list[str], dict[str, list[str]]]:
 @pytest.mark.parametrize("year", [2022, 2023, 2024])
 def test_attribute_csvs_list_exactly_the_clips_with_the_attributes_of_their_names(later, year):
     root, summary = later(year)
-    ed = layout.edition(year)
+    ed = editions.edition(year)
     assert sorted(summary["attributes"]) == sorted(str(root / t / f"attributes_{s}.csv")
-                                                   for t in LATER[year] for s in ed.dev_sections)
+                                                   for t in LATER[year] for s in ed.dev_sections[t])
     for machine_type in LATER[year]:
-        for section in ed.dev_sections:
+        for section in ed.dev_sections[machine_type]:
             header, rows = _csv_rows(root / machine_type / f"attributes_{section}.csv")
             assert header[0] == "file_name" and header[1:] == [f"d{i // 2 + 1}{'pv'[i % 2]}" for i in range(len(header) - 1)]
             clips = [c for c in _clips(root, machine_type) if c.section == section]
@@ -264,8 +268,8 @@ def test_each_domain_of_a_section_is_one_named_condition(later, year):
     root, _ = later(year)
     for machine_type in LATER[year]:
         clips = _clips(root, machine_type)
-        hidden = machine_type in synth.NO_ATTRIBUTE.get(year, ())
-        for section in layout.edition(year).dev_sections:
+        hidden = machine_type in editions.edition(year).no_attribute
+        for section in editions.edition(year).dev_sections[machine_type]:
             named = {d: {c.attributes for c in clips if (c.section, c.domain) == (section, d)} for d in ("source", "target")}
             assert all(len(texts) == 1 for texts in named.values())
             (source,), (target,) = named["source"], named["target"]
@@ -299,7 +303,7 @@ def test_target_domain_is_a_measurable_shift(later):
     clips than two disjoint sets of source normal clips lie from each other (the target changes speed
     and background or microphone by construction)."""
     root, _ = later(2022)
-    for section in layout.edition(2022).dev_sections:
+    for section in editions.edition(2022).dev_sections["bearing"]:
         normals = [c for c in _clips(root, "bearing") if c.section == section and c.label == 0]
         source = [_mean_spectrum(c.path) for c in normals if c.domain == "source"]
         target = np.mean([_mean_spectrum(c.path) for c in normals if c.domain == "target"], axis=0)
@@ -309,8 +313,8 @@ def test_target_domain_is_a_measurable_shift(later):
 
 
 def test_target_condition_changes_speed_and_background_or_microphone():
-    for year, machine_type in ((2021, "pump"), (2022, "slider"), (2023, "ToyCar"), (2026, "fanEmu")):
-        for section in layout.edition(year).dev_sections:
+    for year, machine_type in ((2021, "pump"), (2022, "slider"), (2023, "ToyCar"), (2026, "valveEmu")):
+        for section in editions.edition(year).dev_sections[machine_type]:
             machine = synth.machine_params(0, machine_type, section, year)
             source = synth.condition(0, year, machine_type, section, "source", machine)
             target = synth.condition(0, year, machine_type, section, "target", machine)
