@@ -130,7 +130,7 @@ def record_files(record_id: int, server: str = ZENODO, session: requests.Session
 
 
 def _published(ed: Edition, set_name: str) -> tuple[str, ...]:
-    """The machine types a data set of the edition is published with (:mod:`helpers.layout` lists them all)."""
+    """The machine types a data set of the edition is published with (:mod:`helpers.editions` lists them all)."""
     return ed.dev_types if set_name == "dev" else ed.eval_types
 
 
@@ -505,9 +505,10 @@ def download(dest, eval_dest, types=None, dev: bool = True, additional: bool = F
 
     dest: the dev data root (development archives); eval_dest: the eval data root (additional
     training data, evaluation test data and, for 2020, the ground truth). year: the edition, 2020
-    to 2026 (int or text), whose Zenodo records its row names (``editions.edition(year).records``). types: machine types (default:
-    each set's published types, as :mod:`helpers.layout` lists them), checked against the types
-    of the sets asked for (:func:`_check_types`); the ground-truth files are not filtered.
+    to 2026 (int or text), whose Zenodo records its row names (``editions.edition(year).records``).
+    types: machine types (default: each set's published types, as :mod:`helpers.editions` lists
+    them), checked against the types of the sets asked for (:func:`_check_types`); the
+    ground-truth files are not filtered.
     dev / additional / evaluation: which sets to fetch (evaluation brings the 2020 ground truth
     too; later editions have no ground-truth record here, and 2026 has no evaluation test record
     yet: ConfigError). server: the Zenodo base URL (a mirror or a test server). keep_archives:

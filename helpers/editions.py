@@ -70,6 +70,7 @@ class NameParts(NamedTuple):
 class Rules(ABC):
     """One rule set of the task: names, folders, grouping, figures, official score, result files.
 
+    A `section` argument or column is a clip's group (2020: machine ID, later: section).
     Class attributes (each subclass sets those that differ):
     name: the rule set's name ("2020", "2021", "2022"), written as metrics.json's "style";
     group_word: what a group is called ("id" in 2020, "section" later), also result.csv's first header column;
@@ -149,7 +150,9 @@ class Rules(ABC):
     @abstractmethod
     def clip_name(self, section: str, index: int, split: str, label: str | None,
                   domain: str = "source", attributes: str = "") -> str:
-        """The file name of a clip; `label` None for an unlabelled (eval) test clip.
+        """The file name of a clip: `section` its group (2020: machine ID, later: section), `label`
+        "normal", "anomaly" or None for an unlabelled (eval) test clip, `domain` and `attributes`
+        where the rules name them.
 
         2020: ``normal_id_00_00000012.wav``; later: ``section_00_target_test_anomaly_0012_<attributes>.wav``
         (2022 on, unlabelled: ``section_00_0012.wav``)."""
