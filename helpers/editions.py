@@ -400,13 +400,7 @@ CLIP_FOLDERS = ("train", *dict.fromkeys(f for r in RULE_SETS for f in r.test_fol
 DETECTION_ORDER = (RULES_2021, RULES_2022, RULES_2020)  # the first whose claims() holds reads a data folder
 
 
-@dataclass(frozen=True)
-class Marker:
-    """What tells one year's data from the other years of its rule set: `what` in words; `found`
-    (the machine-type folders, the parts of the clip names the rule set accepts) -> bool."""
-
-    what: str
-    found: Callable[[list[Path], list[NameParts]], bool]
+Marker = Callable[[list[Path], list[NameParts]], bool]  # (machine-type folders, the parts of the names the rules accept)
 
 
 @dataclass(frozen=True)
@@ -417,8 +411,9 @@ class Edition:
     evaluation sets as published (folders of other names are read too); dev_sections /
     eval_sections: {machine type: its groups (2020: machine IDs, later: sections)} of each set;
     records: the Zenodo record of each data set (dev, additional: the evaluation set's training
-    clips, eval: its test clips, ground_truth: its labels, 2020 only); marker: what tells its data
-    from the other years of its rule set (None: the year a rule set's data is read as without one);
+    clips, eval: its test clips, ground_truth: its labels, 2020 only); marker: whether a data
+    folder shows this year rather than the other years of its rule set (None: the year a rule
+    set's data is read as without one);
     clip_seconds: clip lengths per type where they are not CLIP_SECONDS; no_attribute: the types
     whose clip names hide their attributes (``noAttribute``); synth_keyed_by_year: whether the
     synthetic generator's random streams and manifest carry the year (2020's predate the other years).
@@ -460,18 +455,22 @@ def _every(types: tuple[str, ...], sections: tuple[str, ...]) -> dict[str, tuple
 
 
 def _one_section(folders, clips) -> bool:
+    """One section 00 per machine type (2023)."""
     return {c.section for c in clips} == {"00"}
 
 
 def _no_attribute(folders, clips) -> bool:
+    """Clip names ending in _noAttribute (2024)."""
     return any(c.attributes == "noAttribute" for c in clips)
 
 
 def _supplemental(folders, clips) -> bool:
+    """supplemental/ folders beside the clip folders: extra clips, not read for training (2025)."""
     return any((d / "supplemental").is_dir() for d in folders)
 
 
 def _emulated(folders, clips) -> bool:
+    """Emulated machine types, <type>Emu folders (2026)."""
     return any(d.name.endswith("Emu") for d in folders)
 
 
@@ -504,20 +503,20 @@ EDITIONS: dict[int, Edition] = {e.year: e for e in (
     Edition(2023, RULES_2022, _2022_TYPES, _2023_EVAL,
             dev_sections=_every(_2022_TYPES, _ONE), eval_sections=_every(_2023_EVAL, _ONE),
             records={"dev": 7882613, "additional": 7830345, "eval": 7860847},
-            marker=Marker("one section 00 per machine type", _one_section)),
+            marker=_one_section),
     Edition(2024, RULES_2022, _2022_TYPES, _2024_EVAL,
             dev_sections=_every(_2022_TYPES, _ONE), eval_sections=_every(_2024_EVAL, _ONE),
             records={"dev": 10902294, "additional": 11259435, "eval": 11363076},
-            marker=Marker("clip names ending in _noAttribute", _no_attribute),
+            marker=_no_attribute,
             no_attribute=("ToyTrain", "gearbox", "slider")),
     Edition(2025, RULES_2022, _2022_TYPES, _2025_EVAL,
             dev_sections=_every(_2022_TYPES, _ONE), eval_sections=_every(_2025_EVAL, _ONE),
             records={"dev": 15097779, "additional": 15392814, "eval": 15519362},
-            marker=Marker("supplemental/ folders (extra clips per type, not read for training)", _supplemental)),
+            marker=_supplemental),
     Edition(2026, RULES_2022, _2026_DEV, _2026_EVAL,  # emulated types (<type>Emu) beside recorded ones; two-channel clips
             dev_sections=_every(_2026_DEV, _ONE), eval_sections=_every(_2026_EVAL, _ONE),
             records={"dev": 19336329, "additional": 20151556},  # no evaluation test record known yet
-            marker=Marker("emulated machine types (<type>Emu folders)", _emulated)),
+            marker=_emulated),
 )}
 YEARS = tuple(EDITIONS)
 
@@ -542,7 +541,7 @@ def identify(folders: list[Path], names: list[str]) -> Edition:
     rules = next(r for r in DETECTION_ORDER if r.claims(folders, names))
     clips = [parts for parts in map(rules.parts, names) if parts is not None]
     years = [e for e in EDITIONS.values() if e.rules is rules]
-    marked = [e for e in reversed(years) if e.marker is not None and e.marker.found(folders, clips)]
+    marked = [e for e in reversed(years) if e.marker is not None and e.marker(folders, clips)]
     return marked[0] if marked else next(e for e in years if e.marker is None)
 
 
