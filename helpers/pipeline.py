@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import featurecache, groundtruth, layout, metrics, paths, results, skiplog, threads
+from helpers import featurecache, groundtruth, layout, paths, results, skiplog, threads
 from helpers.detector import Detector, detector_path, scope_name, scopes, trainer
 from helpers.errors import ConfigError, DataLayoutError
 from helpers.fileio import atomic_write_text, writable_folder
@@ -223,7 +223,7 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
 
     `additional_data`: a data root whose <machine_type>/train clips are added to each type's
     training set (eval mode: the additional training data); None for DATA_DIR's clips only.
-    `year`: the data's DCASE edition (helpers.layout.YEARS); None: detected from the folder.
+    `year`: the data's DCASE edition (helpers.editions.YEARS); None: detected from the folder.
     """
     data_dir = Path(data_dir or paths.DEV_DATA)
     ed = layout.resolve(data_dir, year)
@@ -371,12 +371,12 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
 
 
 def _warn_undefined(machine_type: str, table: pd.DataFrame, ed: layout.Edition) -> None:
-    first = metrics.COLUMNS[ed.style][1][0]
+    first = ed.rules.figures[0]
     for row in table[table[first].isna()].to_dict(orient="records"):
-        where = " ".join(str(row[k]) for k in metrics.COLUMNS[ed.style][0])
+        where = " ".join(str(row[k]) for k in ed.rules.group_columns)
         log.warning("%s %s %s: the test set holds %d normal and %d anomalous clip(s); AUC and pAUC need both, so "
                     "they are undefined (nan in result.csv) and left out of the averages",
-                    machine_type, ed.group, where, row["n_normal"], row["n_anomaly"])
+                    machine_type, ed.rules.group_word, where, row["n_normal"], row["n_anomaly"])
 
 
 def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
@@ -384,7 +384,7 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
     """Score and decide every test clip; write the score and decision files, result.csv and metrics.json
     in the edition's formats (helpers.results).
 
-    Returns (all clip scores [columns=SCORE_COLUMNS], {machine_type: metrics.group_table}).
+    Returns (all clip scores [columns=SCORE_COLUMNS], {machine_type: ed.rules.group_table}).
     Unlabelled (eval) test clips take their labels from `ground_truth` (2020: default
     <data_dir>/eval_data_list.csv when it exists); without one their scores are written without
     metrics. `year`: the data's DCASE edition; None: detected from the folder.
@@ -399,16 +399,16 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
         scores = score_machine_type(solution, data_dir, machine_type, result_root, progress, ed)
         if truth is not None:
             scores = groundtruth.attach_labels(scores, truth, machine_type, truth_path)
-        results.write_scores(result_dir, ed.style, machine_type, scores)
+        results.write_scores(result_dir, ed.rules, machine_type, scores)
         labelled = scores[scores["label"].notna()]
         if len(labelled):
-            tables[machine_type] = metrics.group_table(labelled.assign(label=labelled["label"].astype(int)), ed.style)
+            tables[machine_type] = ed.rules.group_table(labelled.assign(label=labelled["label"].astype(int)))
             _warn_undefined(machine_type, tables[machine_type], ed)
         frames.append(scores)
     all_scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
     if tables:
-        results.write_result_csv(result_dir / "result.csv", tables, ed.style)
+        results.write_result_csv(result_dir / "result.csv", tables, ed.rules)
         results.write_metrics_json(result_dir / "metrics.json", tables, ed, {
             "solution": solution.name, "run_name": solution.run_name, "objective": solution.objective.name,
             "scoring_backend": solution.config["scoring"]["backend"],

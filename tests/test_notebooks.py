@@ -111,7 +111,7 @@ def test_solution_notebooks(folder, tiny_data, result_root):
     # embeddings for a network that has them
     sol = solution.load(folder)
     written = json.loads((run_dir / "metrics.json").read_text())
-    assert (written["objective"], written["scoring_backend"]) == (sol.objective, sol.config["scoring"]["backend"])
+    assert (written["objective"], written["scoring_backend"]) == (sol.objective.name, sol.config["scoring"]["backend"])
     mapped = hasattr(sol.build_model(2 if sol.objective == "machine_id" else None), "embed")
     assert sum(images(visual)) == (3 if mapped else 2) * len(types)
     cells = nbformat.read(visual, as_version=4).cells
