@@ -127,15 +127,27 @@ def test_a_classifier_learns_the_classes_of_each_type_prefixed_by_the_type_when_
         machine_id.classes(clips[:1], several_types=False)
 
 
-def test_objective_and_back_end_names_are_used_only_in_their_own_modules():
-    """A new objective or back end is one class: no other module compares against their names."""
+def _compared_names(tree: ast.AST):
+    """(line, constant) of every string a comparison or a mapping lookup tests against."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                for item in (side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]):
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        yield node.lineno, item.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            yield node.lineno, node.slice.value
+
+
+def test_objective_and_back_end_names_are_compared_only_in_their_own_modules():
+    """A new objective or back end is one class: no other module branches on their names."""
     owners = {**{o.name: "objectives.py" for o in objectives.OBJECTIVES.values()},
               **{o.own_score: "objectives.py" for o in objectives.OBJECTIVES.values()},
               **{name: "densities.py" for name in densities.BACKENDS}, detector.ALL_TYPES: "detector.py"}
-    found = []
-    for path in sorted((paths.PROJECT_ROOT / "helpers").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and node.value in owners and path.name not in (owners[node.value],
-                                                                                              "config.py"):
-                found.append(f"{path.relative_to(paths.PROJECT_ROOT)}:{node.lineno} {node.value!r}")
+    found = [f"{path.relative_to(paths.PROJECT_ROOT)}:{line} {name!r}"
+             for path in sorted((paths.PROJECT_ROOT / "helpers").rglob("*.py"))
+             for line, name in _compared_names(ast.parse(path.read_text()))
+             if name in owners and path.name not in (owners[name], "config.py")]
     assert found == []
+    planted = ast.parse('if solution.objective.name == "machine_id" or backend in ("knn", "gmm"): pass')
+    assert [name for _, name in _compared_names(planted)] == ["machine_id", "knn", "gmm"]
