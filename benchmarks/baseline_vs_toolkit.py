@@ -38,8 +38,8 @@ from end_to_end import TreeWatch  # noqa: E402  the process-tree memory sampler 
 
 
 def default_work() -> Path:
-    """Where the synthetic data sets are made: the cache's benchmark folder (helpers.cache)."""
-    from helpers import cache
+    """Where the synthetic data sets are made: the cache's benchmark folder (helpers.data.cache)."""
+    from helpers.data import cache
 
     return cache.work_folder("benchmark")
 
@@ -87,7 +87,9 @@ def run_baseline(job: dict) -> dict:
 
 
 def run_toolkit(job: dict, solution_name: str) -> dict:
-    from helpers import detector, featurecache, pipeline, scoring, solution
+    from helpers.data import featurecache
+    from helpers.detectors import detector, scoring, solution
+    from helpers.experiments import pipeline
     from helpers.metrics import auc_pauc
 
     sol = solution.load(ROOT / "notebooks" / solution_name, {"training.epochs": job["epochs"]})
@@ -131,8 +133,8 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
     precision the Lightning run resolved (bf16 autocast where trainer.precision resolves to bf16-mixed)."""
     import torch
 
-    from helpers import torch_backend, torch_training
-    from helpers.torch_backend import loader
+    from helpers.detectors import torch_backend, torch_training
+    from helpers.detectors.torch_backend import loader
 
     torch.manual_seed(0)
     net = sol.build_model()
@@ -145,13 +147,13 @@ def bare_torch_epoch(sol, items, val_items, epochs: int) -> float:
         for batch, target in loader(items, 512, True, sol.objective):
             optimiser.zero_grad()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss, _ = torch_backend.network_loss(net, batch, target, "reconstruction")
+                loss, _ = torch_backend.network_loss(net, batch, target, sol.objective)
             loss.backward()
             optimiser.step()
         net.eval()
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for batch, target in loader(val_items, 512, False, sol.objective):
-                torch_backend.network_loss(net, batch, target, "reconstruction")
+                torch_backend.network_loss(net, batch, target, sol.objective)
         timer.stop()
     return timer.per_epoch()
 
@@ -185,7 +187,7 @@ def watch(way: str, job: dict, limit_gb: float) -> dict:
 
 
 def dataset(work: Path, machine_type: str, size: str) -> tuple[list[str], list[str], list[int]]:
-    from helpers import layout, synth
+    from helpers.data import layout, synth
 
     root = work / f"{size}-{machine_type}"
     synth.generate(root, size=size, types=[machine_type], progress=True)

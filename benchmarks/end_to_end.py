@@ -10,7 +10,7 @@ and the peak of the summed resident memory of its process tree:
 - toolkit: ``python -m helpers run --solution <solution>`` (its train, test and visualize
   notebooks under papermill, then the comparison notebook) with an empty feature cache.
 Then the toolkit's time per notebook and per stage, read from the executed notebooks: papermill's
-time per cell, grouped by the cells' ``stage-*`` tags (helpers.notebooks), the training loop's
+time per cell, grouped by the cells' ``stage-*`` tags (helpers.execution.notebooks), the training loop's
 seconds from train_summary.csv, and the kernel start and shutdown (a notebook's time outside
 its cells). The synthetic data is made once per size and kept in the cache's work folder.
 """
@@ -90,7 +90,7 @@ def timed(command: list[str], env: dict, log: Path) -> dict:
 
 
 def dataset(work: Path, size: str, types: list[str]) -> Path:
-    from helpers import synth
+    from helpers.data import synth
 
     data = work / f"data-{size}"
     synth.generate(data, size=size, seed=0, types=types, progress=False)
@@ -119,7 +119,7 @@ def run_toolkit(data: Path, out: Path, solution: str, types: str, epochs: int, e
                    env, out / "toolkit.log")
     if result["rc"]:
         raise SystemExit(f"python -m helpers run failed; see {out / 'toolkit.log'}")
-    from helpers import results
+    from helpers.experiments import results
 
     run = out / "result" / solution
     table = results.read_result_csv(run / "result.csv")
@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true", help="the toolkit's figures only")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from helpers import cache
+    from helpers.data import cache
 
     work = Path(args.work) if args.work else cache.work_folder("benchmark")
     data = dataset(work, args.size, args.types.split(","))

@@ -2,7 +2,7 @@
 
     python benchmarks/headless_soak.py [--repeats 5] [--solution pytorch] [--epochs 2]
 
-Three data folders, made under the cache's soak/ work folder (helpers.cache; DCASE_CACHE_DIR moves it):
+Three data folders, made under the cache's soak/ work folder (helpers.data.cache; DCASE_CACHE_DIR moves it):
 - synthetic: the tiny synthetic preset, fan and valve;
 - broken: tiny synthetic fan plus every kind of bad file (corrupt, empty, header without
   samples, too short, misnamed, 8 channels, 44.1 kHz, stray non-audio files) and an ID whose
@@ -49,7 +49,7 @@ def _bad_files(folder: Path, rng) -> None:
 
 def make_data(work: Path) -> dict[str, Path]:
     """The three data folders (made once)."""
-    from helpers import synth
+    from helpers.data import synth
 
     folders = {name: work / name for name in ("synthetic", "broken", "real")}
     if not folders["synthetic"].is_dir():
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=900, help="seconds after which a run counts as hung")
     args = parser.parse_args(argv)
 
-    from helpers import cache
+    from helpers.data import cache
 
     work = cache.work_folder("soak")
     folders = make_data(work)

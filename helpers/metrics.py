@@ -4,7 +4,7 @@ AUC = sklearn roc_auc_score(y_true, score); pAUC = the same with max_fpr=0.1 (Mc
 standardised, so a random scorer gives 0.5). Precision, recall and F1 of the 0/1 decisions as
 the official evaluators compute them (a zero denominator counts as machine epsilon). Which clips
 form a group, which figures each edition reports and how its official score is made are the
-edition's rules (helpers.editions). A set of clips holding only one class has undefined AUCs,
+edition's rules (helpers.data.editions). A set of clips holding only one class has undefined AUCs,
 reported as NaN rather than raised; means skip undefined values.
 
 scikit-learn (with SciPy's statistics, about 1.8 s to import) is imported when an AUC is first

@@ -2,7 +2,7 @@
 
 The cache's home is read from the environment at each call, so that a process (the test suite,
 a notebook kernel started by it) can point it elsewhere: DCASE_CACHE_DIR overrides the default
-``<repo>/.cache``. Whether a folder can actually be written is helpers.cache's question.
+``<repo>/.cache``. Whether a folder can actually be written is helpers.data.cache's question.
 """
 from __future__ import annotations
 

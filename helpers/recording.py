@@ -2,7 +2,7 @@
 
 The test notebook records its results table under a MIME type of its own
 (:data:`METRICS_MIME`), so that scripts (the regression check, the tests) read the figures the
-notebook computed, not its printed text. Kept apart from helpers.runner so that recording costs
+notebook computed, not its printed text. Kept apart from helpers.execution.runner so that recording costs
 a notebook no import of papermill or nbformat.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ share the cores: a :class:`Budget` in the runner keeps each kernel's share, the 
 the kernels running now, in a file named by ``$DCASE_THREADS_FILE``. A kernel reads it with
 :func:`share`: torch takes it when a network engine is made and again at every training epoch
 (:func:`apply_to_torch`), so a notebook left running alone uses every core from its next epoch
-on; TensorFlow takes it once, when helpers.keras_backend is imported. Without the variable (one
+on; TensorFlow takes it once, when helpers.detectors.keras_backend is imported. Without the variable (one
 notebook at a time, or JupyterLab) nothing is changed.
 
 Within one kernel, pipeline.train_all may train several machine types side by side

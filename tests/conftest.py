@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from helpers import cache, paths, skiplog, threads  # noqa: E402
+from helpers import paths, skiplog, threads  # noqa: E402
+from helpers.data import cache
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
@@ -83,7 +84,7 @@ def _fresh_skip_log():
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """The tiny synthetic preset (all six machine types), made once per session."""
-    from helpers import synth
+    from helpers.data import synth
 
     root = tmp_path_factory.mktemp("tiny") / "dev_data"
     synth.generate(root, size="tiny", seed=0, progress=False)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers.audio import load_audio
+from helpers.data.audio import load_audio
 from helpers.errors import ClipError
 from tests.conftest import REAL_SAMPLES, write_wav
 

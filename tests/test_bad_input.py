@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import paths, pipeline, results, skiplog, solution
+from helpers import paths, skiplog
+from helpers.detectors import solution
+from helpers.experiments import pipeline, results
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 from tests.conftest import write_wav
 
@@ -219,7 +221,8 @@ def test_a_test_folder_without_a_usable_clip_is_reported_and_the_other_types_go_
 def test_a_clip_too_short_to_show_is_skipped_by_the_visualize_notebook(tiny_data, tmp_path):
     """A clip that changed since the test run (now 2 frames long) is left out of the figures and
     listed with its reason; the notebook shows the other clips and ends."""
-    from helpers import inspection, runner
+    from helpers.execution import runner
+    from helpers.experiments import inspection
 
     data = tmp_path / "data"
     shutil.copytree(tiny_data / "valve", data / "valve")

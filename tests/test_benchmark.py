@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from helpers import paths, synth
+from helpers import paths
+from helpers.data import synth
 
 SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "baseline_vs_toolkit.py"
 ROWS = ["feature extraction, cold [s]", "feature extraction, warm cache [s]", "training per epoch [s]",

@@ -6,9 +6,11 @@ import sys
 
 import pytest
 
-from helpers import cache, catalog, cli, featurecache, paths
+from helpers import paths
+from helpers.data import cache, catalog, featurecache
+from helpers.execution import cli
 from helpers.errors import ConfigError
-from helpers.features import IMPLEMENTATION, FeatureSettings
+from helpers.data.features import IMPLEMENTATION, FeatureSettings
 from tests.conftest import write_wav
 
 DEFAULT_LABEL = "n_mels=128 frames=5 n_fft=1024 hop_length=512 power=2.0 sample_rate=16000"

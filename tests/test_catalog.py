@@ -1,6 +1,7 @@
 import pandas as pd
 
-from helpers import catalog, overview, skiplog
+from helpers import skiplog
+from helpers.data import catalog, overview
 from tests.conftest import write_wav
 
 

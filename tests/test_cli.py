@@ -12,8 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import cli, editions, layout, notebooks, paths, regression, results, runner, synth
-from helpers.solution import solution_folders
+from helpers import paths
+from helpers.data import editions, layout, synth
+from helpers.execution import cli, notebooks, regression, runner
+from helpers.experiments import results
+from helpers.detectors.solution import solution_folders
 
 
 def helpers_command(*args, timeout=300):

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import clipstats
+from helpers.data import clipstats
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 RATE = 16_000

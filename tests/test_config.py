@@ -2,7 +2,8 @@ import shutil
 
 import pytest
 
-from helpers import config, paths, solution
+from helpers import paths
+from helpers.detectors import config, solution
 from helpers.errors import ConfigError
 
 
@@ -64,7 +65,8 @@ def test_every_solution_config_loads_and_builds(folder):
     """The network that config.yaml describes is built and maps a batch of inputs to the shape it scores."""
     import numpy as np
 
-    from helpers import detector, pipeline
+    from helpers.detectors import detector
+    from helpers.experiments import pipeline
 
     loaded = solution.load(folder)
     assert loaded.name == folder.name and len(loaded.fingerprint()) == 12

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from helpers import decisions
+from helpers.detectors import decisions
 from helpers.errors import ToolkitError
 
 

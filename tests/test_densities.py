@@ -1,4 +1,4 @@
-"""Density back ends (helpers.densities): each score checked against an independent computation.
+"""Density back ends (helpers.detectors.densities): each score checked against an independent computation.
 Saving and fitting with a trained network: tests/test_detector.py."""
 import logging
 
@@ -8,7 +8,7 @@ from scipy.spatial.distance import mahalanobis
 from sklearn.covariance import LedoitWolf
 from sklearn.mixture import GaussianMixture
 
-from helpers import densities
+from helpers.detectors import densities
 
 SETTINGS = {"neighbours": 5, "components": 3, "fit_items": 20000}
 

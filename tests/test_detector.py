@@ -1,4 +1,4 @@
-"""A detector (helpers.detector): one file holding the network, its scorer and its thresholds, fitted
+"""A detector (helpers.detectors.detector): one file holding the network, its scorer and its thresholds, fitted
 in one pass over the training clips; one network over several machine types; and the registries
 that keep objectives and back ends out of every other module."""
 import ast
@@ -7,8 +7,11 @@ import logging
 import numpy as np
 import pytest
 
-from helpers import densities, detector, layout, objectives, paths, pipeline, solution, torch_backend
-from helpers.detector import Detector, detector_path
+from helpers import paths
+from helpers.data import layout
+from helpers.detectors import densities, detector, objectives, solution, torch_backend
+from helpers.experiments import pipeline
+from helpers.detectors.detector import Detector, detector_path
 from helpers.errors import DataLayoutError, ToolkitError
 from tests import toy_classifier
 

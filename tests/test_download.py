@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import download, editions, groundtruth, layout
+from helpers.data import download, editions, groundtruth, layout
 from helpers.errors import ConfigError, DataLayoutError, ToolkitError
 
 TYPES = ("fan", "ToyCar")

@@ -1,4 +1,4 @@
-"""The editions' rules and facts (helpers.editions), then every solution on the synthetic data of the
+"""The editions' rules and facts (helpers.data.editions), then every solution on the synthetic data of the
 later editions: names, folders, figures and files."""
 import json
 import math
@@ -8,10 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import editions, layout, paths, pipeline, recording, results, runner, solution, synth
-from helpers.editions import RULE_SETS, RULES_2020, RULES_2021, RULES_2022, NameParts
+from helpers import paths, recording
+from helpers.data import editions, layout, synth
+from helpers.detectors import solution
+from helpers.execution import runner
+from helpers.experiments import pipeline, results
+from helpers.data.editions import RULE_SETS, RULES_2020, RULES_2021, RULES_2022, NameParts
 from helpers.errors import DataLayoutError
-from helpers.solution import solution_folders
+from helpers.detectors.solution import solution_folders
 from tests.test_notebooks import CELL_TIMEOUT, images
 
 # --- the rules of each rule set -------------------------------------------------------------------------------------
@@ -150,7 +154,7 @@ def test_a_years_marker_tells_its_data_from_the_other_years_of_its_rules(tmp_pat
 
 
 def test_no_module_outside_the_editions_branches_on_a_rule_set_or_a_year():
-    """Rule-set names, .style and comparisons with a year appear in helpers/editions.py only."""
+    """Rule-set names, .style and comparisons with a year appear in helpers/data/editions.py only."""
     pattern = re.compile(r"""["'](2020|2021|2022)["']|\.style\b|(==|!=|<=|>=|<|>)\s*202\d\b|\b202\d\s*(==|!=|<=|>=|<|>)""")
     found = [f"{path.name}:{number}: {line.strip()}" for path in sorted((paths.PROJECT_ROOT / "helpers").glob("*.py"))
              if path.name != "editions.py"

@@ -9,8 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import editions, inspection, paths, pipeline, plots, solution
-from helpers.detector import Detector, detector_path
+from helpers import paths
+from helpers.data import editions
+from helpers.detectors import solution
+from helpers.experiments import inspection, pipeline
+from helpers.figures import plots
+from helpers.detectors.detector import Detector, detector_path
 from helpers.errors import ToolkitError
 from tests import toy_classifier
 

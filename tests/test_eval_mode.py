@@ -5,7 +5,11 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import editions, groundtruth, paths, pipeline, recording, results, runner, solution, synth
+from helpers import paths, recording
+from helpers.data import editions, groundtruth, synth
+from helpers.detectors import solution
+from helpers.execution import runner
+from helpers.experiments import pipeline, results
 from helpers.errors import ConfigError, DataLayoutError
 
 EVAL_IDS = editions.edition(2020).eval_sections
@@ -152,7 +156,7 @@ def test_runner_eval_mode_runs_the_notebooks_on_the_eval_set(tiny_data, eval_dat
 
 
 def test_unlabelled_eval_scores_choose_the_lowest_median_and_highest_clips():
-    from helpers.inspection import choose_clips
+    from helpers.experiments.inspection import choose_clips
 
     scores = pd.DataFrame({"machine_type": "fan", "section": "01", "file_name": [f"id_01_{i:08d}.wav" for i in range(5)],
                            "label": pd.array([pd.NA] * 5, dtype="Int64"), "score": [3.0, 1.0, 5.0, 2.0, 4.0],

@@ -6,10 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from helpers import cache, featurecache, paths, skiplog
-from helpers.audio import load_audio
+from helpers import paths, skiplog
+from helpers.data import cache, featurecache
+from helpers.data.audio import load_audio
 from helpers.errors import ConfigError
-from helpers.features import IMPLEMENTATION, FeatureSettings, log_mel
+from helpers.data.features import IMPLEMENTATION, FeatureSettings, log_mel
 from tests.conftest import write_wav
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from helpers.audio import load_audio
+from helpers.data.audio import load_audio
 from helpers.errors import ConfigError
-from helpers.features import FeatureSettings, log_mel, n_vectors, stack_frames
+from helpers.data.features import FeatureSettings, log_mel, n_vectors, stack_frames
 from tests.conftest import REAL_SAMPLES
 
 
@@ -74,7 +74,7 @@ def test_bad_settings_name_the_setting(name, value):
 @pytest.mark.parametrize("settings", [FeatureSettings(), FeatureSettings(n_mels=64, n_fft=2048, hop_length=256, power=1.0),
                                       FeatureSettings(n_fft=512, hop_length=160, power=1.5)], ids=str)
 def test_the_mel_spectrogram_is_librosas(settings):
-    """helpers.features computes librosa.feature.melspectrogram's own steps; it gives the library's
+    """helpers.data.features computes librosa.feature.melspectrogram's own steps; it gives the library's
     figures, for other settings too, and for a clip shorter than one FFT frame."""
     rng = np.random.default_rng(0)
     for y in (0.1 * rng.standard_normal(16_000 * 2).astype(np.float32), 0.1 * rng.standard_normal(300).astype(np.float32)):

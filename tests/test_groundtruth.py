@@ -1,7 +1,7 @@
 """The evaluation ground-truth lists: 2020's labelled rows and the later editions' labelled original names."""
 import pytest
 
-from helpers import groundtruth
+from helpers.data import groundtruth
 from helpers.errors import DataLayoutError
 
 

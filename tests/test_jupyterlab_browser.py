@@ -28,7 +28,9 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from helpers import frontend, paths, pipeline, solution
+from helpers import frontend, paths
+from helpers.detectors import solution
+from helpers.experiments import pipeline
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright: .venv/bin/pip install -r requirements.txt")

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import frontend, keras_backend
-from helpers import solution as solution_module
-from helpers import scoring
-from helpers.objectives import OBJECTIVES
-from helpers.inputs import FrameVectors, Patches
+from helpers import frontend
+from helpers.detectors import keras_backend
+from helpers.detectors import solution as solution_module
+from helpers.detectors import scoring
+from helpers.detectors.objectives import OBJECTIVES
+from helpers.detectors.inputs import FrameVectors, Patches
 
 import keras  # noqa: E402  (after keras_backend, which quiets TensorFlow's log)
 
@@ -117,7 +118,7 @@ def test_patches_are_redrawn_every_training_epoch():
 
 
 def test_the_torch_path_does_not_import_tensorflow():
-    code = ("import sys, helpers.pipeline, helpers.torch_backend; "
+    code = ("import sys, helpers.experiments.pipeline, helpers.detectors.torch_backend; "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -125,7 +126,7 @@ def test_the_torch_path_does_not_import_tensorflow():
 
 
 def _import_and_compute(extra_env: dict) -> subprocess.CompletedProcess:
-    code = (f"from helpers import solution\nsolution.load({str(ORIGINAL)!r})  # its model.py imports keras\n"
+    code = (f"from helpers.detectors import solution\nsolution.load({str(ORIGINAL)!r})  # its model.py imports keras\n"
             "import os, tensorflow as tf\n"
             "print(float(tf.reduce_sum(tf.ones(3))), os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", frontend.NATIVE_LOGS_VARIABLE)}
@@ -143,7 +144,7 @@ def test_tensorflows_own_log_lines_are_shown_only_when_asked():
 
 
 def test_framework_logs_option_reaches_the_kernels(monkeypatch):
-    from helpers import cli
+    from helpers.execution import cli
 
     seen = []
     monkeypatch.delenv(frontend.NATIVE_LOGS_VARIABLE, raising=False)

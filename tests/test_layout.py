@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import editions, layout, skiplog
+from helpers import skiplog
+from helpers.data import editions, layout
 from helpers.errors import ConfigError, DataLayoutError
 from tests.conftest import write_wav
 

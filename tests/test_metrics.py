@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from helpers import metrics
-from helpers.editions import RULES_2020, RULES_2021, RULES_2022
+from helpers.data.editions import RULES_2020, RULES_2021, RULES_2022
 from helpers.metrics import auc_pauc, means, precision_recall_f1
 
 

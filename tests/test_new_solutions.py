@@ -7,9 +7,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from helpers import layout, paths, pipeline, scoring, solution, torch_backend, torch_training
-from helpers.audio import load_audio
-from helpers.features import log_mel
+from helpers import paths
+from helpers.data import layout
+from helpers.detectors import scoring, solution, torch_backend, torch_training
+from helpers.experiments import pipeline
+from helpers.data.audio import load_audio
+from helpers.data.features import log_mel
 
 # tiny data: 3 training clips per ID, 8 random segments each per epoch; batches of 16 give the
 # BatchNorm running statistics enough steps in a few epochs

@@ -11,9 +11,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import layout, paths, recording, runner, solution
-from helpers.results import collect_results, read_result_csv, read_scores
-from helpers.solution import solution_folders
+from helpers import paths, recording
+from helpers.data import layout
+from helpers.detectors import solution
+from helpers.execution import runner
+from helpers.experiments.results import collect_results, read_result_csv, read_scores
+from helpers.detectors.solution import solution_folders
 
 CELL_TIMEOUT = 300
 TYPES = "ToyCar"  # the 11 s type; 10 s clips are covered by the unit tests

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import paths, synth
+from helpers import paths
+from helpers.data import synth
 from tests.conftest import write_wav
 
 SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "original_baseline.py"

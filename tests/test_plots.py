@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import plots
-from helpers.editions import RULES_2020, RULES_2021, RULES_2022
-from helpers.features import FeatureSettings
-from helpers.inspection import ClipView
+from helpers.figures import plots
+from helpers.data.editions import RULES_2020, RULES_2021, RULES_2022
+from helpers.data.features import FeatureSettings
+from helpers.experiments.inspection import ClipView
 
 
 @pytest.fixture(autouse=True)

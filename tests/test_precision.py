@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import paths, pipeline, solution, torch_training
+from helpers import paths
+from helpers.detectors import solution, torch_training
+from helpers.experiments import pipeline
 
 
 @pytest.mark.parametrize("accelerator", ["cpu", "gpu"])

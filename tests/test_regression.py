@@ -3,9 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths, regression
+from helpers import paths
+from helpers.execution import regression
 from helpers.errors import ToolkitError
-from helpers.solution import solution_folders
+from helpers.detectors.solution import solution_folders
 
 TYPES = {"ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve", regression.ALL_TYPES}
 
@@ -137,7 +138,9 @@ def test_measure_reads_the_figures_the_test_notebooks_recorded(tmp_path, monkeyp
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from helpers import recording, runner, synth, threads
+    from helpers import recording, threads
+    from helpers.data import synth
+    from helpers.execution import runner
 
     calls = []
 

@@ -10,11 +10,14 @@ import pytest
 import threadpoolctl
 import torch
 
-from helpers import paths, pipeline, solution
+from helpers import paths
+from helpers.detectors import solution
+from helpers.experiments import pipeline
 
 RUN = textwrap.dedent("""
     import sys
-    from helpers import pipeline, solution
+    from helpers.detectors import solution
+    from helpers.experiments import pipeline
     if __name__ == "__main__":
         data, result_root, seed, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
         sol = solution.load("{notebooks}/" + name, {{"training.epochs": 3, "training.seed": seed}})
@@ -70,7 +73,7 @@ def test_the_same_model_whatever_the_cache_holds(tiny_data, tmp_path, monkeypatc
     other_threads = 1 if threadpoolctl.threadpool_info() and max(
         i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas") > 1 else 2
     populated = tmp_path / "populated"
-    fill = ("import sys\nfrom helpers import featurecache, layout\n"
+    fill = ("import sys\nfrom helpers.data import featurecache, layout\n"
             "clips = [c.path for split in ('train', 'test') for c in layout.list_clips(sys.argv[1], 'fan', split)]\n"
             "featurecache.log_mels(clips, progress=False)\n")
     env = {**os.environ, paths.CACHE_DIR_VARIABLE: str(populated), "OPENBLAS_NUM_THREADS": str(other_threads)}

@@ -5,10 +5,10 @@ import os
 import pandas as pd
 import pytest
 
-from helpers.editions import RULES_2020, RULES_2021, RULES_2022, edition
+from helpers.data.editions import RULES_2020, RULES_2021, RULES_2022, edition
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
-from helpers.results import (collect_results, official_table, read_result_csv, read_scores, write_metrics_json,
+from helpers.experiments.results import (collect_results, official_table, read_result_csv, read_scores, write_metrics_json,
                              write_result_csv, write_scores)
 
 NAN = float("nan")

@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import layout, paths, pipeline, solution, torch_training
+from helpers import paths
+from helpers.data import layout
+from helpers.detectors import solution, torch_training
+from helpers.experiments import pipeline
 
 SOLUTIONS = ("pytorch", "cnn_ae")  # cnn_ae draws new random crops every epoch
 EPOCHS = 6
@@ -23,7 +26,9 @@ EPOCH_PAUSE = 0.5   # seconds a killed run waits before each epoch, so that the 
 RUN = textwrap.dedent("""
     import sys
     import time
-    from helpers import paths, pipeline, solution, torch_training
+    from helpers import paths
+    from helpers.detectors import solution, torch_training
+    from helpers.experiments import pipeline
     if __name__ == "__main__":
         data, result_root, pause, names = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
         if pause:

@@ -14,7 +14,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import frontend, paths, pipeline, runner, solution, threads
+from helpers import frontend, paths, threads
+from helpers.detectors import solution
+from helpers.execution import runner
+from helpers.experiments import pipeline
 from helpers.errors import ToolkitError
 
 BODIES = {

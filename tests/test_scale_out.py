@@ -57,8 +57,11 @@ import torch
 from scipy.stats import spearmanr
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from helpers import layout, paths, pipeline, solution, torch_backend, torch_training
-from helpers.detector import Detector, detector_path
+from helpers import paths
+from helpers.data import layout
+from helpers.detectors import solution, torch_backend, torch_training
+from helpers.experiments import pipeline
+from helpers.detectors.detector import Detector, detector_path
 
 PROCESSES = 2
 PER_PROCESS = 256

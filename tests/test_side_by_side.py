@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import paths, pipeline, solution, threads, torch_training
+from helpers import paths, threads
+from helpers.detectors import solution, torch_training
+from helpers.experiments import pipeline
 from helpers.errors import DataLayoutError
-from helpers.detector import Detector, detector_path
+from helpers.detectors.detector import Detector, detector_path
 
 TYPES = ["fan", "pump", "valve"]
 

@@ -3,8 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import layout, objectives, paths, pipeline, scoring, solution
-from helpers.inspection import view_clip
+from helpers import paths
+from helpers.data import layout
+from helpers.detectors import objectives, scoring, solution
+from helpers.experiments import pipeline
+from helpers.experiments.inspection import view_clip
 
 FALLING_EPOCHS = 6
 
@@ -78,7 +81,7 @@ def test_log_softmax_keeps_the_tiny_negative_log_probability_of_a_confident_row(
 
 @pytest.mark.parametrize("name", ["pytorch", "cnn_ae"])
 def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny_data, tmp_path):
-    from helpers import torch_backend, torch_training
+    from helpers.detectors import torch_backend, torch_training
 
     sol = solution.load(paths.NOTEBOOKS / name, {"training.epochs": 2})
     clips, mels = pipeline.load_clip_features(sol, layout.list_clips(tiny_data, "fan", "train"), False, "")
@@ -93,8 +96,8 @@ def test_a_saved_and_loaded_network_scores_exactly_as_the_trained_one(name, tiny
 
 def test_patch_crops_are_drawn_anew_every_epoch_and_training_sees_them(tiny_data, tmp_path, monkeypatch):
     """The conv AE trains on new random crops each epoch: epoch k's batches come from the k-th draw."""
-    from helpers import torch_training
-    from helpers.inputs import Patches
+    from helpers.detectors import torch_training
+    from helpers.detectors.inputs import Patches
 
     draws, seen = {}, []
     original_resample, original_batch = Patches.resample, Patches.batch
@@ -138,7 +141,7 @@ def test_loading_and_scoring_a_torch_model_imports_neither_lightning_nor_scikit_
     import subprocess
     import sys
 
-    code = ("import sys, helpers.pipeline, helpers.torch_backend, helpers.inspection, helpers.widgets, helpers.results; "
+    code = ("import sys, helpers.experiments.pipeline, helpers.detectors.torch_backend, helpers.experiments.inspection, helpers.experiments.widgets, helpers.experiments.results; "
             "print(*(name in sys.modules for name in ('lightning', 'sklearn', 'scipy.stats')))")
     done = subprocess.run([sys.executable, "-c", code], cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
                           timeout=120)

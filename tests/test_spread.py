@@ -8,7 +8,11 @@ has not: its recorded range spans every AUC, so a check there could not fail).
 import pandas as pd
 import pytest
 
-from helpers import editions, metrics, paths, pipeline, regression, solution, synth, threads
+from helpers import metrics, paths, threads
+from helpers.data import editions, synth
+from helpers.detectors import solution
+from helpers.execution import regression
+from helpers.experiments import pipeline
 
 SOLUTION = "pytorch"
 MACHINE_TYPE = "fan"

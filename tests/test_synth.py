@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import editions, fileio, groundtruth, layout, synth
-from helpers.audio import load_audio
+from helpers import fileio
+from helpers.data import editions, groundtruth, layout, synth
+from helpers.data.audio import load_audio
 from helpers.errors import ConfigError
-from helpers.features import log_mel
-from helpers.layout import SAMPLE_RATE, YEAR_FILE, attribute_pairs, list_clips, parse_clip
+from helpers.data.features import log_mel
+from helpers.data.layout import SAMPLE_RATE, YEAR_FILE, attribute_pairs, list_clips, parse_clip
 
 DCASE2020 = editions.edition(2020)
 MACHINE_TYPES, DEV_IDS, EVAL_IDS = DCASE2020.dev_types, DCASE2020.dev_sections, DCASE2020.eval_sections

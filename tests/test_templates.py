@@ -1,4 +1,4 @@
-"""Every solution's notebooks are rendered from one template (helpers.notebooks) and its config.yaml;
+"""Every solution's notebooks are rendered from one template (helpers.execution.notebooks) and its config.yaml;
 notebooks declare their roles, and the runner goes by the roles; SCORING_BACKEND reaches every
 notebook of a run.
 
@@ -13,11 +13,14 @@ import nbformat
 import papermill
 import pytest
 
-from helpers import cli, notebooks, paths, pipeline, runner, solution
-from helpers.detector import Detector, detector_path
+from helpers import paths
+from helpers.detectors import solution
+from helpers.execution import cli, notebooks, runner
+from helpers.experiments import pipeline
+from helpers.detectors.detector import Detector, detector_path
 from helpers.errors import ConfigError
-from helpers.results import read_scores
-from helpers.solution import solution_folders
+from helpers.experiments.results import read_scores
+from helpers.detectors.solution import solution_folders
 
 CELL_TIMEOUT = 300
 
@@ -287,7 +290,7 @@ def test_the_notebooks_command_checks_and_writes(tmp_path, monkeypatch, capsys):
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.ipynb")}
     assert cli.main(["notebooks", "--check"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert error == ["error: 2 notebook(s) differ from what helpers/notebook_template/ renders for their folder's "
+    assert error == ["error: 2 notebook(s) differ from what helpers/execution/notebook_template/ renders for their folder's "
                      "config.yaml:",
                      f"  {pytorch / '02-visualize-predictions.ipynb'} (missing)",
                      f"  {vae / '01-test.ipynb'} (cell 6: source)",

@@ -5,8 +5,11 @@ matplotlib.use("Agg")
 
 import pytest
 
-from helpers import paths, pipeline, plots, scoring, solution
-from helpers.widgets import ClipBrowser, browse
+from helpers import paths
+from helpers.detectors import scoring, solution
+from helpers.experiments import pipeline
+from helpers.figures import plots
+from helpers.experiments.widgets import ClipBrowser, browse
 from tests import toy_classifier
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from helpers import paths, solution
+from helpers import paths
+from helpers.detectors import solution
 
 MODEL = '''"""A small CNN that tells machine IDs apart: [shape=(batch, n_mels, frames)] -> logits [shape=(batch, classes)]."""
 from torch import nn

@@ -1,5 +1,5 @@
 """MkDocs hook: the command-line reference, the ``--help`` of ``python -m helpers`` and of each of its
-commands as the parser in helpers/cli.py prints them, in place of the line
+commands as the parser in helpers/execution/cli.py prints them, in place of the line
 ``<!-- generated: commands -->`` of command-line.md. A new command or option appears with no edit."""
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from _common import add_page, cell, expand_nav, module_docstring, summary  # noq
 
 PACKAGE = "helpers"
 INDEX = "reference/index.md"
-LEFT_OUT = {"__main__"}  # `python -m helpers`: it only calls helpers.cli.main (the command-line page)
+LEFT_OUT = {"__main__"}  # `python -m helpers`: it only calls helpers.execution.cli.main (the command-line page)
 
 
 def package_folder() -> Path:
@@ -68,7 +68,7 @@ def _index(found: list[tuple[str, Path, bool]]) -> str:
         "# API reference", "",
         "Every module of the `helpers` package, from its docstrings: what it holds, each public function, class "
         "and constant with its signature. The notebooks import these modules; none imports a notebook. "
-        "`python -m helpers` runs `helpers.cli` ([the command line](../command-line.md)).", "",
+        "`python -m helpers` runs `helpers.execution.cli` ([the command line](../command-line.md)).", "",
         "| module | what it is |", "|---|---|", *rows, ""])
 
 

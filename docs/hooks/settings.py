@@ -1,6 +1,6 @@
-"""MkDocs hook: the settings reference, generated from helpers/config.py (its SCHEMA, TOP_LEVEL,
+"""MkDocs hook: the settings reference, generated from helpers/detectors/config.py (its SCHEMA, TOP_LEVEL,
 NOTEBOOK, PARAMETER and CHOICES: every key with its default and what it accepts), the notebook
-parameters of the solution template (helpers/notebook_template/, their parameters cells) and each
+parameters of the solution template (helpers/execution/notebook_template/, their parameters cells) and each
 solution's own parameters (config.yaml's notebook.parameters), in place of the line
 ``<!-- generated: settings -->`` of settings.md. A setting added to the schema appears with no edit."""
 from __future__ import annotations

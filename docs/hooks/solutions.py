@@ -1,7 +1,7 @@
 """MkDocs hook: one page per solution folder under notebooks/ (every folder with a config.yaml, so a
 copied folder gets its page with no edit): its idea (config.yaml's description and about, model.py's
 docstring and build_model's signature), its settings (the file, and where they differ from the
-defaults of helpers/config.py), its notebook parameters, what its notebooks draw (linked to the
+defaults of helpers/detectors/config.py), its notebook parameters, what its notebooks draw (linked to the
 notebook pages) and, when a run has left them under the result folder, its last official figures and
 loss curves. model.py is read, never imported."""
 from __future__ import annotations

@@ -4,7 +4,7 @@ when it has one there (a public object of the package), else inline code; a para
 in reST's ``::`` before a literal block ends in ``:`` (the indented block shows as code either way);
 a ``<`` outside code shows as written (``<run>`` is a placeholder, not an HTML tag).
 
-A name is looked up as written (``helpers.layout.detect``), then in the object's own scope, its
+A name is looked up as written (``helpers.data.layout.detect``), then in the object's own scope, its
 class's, its module's and the package's, as a reader of the docstring would."""
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ its dynamic form also starts), which for the 2-4 IDs of a DCASE 2020 machine typ
 too small for the softmax to express confidence; a fixed scale of about 30 works for any C. The margin is a setting, 0.3 rad by default (the middle of the
 0.2-0.5 range that trains with 3-4 classes; the synthetic IDs are told apart within two epochs).
 
-Contract (helpers.solution): ``forward(x)`` gives the logits WITHOUT margin
+Contract (helpers.detectors.solution): ``forward(x)`` gives the logits WITHOUT margin
 [shape=(batch, classes)], so that the scoring's softmax gives p(ID) and the own score ``nll`` is
 -log p(own ID); ``training_loss(x, target)`` the cross-entropy of the margin logits and the
 training accuracy; ``embed(x)`` the embedding [shape=(batch, embedding)] before normalisation,

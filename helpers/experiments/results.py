@@ -1,0 +1,195 @@
+"""Result files in the formats the official baseline of each edition writes, written atomically.
+
+What the files are called and what result.csv's header and mean rows say are the edition's rules
+(helpers.data.editions: ``ed.rules``); this module writes and reads them.
+
+Per group of test clips (a 2020 machine ID, a 2021 section and domain, a 2022+ section), no
+header, one ``file_name,value`` row per clip:
+
+- ``anomaly_score_<type>_id_XX.csv`` (2020), ``anomaly_score_<type>_section_XX_<domain>_test.csv``
+  (2021), ``anomaly_score_<type>_section_XX_test.csv`` (2022+): the anomaly scores;
+- ``decision_result_<...>.csv`` with the same names: the decisions, 1 anomalous, 0 normal.
+
+``result.csv``: per machine type a line with its name, a header (2020 ``id,AUC,pAUC,precision,
+recall,F1 score``; 2021 ``section,domain,AUC,pAUC,...``; 2022+ ``section,AUC (source),AUC
+(target),pAUC,pAUC (source),pAUC (target),precision (source),...``), a row per group, the mean
+rows (2020: ``Average``, the arithmetic mean; later: ``arithmetic mean`` and ``harmonic mean``),
+then an empty line. From 2021 on the file ends with a line ``official score,<value>`` (over
+every machine type). ``metrics.json``: the same figures under stable keys (metrics.metric_key)
+for scripts: ``official_score`` overall and per machine type, per type ``sections`` (one record
+per group: ``section``, ``auc_source``, ``auc_target``, ``pauc``, ...), ``arithmetic_mean`` and
+``harmonic_mean``. Every file is written whole or not at all (helpers.fileio).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import metrics
+from helpers.data.editions import Edition, Rules
+from helpers.errors import ConfigError, ToolkitError
+from helpers.fileio import atomic_write_text
+
+OFFICIAL = "official score"
+
+
+def _write_rows(path: Path, file_names, values, as_int: bool) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for name, value in zip(file_names, values):
+        writer.writerow([name, int(value) if as_int else repr(float(value))])
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def write_scores(result_dir: str | Path, rules: Rules, machine_type: str, scores: pd.DataFrame) -> list[Path]:
+    """The score files, and the decision files when `scores` has decisions, of one machine type,
+    one per group of the edition's rules (rules.file_groups), named as they name them.
+
+    `scores`: [columns=section, domain, file_name, score, optionally decision]."""
+    written = []
+    for section, domain, group in rules.file_groups(scores):
+        written.append(_write_rows(Path(result_dir) / rules.score_file_name(machine_type, section, domain),
+                                   group["file_name"], group["score"], as_int=False))
+        if "decision" in group and group["decision"].notna().all():
+            written.append(_write_rows(Path(result_dir) / rules.decision_file_name(machine_type, section, domain),
+                                       group["file_name"], group["decision"], as_int=True))
+    return written
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """An anomaly-score (or decision) file as a DataFrame with columns file_name, score."""
+    return pd.read_csv(path, header=None, names=["file_name", "score"], dtype={"file_name": str})
+
+
+def _format(value) -> str:
+    if isinstance(value, str):
+        return value
+    return "nan" if value is None or math.isnan(value) else repr(float(value))
+
+
+def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], rules: Rules) -> Path:
+    """Write ``result.csv`` from {machine_type: rules.group_table(...)} in the layout of the edition's rules
+    (rules.result_header, rules.result_mean_rows, rules.result_official_line)."""
+    keys, figures = rules.group_columns, rules.figures
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for machine_type, table in tables.items():
+        writer.writerow([machine_type])
+        writer.writerow(rules.result_header)
+        for row in table[[*keys, *figures]].itertuples(index=False):
+            writer.writerow([_format(v) for v in row])
+        for name, values in metrics.means(table, figures).items():
+            if name in rules.result_mean_rows:
+                writer.writerow([rules.result_mean_rows[name], *[""] * (len(keys) - 1),
+                                 *(_format(values[f]) for f in figures)])
+        writer.writerow([])
+    if rules.result_official_line:
+        writer.writerow([OFFICIAL, _format(rules.official_score(list(tables.values())))])
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def read_result_csv(path: str | Path) -> pd.DataFrame:
+    """A ``result.csv`` as rows [columns=machine_type, then its header's columns] with the mean rows
+    included (in the first column: 'Average', 'arithmetic mean', ...; 2020's ``id`` is ``section``)
+    and, from 2021 on, a last row (machine_type 'all', section 'official score', value in 'official score')."""
+    rows, machine_type, header = [], None, None
+    with open(path, newline="") as handle:
+        for line in csv.reader(handle):
+            if not line:
+                machine_type = header = None
+            elif line[0] == OFFICIAL and len(line) == 2 and machine_type is None:
+                rows.append({"machine_type": "all", "section": OFFICIAL, OFFICIAL: float(line[1])})
+            elif machine_type is None:
+                machine_type = line[0]
+            elif header is None:
+                header = ["section" if h == "id" else h for h in line]
+            else:
+                row = dict(zip(header, line))
+                rows.append({"machine_type": machine_type,
+                             **{k: v if k in ("section", "domain") else float(v) if v else float("nan")
+                                for k, v in row.items()}})
+    return pd.DataFrame(rows)
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return [{metrics.metric_key(k): v for k, v in r.items()} for r in table.to_dict(orient="records")]
+
+
+def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], ed: Edition,
+                       extra: dict | None = None) -> Path:
+    """Machine-readable metrics (full precision; see the module docstring for the keys); "style" names the rule set."""
+    rules = ed.rules
+    payload = {"year": ed.year, "edition": ed.name, "style": rules.name, "group": rules.group_word,
+               "official_score": rules.official_score(list(tables.values())),
+               **(extra or {}), "machine_types": {}}
+    for machine_type, table in tables.items():
+        averages = metrics.means(table, rules.figures)
+        payload["machine_types"][machine_type] = {
+            "official_score": rules.official_score([table]),
+            "sections": _records(table),
+            **{name.replace(" ", "_"): {metrics.metric_key(k): v for k, v in values.items()}
+               for name, values in averages.items()},
+        }
+    return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=True))
+
+
+def read_scores_table(result_dir: str | Path) -> pd.DataFrame:
+    """The last test run's clip scores (scores.csv) [columns=machine_type, section, domain, file_name, label, score, decision, path]."""
+    path = Path(result_dir) / "scores.csv"
+    if not path.is_file():
+        raise ToolkitError(f"no scores at {path}; run the solution's 01-test notebook first")
+    return pd.read_csv(path, dtype={"section": str, "domain": str})
+
+
+def read_metrics(path: str | Path) -> dict:
+    """A run's metrics.json; ToolkitError naming the file if it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ToolkitError(f"cannot read {path}: {err}") from err
+
+
+def collect_results(result_root: str | Path, year=None) -> pd.DataFrame:
+    """Every run's figures under `result_root` (its metrics.json) for one edition, stacked.
+
+    [columns=solution, year, machine_type, section, domain ("" where none), metric, value]: one row per figure of
+    every group and mean row (section 'arithmetic mean' / 'harmonic mean'), and the official score
+    per machine type and over all (machine_type 'all'), with section 'official score'. `year`:
+    the edition to compare; None: the edition of the most recently written metrics.json. Runs
+    of other editions are left out (ConfigError when none of the runs is of `year`).
+    """
+    found = sorted(Path(result_root).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ToolkitError(f"no metrics.json under {result_root}/*/; run a solution's 01-test notebook first")
+    runs = {path.parent.name: read_metrics(path) for path in found}
+    years = sorted({run.get("year", 2020) for run in runs.values()})
+    wanted = int(year) if year not in (None, "") else runs[found[-1].parent.name].get("year", 2020)
+    if wanted not in years:
+        raise ConfigError(f"no run of year {wanted} under {result_root}; the runs there are of {years}")
+    rows = []
+    for solution, run in runs.items():
+        if run.get("year", 2020) != wanted:
+            continue
+        rows.append((solution, "all", OFFICIAL, None, "official_score", run["official_score"]))
+        for machine_type, entry in run["machine_types"].items():
+            rows.append((solution, machine_type, OFFICIAL, None, "official_score", entry["official_score"]))
+            for record in entry["sections"]:
+                rows += [(solution, machine_type, record["section"], record.get("domain"), k, v)
+                         for k, v in record.items() if k not in ("section", "domain", "n_normal", "n_anomaly")]
+            for name in metrics.MEAN_ROWS:
+                rows += [(solution, machine_type, name, None, k, v) for k, v in entry[name.replace(" ", "_")].items()]
+    frame = pd.DataFrame(rows, columns=["solution", "machine_type", "section", "domain", "metric", "value"])
+    frame["domain"] = frame["domain"].fillna("")
+    return frame.assign(year=wanted)[["solution", "year", "machine_type", "section", "domain", "metric", "value"]]
+
+
+def official_table(collected: pd.DataFrame) -> pd.DataFrame:
+    """The official score per machine type (rows, 'all' last) and run (columns) from :func:`collect_results`."""
+    scores = collected[collected["metric"] == "official_score"]
+    table = scores.pivot_table(index="machine_type", columns="solution", values="value", sort=False, dropna=False)
+    return table.reindex([t for t in table.index if t != "all"] + ["all"])
