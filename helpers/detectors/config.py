@@ -217,7 +217,10 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
 
 
 def apply_overrides(config: dict, overrides: dict, where: str) -> dict:
-    """A copy of `config` with dotted-key overrides applied and checked; None values are ignored."""
+    """A copy of `config` with dotted-key overrides applied and checked; None values are ignored
+    (`config` itself, checked once already, when every value is None: a notebook's defaults)."""
+    if all(value is None for value in overrides.values()):
+        return config
     merged = copy.deepcopy(config)
     raw = {k: v for k, v in config.items() if k not in SCHEMA}
     for key, value in overrides.items():

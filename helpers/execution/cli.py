@@ -26,14 +26,15 @@ DEMO_EPOCHS = 10
 DEMO_JOBS = min(2, threads.machine_cores())  # two notebooks at once: one alone left a quarter of two cores idle
 
 
-def _types(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+def _types(text: str) -> list[str] | None:
+    """--types as argparse reads it, once: the machine types of comma-separated text (None for none)."""
+    return [t.strip() for t in text.split(",") if t.strip()] or None
 
 
 def _synth(args) -> None:
     from helpers.data import synth
 
-    summary = synth.generate(args.out, size=args.size, seed=args.seed, types=_types(args.types),
+    summary = synth.generate(args.out, size=args.size, seed=args.seed, types=args.types,
                              eval_layout=args.eval, workers=args.workers, year=args.year)
     print(f"wrote synthetic data to {args.out}: {summary}")
 
@@ -41,7 +42,7 @@ def _synth(args) -> None:
 def _download(args) -> None:
     from helpers.data import download
 
-    summary = download.download(args.dest, args.eval_dest, types=_types(args.types), dev=not args.no_dev,
+    summary = download.download(args.dest, args.eval_dest, types=args.types, dev=not args.no_dev,
                                 additional=args.additional, evaluation=args.eval, server=args.server,
                                 keep_archives=args.keep_archives, year=args.year)
     print(f"fetched {len(summary['fetched'])} archive(s), {summary['files']} file(s); "
@@ -93,17 +94,13 @@ def _run(args, before: tuple = ()) -> None:
     for folder in folders:  # a back end that does not fit a solution's objective stops the command before any run
         config.load(folder / "config.yaml", {"scoring.backend": args.scoring_backend})
     tasks = [*before, *(functools.partial(
-        runner.run_solution, folder, args.dev_data, args.result_dir, _types_text(args.types), args.epochs, args.retrain,
+        runner.run_solution, folder, args.dev_data, args.result_dir, args.types, args.epochs, args.retrain,
         args.timeout, run_name=args.run_name, eval_data=args.eval_data, ground_truth=args.ground_truth,
         idle_timeout=args.idle_timeout, scoring_backend=args.scoring_backend, year=args.year) for folder in folders)]
     runs = [run.name for run in runner.run_parallel(tasks, args.jobs)[len(before):]]
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout, args.year)
     _print_results(args.result_dir, runs, args.year)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
-
-
-def _types_text(text: str | None) -> str | None:
-    return ",".join(_types(text)) if text else None
 
 
 def _demo(args) -> None:
@@ -243,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", default=str(paths.DEV_DATA), help="data root to write (default: dev_data)")
     synth.add_argument("--size", default="small", help="preset: tiny, small, medium or full (default: small)")
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    synth.add_argument("--types", help="comma-separated machine types (default: every development type of the year)")
+    synth.add_argument("--types", type=_types,
+                       help="comma-separated machine types (default: every development type of the year)")
     synth.add_argument("--year", type=int, choices=YEARS, default=2020,
                        help="the DCASE edition whose layout, sections and domains to write (default: 2020)")
     synth.add_argument("--eval", action="store_true", help="write the eval-shaped tree instead of the dev tree")
@@ -254,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--dest", default=str(paths.DEV_DATA), help="dev data root (default: dev_data)")
     download.add_argument("--eval-dest", default=str(paths.EVAL_DATA),
                           help="eval data root for --additional and --eval (default: eval_data)")
-    download.add_argument("--types", help="comma-separated machine types (default: every type of each set asked for)")
+    download.add_argument("--types", type=_types,
+                          help="comma-separated machine types (default: every type of each set asked for)")
     download.add_argument("--year", type=int, choices=YEARS, default=2020, help="the DCASE edition (default: 2020)")
     download.add_argument("--additional", action="store_true", help="also the additional training data (eval IDs)")
     download.add_argument("--eval", action="store_true", help="also the evaluation test data and its ground truth")
@@ -271,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--solution", help="comma-separated solution folders under notebooks/ (default: all)")
     run.add_argument("--dev-data", default=str(paths.DEV_DATA), help="data root (default: dev_data)")
     run.add_argument("--result-dir", default=str(paths.RESULT), help="result root (default: result)")
-    run.add_argument("--types", help="comma-separated machine types (default: every type in the data)")
+    run.add_argument("--types", type=_types, help="comma-separated machine types (default: every type in the data)")
     run.add_argument("--epochs", type=int, help="training epochs (default: each config.yaml)")
     run.add_argument("--retrain", action="store_true", help="train again even if a model with the same settings exists")
     run.add_argument("--scoring-backend", choices=scoring.backends(),
