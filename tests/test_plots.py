@@ -251,3 +251,17 @@ def test_score_axes_are_labelled_by_what_the_score_is():
     plots.item_scores_over_time(np.arange(3.0), np.ones(3), ax=timeline)
     assert (hist.get_xlabel(), position.get_xlabel()) == ("−log p(own ID)", "Mahalanobis distance")
     assert timeline.get_ylabel() == "anomaly score" and len(hist.xaxis.get_major_locator()()) <= 7
+
+
+def test_bars_of_undefined_figures_say_so_instead_of_failing(tmp_path):
+    """A group whose figures are all undefined (a section without anomalous test clips) is drawn, marked."""
+    rows = pd.DataFrame({"solution": ["a", "b", "a", "b"], "section": ["00"] * 4, "domain": [""] * 4,
+                         "metric": ["auc", "auc", "pauc", "pauc"], "value": [np.nan, np.nan, 0.7, np.nan]})
+    ax = plots.ranked_bars(rows)
+    assert [t.get_text() for t in ax.texts] == [plots.UNDEFINED] * 3
+    assert [p.get_height() for p in ax.patches] == [0.7]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    official = pd.DataFrame({"machine_type": ["fan", "valve"], "solution": ["a", "a"], "official score": [np.nan] * 2})
+    ax = plots.metric_bars(official, "official score")
+    assert len(ax.texts) == 2 and ax.get_xlim() == (-0.5, 1.5)
+    render(ax, tmp_path, "undefined_bars")

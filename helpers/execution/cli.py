@@ -78,7 +78,12 @@ def _print_results(result_root, runs, year) -> None:
     table = results.collect_results(result_root, year)
     ed = editions.edition(int(table["year"].iloc[0]))
     print(f"\n{ed.name}: official score per machine type ({ed.rules.official_rule}):")
-    print(results.official_table(table[table["solution"].isin(runs)]).round(4).to_string())
+    official = results.official_table(table[table["solution"].isin(runs)]).round(4)
+    print(official.to_string(na_rep="undefined"))
+    undefined = [str(t) for t, row in official.iterrows() if row.isna().all()]
+    if undefined:
+        print(f"undefined: {', '.join(undefined)}: a test set without normal or without anomalous clips in a "
+              f"{ed.rules.group_word} has no AUC (see each run's result.csv)")
 
 
 def _run(args, before: tuple = ()) -> None:

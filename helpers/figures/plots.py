@@ -10,6 +10,7 @@ from pathlib import Path
 import librosa.display
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 import numpy as np
 import pandas as pd
@@ -306,27 +307,54 @@ def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: st
                   f"PC 2 ({100 * explained[1]:.1f} % of the variance)", title)
 
 
+UNDEFINED = "undefined"  # what a bar says where its figure is NaN (a group without normal or anomalous test clips)
+BAR_LEGEND = {"fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0)}  # beside the bars, never on them
+
+
+def _solution_bars(pivot: pd.DataFrame, ax) -> list[Patch]:
+    """Grouped bars of `pivot` [index: groups, columns: solutions], one colour per solution; where a
+    figure is undefined (NaN) no bar but the word UNDEFINED stands at its place, so that a group
+    whose every figure is undefined is drawn too. Returns the legend's handles, one per solution."""
+    width = 0.8 / max(len(pivot.columns), 1)
+    positions = np.arange(len(pivot))
+    colours, handles = plt.rcParams["axes.prop_cycle"].by_key()["color"], []
+    for column, solution in enumerate(pivot.columns):
+        places = positions - 0.4 + width * (column + 0.5)
+        values = pivot[solution].to_numpy(dtype=np.float64)
+        defined = np.isfinite(values)
+        colour = colours[column % len(colours)]
+        ax.bar(places[defined], values[defined], width, color=colour)
+        handles.append(Patch(color=colour, label=solution))  # also for a solution without a defined figure
+        for place in places[~defined]:
+            ax.text(place, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=7, color=colour)
+    ax.set_xticks(positions, [str(i) for i in pivot.index])
+    ax.set_xlim(-0.5, len(pivot) - 0.5)
+    return handles
+
+
 def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None):
-    """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>]."""
+    """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>];
+    an undefined figure is marked, not left out."""
     ax = _axes(ax, figsize=(9, 3.4))
-    pivot = table.pivot_table(index="machine_type", columns="solution", values=metric, sort=False)
-    pivot.plot.bar(ax=ax, rot=0, width=0.8)
+    pivot = table.pivot_table(index="machine_type", columns="solution", values=metric, sort=False, dropna=False)
+    handles = _solution_bars(pivot, ax)
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
-    return _label(ax, "", metric, title, legend={"ncols": min(4, len(pivot.columns)), "fontsize": 8, "loc": "lower right"})
+    return _label(ax, "", metric, title, legend={**BAR_LEGEND, "handles": handles})
 
 
 def ranked_bars(rows: pd.DataFrame, ax=None, title: str | None = None):
     """One bar per (group, figure) and solution from collected figures
-    [columns=solution, section, domain, metric, value] (helpers.experiments.results.collect_results)."""
+    [columns=solution, section, domain, metric, value] (helpers.experiments.results.collect_results);
+    an undefined figure is marked, not left out."""
     rows = rows.assign(group=(rows["section"] + " " + rows["domain"]).str.strip() + "\n" + rows["metric"])
-    pivot = rows.pivot_table(index="group", columns="solution", values="value", sort=False)
+    pivot = rows.pivot_table(index="group", columns="solution", values="value", sort=False, dropna=False)
     ax = _axes(ax, figsize=(max(6.0, 0.9 * len(pivot) + 2), 3.4))
-    pivot.plot.bar(ax=ax, rot=0, width=0.8)
+    handles = _solution_bars(pivot, ax)
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
     ax.tick_params(axis="x", labelsize=8)
-    return _label(ax, "", "AUC / pAUC", title, legend={"ncols": min(4, len(pivot.columns)), "fontsize": 8, "loc": "lower right"})
+    return _label(ax, "", "AUC / pAUC", title, legend={**BAR_LEGEND, "handles": handles})
 
 
 def score_position(scores: pd.DataFrame, score: float, ax=None, threshold: float | None = None,
