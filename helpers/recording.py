@@ -1,8 +1,9 @@
-"""Figures a notebook records in its own output for scripts, and reading them back.
+"""Figures and file lists a notebook records in its own output for scripts, and reading them back.
 
 The test notebook records its results table under a MIME type of its own
 (:data:`METRICS_MIME`), so that scripts (the regression check, the tests) read the figures the
-notebook computed, not its printed text. Kept apart from helpers.execution.runner so that recording costs
+notebook computed, not its printed text; every notebook records the files it skipped or converted
+and its notices (:data:`FILES_MIME`, helpers.skiplog), which the command line reports. Kept apart from helpers.execution.runner so that recording costs
 a notebook no import of papermill or nbformat.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 
 METRICS_MIME = "application/vnd.dcase-metrics+json"
+FILES_MIME = "application/vnd.dcase-files+json"
 
 
 def _json_safe(value):
@@ -34,13 +36,30 @@ def record_metrics(payload: dict) -> None:
              "text/plain": "metrics recorded for scripts"}, raw=True)
 
 
-def recorded_metrics(path: str | Path) -> dict | None:
-    """The metrics an executed notebook recorded with :func:`record_metrics` (the last), or None."""
+def record_files(payload: dict) -> None:
+    """Record {skipped, converted, notices} (helpers.skiplog.report) in the executing notebook's output."""
+    from IPython.display import display
+
+    display({FILES_MIME: payload, "text/plain": "skipped and converted files recorded for scripts"}, raw=True)
+
+
+def _recorded(path: str | Path, mime: str) -> dict | None:
+    """The last output of an executed notebook under `mime`, or None."""
     notebook = json.loads(Path(path).read_text())
     found = None
     for cell in notebook.get("cells", []):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if METRICS_MIME in data:
-                found = data[METRICS_MIME]
+            if mime in data:
+                found = data[mime]
     return found
+
+
+def recorded_metrics(path: str | Path) -> dict | None:
+    """The metrics an executed notebook recorded with :func:`record_metrics` (the last), or None."""
+    return _recorded(path, METRICS_MIME)
+
+
+def recorded_files(path: str | Path) -> dict | None:
+    """The files an executed notebook recorded with :func:`record_files`, or None."""
+    return _recorded(path, FILES_MIME)

@@ -74,10 +74,11 @@ def messy_run(messy_data, tmp_path_factory):
         summary = pipeline.train_all(sol, messy_data, result_root, "fan", live=False, progress=False)
         scores, tables = pipeline.test_all(sol, messy_data, result_root, "fan", progress=False)
         skipped = {os.path.basename(s.path): s.reason for s in skiplog.skipped()}
+        converted = {os.path.basename(s.path): s.reason for s in skiplog.converted()}
         report = skiplog.summary()
     finally:
         logging.getLogger("helpers").removeHandler(handler)
-    return {"summary": summary, "scores": scores, "tables": tables, "skipped": skipped, "report": report,
+    return {"summary": summary, "scores": scores, "tables": tables, "skipped": skipped, "converted": converted, "report": report,
             "messages": [r.getMessage() for r in records], "result_dir": result_root / "pytorch"}
 
 
@@ -105,9 +106,13 @@ def test_the_run_goes_on_with_the_usable_clips(messy_run):
 
 def test_multichannel_and_other_rate_files_are_used_with_a_warning(messy_run):
     messages = "\n".join(messy_run["messages"])
-    assert "normal_id_02_00000094.wav: 8 channels, using the first" in messages
+    assert "normal_id_02_00000094.wav: 8 channels, the first used" in messages
     assert "normal_id_02_00000095.wav: sample rate 44100 Hz, resampled to 16000 Hz" in messages
     assert "normal_id_02_00000094.wav" not in messy_run["skipped"]
+    assert messy_run["converted"] == {
+        "normal_id_02_00000094.wav": "8 channels, the first used (as the DCASE 2020 data was cut from MIMII)",
+        "normal_id_02_00000095.wav": "sample rate 44100 Hz, resampled to 16000 Hz"}
+    assert "2 file(s) converted:" in messy_run["report"]
 
 
 def test_stray_non_audio_files_are_ignored_silently(messy_run):

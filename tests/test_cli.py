@@ -5,6 +5,7 @@ long work replaced by recorders; synth, table and run run for real, as a user ty
 """
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from helpers.data import editions, layout, synth
 from helpers.execution import cli, notebooks, regression, runner
 from helpers.experiments import results
 from helpers.detectors.solution import solution_folders
+from tests.conftest import write_wav
 
 
 def helpers_command(*args, timeout=300):
@@ -38,7 +40,7 @@ def test_synth_then_table_print_what_was_written(tmp_path):
     rows = [line.split() for line in shown.stdout.splitlines() if re.match(r"^(fan|valve|\s+)\s*\d\d\s", line)]
     # machine_type (only on its first row), ID, then test/anomaly, test/normal, train/normal counts
     assert [row[-4:] for row in rows] == [[i, "2", "2", "3"] for i in editions.edition(2020).dev_sections["fan"]] * 2
-    assert shown.stdout.strip().endswith("No files were skipped.")
+    assert shown.stdout.strip().endswith("No files were skipped or converted.")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -143,13 +145,29 @@ def test_regress_passes_at_the_recorded_means_and_names_each_figure_outside(monk
     assert lines[2].strip().startswith("vae fan AUC (seed 0, 2 core(s)): ")
 
 
-def test_run_trains_tests_and_prints_the_averages(tiny_data, tmp_path):
-    """The headline command on tiny data: three notebooks, the comparison, the table of averages."""
+def test_run_trains_tests_and_prints_the_averages_and_what_it_skipped(tiny_data, tmp_path):
+    """The headline command on tiny fan with broken and converted clips: three notebooks, what the
+    training skipped and converted named under it, the comparison, the table of averages."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data / "fan", data / "fan")
+    train = data / "fan" / "train"
+    (train / "normal_id_00_00000090.wav").write_bytes(b"not audio")
+    (train / "normal_id_00_00000091.wav").write_bytes(b"")
+    write_wav(train / "normal_id_00_00000092.wav", seconds=0.05)
+    write_wav(train / "normal_id_02_00000094.wav", channels=2)
+    write_wav(train / "normal_id_02_00000095.wav", sample_rate=44_100)
     done = helpers_command("run", "--solution", "pytorch", "--types", "fan", "--epochs", "1",
-                           "--dev-data", str(tiny_data), "--result-dir", str(tmp_path), timeout=600)
+                           "--dev-data", str(data), "--result-dir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     for name in notebooks.FILE_NAMES.values():
         assert re.search(rf"running pytorch/{name} as pytorch \.\.\. \d+\.\d s", done.stdout), name
+    training = done.stdout.split("running pytorch/00-train-with-visual.ipynb")[1].split("running pytorch/01")[0]
+    assert "  3 file(s) skipped:" in training and "  2 file(s) converted:" in training
+    for name, reason in (("90", "cannot be read as audio"), ("91", "cannot be read as audio"), ("92", "too short"),
+                         ("94", "2 channels, the first used"), ("95", "sample rate 44100 Hz, resampled")):
+        assert re.search(rf"    {train}/normal_id_0\d_000000{name}\.wav: {reason}", training), name
+    listed = pd.read_csv(tmp_path / "pytorch" / "notebooks" / "00-train-with-visual.files.csv")
+    assert listed["kind"].tolist() == ["skipped"] * 3 + ["converted"] * 2
     official = json.loads((tmp_path / "pytorch" / "metrics.json").read_text())["machine_types"]["fan"]["official_score"]
     table = done.stdout.split("DCASE 2020 Task 2: official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan")).split()

@@ -4,27 +4,27 @@ Policies (documented in docs/data.md):
 - Multi-channel files (raw MIMII recordings have 8 channels) use their first channel, as the
   DCASE 2020 Task 2 data did when it was cut from MIMII.
 - A file whose sample rate differs from the expected one (16 kHz) is resampled to it with
-  librosa's default (soxr, high quality) and a warning naming the file, so that every clip of a
-  run gives features on the same mel scale.
+  librosa's default (soxr, high quality), so that every clip of a run gives features on the same
+  mel scale.
+- Either conversion is recorded with the file's name (helpers.skiplog.convert) and reported.
 - A file that cannot be read or holds no samples raises ClipError naming it; callers skip it.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
 
+from helpers import skiplog
 from helpers.errors import ClipError
 from helpers.data.layout import SAMPLE_RATE
 
-log = logging.getLogger("helpers")
 
-
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The clip's samples as float32 in [-1, 1] at `sample_rate`. [shape=(samples,)]
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[str]]:
+    """(the clip's samples as float32 in [-1, 1] at `sample_rate` [shape=(samples,)], what was done
+    to make them so: e.g. ["2 channels, the first used", "44100 Hz, resampled to 16000 Hz"]).
 
     Raises ClipError (naming the file) when it cannot be read or is empty.
     """
@@ -34,11 +34,19 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise ClipError(path, f"cannot be read as audio ({type(err).__name__}: {err})") from err
     if data.shape[0] == 0:
         raise ClipError(path, "holds no samples")
+    done = []
     if data.shape[1] > 1:
-        log.warning("%s: %d channels, using the first (as the DCASE 2020 data did when cut from MIMII)",
-                    path, data.shape[1])
+        done.append(f"{data.shape[1]} channels, the first used (as the DCASE 2020 data was cut from MIMII)")
     y = np.ascontiguousarray(data[:, 0])
     if rate != sample_rate:
-        log.warning("%s: sample rate %d Hz, resampled to %d Hz", path, rate, sample_rate)
+        done.append(f"sample rate {rate} Hz, resampled to {sample_rate} Hz")
         y = librosa.resample(y, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
+    return y, done
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The clip's samples as :func:`read_audio` gives them; a conversion is recorded (helpers.skiplog). [shape=(samples,)]"""
+    y, done = read_audio(path, sample_rate)
+    if done:
+        skiplog.convert(path, "; ".join(done))
     return y

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from helpers import skiplog, threads
 from helpers.data import cache
-from helpers.data.audio import load_audio
+from helpers.data.audio import read_audio
 from helpers.errors import ClipError
 from helpers.data.features import IMPLEMENTATION, FeatureSettings, log_mel
 from helpers.fileio import atomic_path
@@ -82,24 +82,25 @@ def _open(target: Path) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype=np.float32, count=rows * columns, offset=header_end).reshape(rows, columns)
 
 
-def _compute(job: tuple[str, FeatureSettings, Path | None, dict]) -> tuple[str, np.ndarray | None, str | None]:
+def _compute(job: tuple[str, FeatureSettings, Path | None, dict]) -> tuple[str, np.ndarray | None, str | None, list]:
     """Compute one clip's log-mel and, given a target, store it there with its record.
 
-    Returns (path, the log-mel [shape=(n_mels, frames)] if not stored, the reason it cannot be read or None).
+    Returns (path, the log-mel [shape=(n_mels, frames)] if not stored, the reason it cannot be read
+    or None, the conversions its audio needed: helpers.data.audio.read_audio).
     """
     path, settings, target, record = job
     try:
-        y = load_audio(path, settings.sample_rate)
+        y, converted = read_audio(path, settings.sample_rate)
     except ClipError as err:
-        return path, None, err.reason
+        return path, None, err.reason, []
     mel = np.ascontiguousarray(log_mel(y, settings), dtype=np.float32)
     if target is None:
-        return path, mel, None
+        return path, mel, None, converted
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, mel)
     cache.write_record(target, record)
-    return path, None, None
+    return path, None, None, converted
 
 
 def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: str | Path | None = None,
@@ -146,8 +147,10 @@ def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bo
             # spawn, not fork: the caller may hold threads (torch, TensorFlow) that fork would copy
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             outcomes = pool.map(_compute, todo, chunksize=max(1, min(32, len(todo) // (4 * workers))))
-        for path, mel, reason in outcomes:
+        for path, mel, reason, converted in outcomes:
             bar.update()
+            if converted:
+                skiplog.convert(path, "; ".join(converted))
             if reason is not None:
                 skiplog.skip(path, reason)
             else:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import csv
+import io
 import json
 import sys
 import threading
@@ -35,10 +37,10 @@ from typing import Callable
 
 import psutil
 
-from helpers import frontend, threads
+from helpers import frontend, recording, threads
 from helpers.execution import notebooks
 from helpers.errors import ConfigError, ToolkitError
-from helpers.fileio import atomic_path
+from helpers.fileio import atomic_path, atomic_write_text
 
 # after helpers.execution.notebooks, which keeps jsonschema's slow optional grammar out of this process
 import nbformat
@@ -49,6 +51,7 @@ TRAINING_CELL_TIMEOUT = 12 * 3600.0
 CELL_TIMEOUT = 30 * 60.0
 IDLE_TIMEOUT = 180.0
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # not its transport warning on every start
+NAMED_FILES = 3  # skipped or converted files named after a notebook; every one is in the list it names
 IDLE_CPU_SHARE = 0.01  # a kernel tree using less than 1 % of one core over the idle window is idle
 
 
@@ -165,6 +168,28 @@ def _kernel_running():
         yield
     finally:
         budget.ended()
+
+
+def files_report(executed: Path) -> str:
+    """What an executed notebook recorded of its files (helpers.skiplog.report), for the command line:
+    per kind (skipped, converted) the count and the first NAMED_FILES with their reasons, every one
+    listed in <notebook>.files.csv beside it; then each notice. "" when it recorded nothing."""
+    recorded = recording.recorded_files(executed) or {}
+    listing = executed.with_suffix(".files.csv")
+    lines, rows = [], []
+    for kind in ("skipped", "converted"):
+        files = recorded.get(kind) or []
+        if files:
+            lines.append(f"  {len(files)} file(s) {kind}" + (f" (all in {listing})" if len(files) > NAMED_FILES else "")
+                         + ":")
+            lines += [f"    {f['path']}: {f['reason']}" for f in files[:NAMED_FILES]]
+            rows += [(kind, f["path"], f["reason"]) for f in files]
+    lines += [f"  notice: {n}" for n in recorded.get("notices") or []]
+    if rows:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([("kind", "path", "reason"), *rows])
+        atomic_write_text(listing, buffer.getvalue())
+    return "\n".join(lines)
 
 
 def _say(started: str, finished: str | None = None) -> None:
@@ -371,9 +396,9 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
         what = f"running {folder.name}/{source.name} as {run}"
         _say(what)
         started = time.perf_counter()
-        execute_notebook(source, Path(result_root) / run / "notebooks" / source.name, parameters, timeout,
-                         idle_timeout=idle_timeout)
-        _say(what, f"{time.perf_counter() - started:.1f} s")
+        executed = execute_notebook(source, Path(result_root) / run / "notebooks" / source.name, parameters, timeout,
+                                    idle_timeout=idle_timeout)
+        _say(what, "\n".join(filter(None, [f"{time.perf_counter() - started:.1f} s", files_report(executed)])))
     return Path(result_root) / run
 
 
@@ -385,7 +410,7 @@ def run_overview(data_dir: str | Path, result_root: str | Path, notebooks: Path,
     started = time.perf_counter()
     output = execute_notebook(Path(notebooks) / "00-data-eda.ipynb", Path(result_root) / "00-data-eda.ipynb",
                               {"DATA_DIR": str(Path(data_dir).resolve())}, timeout, idle_timeout=idle_timeout)
-    _say(what, f"{time.perf_counter() - started:.1f} s")
+    _say(what, "\n".join(filter(None, [f"{time.perf_counter() - started:.1f} s", files_report(output)])))
     return output
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import threading
 import time
 from concurrent import futures
@@ -41,9 +40,6 @@ from helpers.fileio import atomic_write_text, writable_folder
 from helpers.detectors.inputs import Items
 from helpers.figures.liveplot import LossDisplay
 from helpers.detectors.solution import Solution
-
-log = logging.getLogger("helpers")
-
 
 def checkpoint_path(solution: Solution, result_dir: Path, scope: str) -> Path | None:
     """Where the training of one detector keeps its state between epochs; None if its engine does not resume."""
@@ -322,8 +318,8 @@ def load_detector(solution: Solution, machine_type: str, result_root=None, progr
         raise ConfigError(f"no trained detector at {target}; run 00-train-with-visual first")
     detector = Detector.load(solution, target)
     if not detector.current():
-        log.warning("%s: its scorer and thresholds were fitted under other scoring settings; fitting them anew on "
-                    "its training clips (scoring.backend %r)", target, solution.config["scoring"]["backend"])
+        skiplog.notice(f"{target}: its scorer and thresholds were fitted under other scoring settings; fitting them "
+                       f"anew on its training clips (scoring.backend {solution.config['scoring']['backend']!r})")
         listed = [layout.parse_clip(p, t, "train") for t, paths_ in detector.train_clips.items() for p in paths_]
         clips, log_mels = load_clip_features(solution, listed, progress, f"{target.stem} scoring fit")
         detector.fit_scoring(clips, log_mels)
@@ -354,15 +350,15 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
     detector = load_detector(solution, machine_type, result_root, progress)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{machine_type} test features")
     if not clips:
-        log.warning("%s: no usable test clip in %s (%d well-named clip(s), every one skipped); no scores for %s",
-                    machine_type, _folders(data_dir, machine_types=[machine_type], split="test"), len(listed),
-                    machine_type)
+        skiplog.notice(f"{machine_type}: no usable test clip in "
+                       f"{_folders(data_dir, machine_types=[machine_type], split='test')} ({len(listed)} well-named "
+                       f"clip(s), every one skipped); no scores for {machine_type}")
         return pd.DataFrame(columns=SCORE_COLUMNS)
     labels = solution.objective.labels(clips, detector.classes)
     if labels is not None and (labels < 0).any() and not detector.density_kind:
         unknown = sorted({c.section for c, i in zip(clips, labels) if i < 0})
-        log.warning("%s: the detector knows the classes %s, not those of section(s) %s; those clips get no score (nan)",
-                    machine_type, detector.classes, unknown)
+        skiplog.notice(f"{machine_type}: the detector knows the classes {detector.classes}, not those of section(s) "
+                       f"{unknown}; those clips get no score (nan)")
     scores = detector.score(clips, log_mels)
     return pd.DataFrame({
         "machine_type": machine_type, "section": [c.section for c in clips], "domain": [c.domain for c in clips],
@@ -376,9 +372,9 @@ def _warn_undefined(machine_type: str, table: pd.DataFrame, ed: layout.Edition) 
     first = ed.rules.figures[0]
     for row in table[table[first].isna()].to_dict(orient="records"):
         where = " ".join(str(row[k]) for k in ed.rules.group_columns)
-        log.warning("%s %s %s: the test set holds %d normal and %d anomalous clip(s); AUC and pAUC need both, so "
-                    "they are undefined (nan in result.csv) and left out of the averages",
-                    machine_type, ed.rules.group_word, where, row["n_normal"], row["n_anomaly"])
+        skiplog.notice(f"{machine_type} {ed.rules.group_word} {where}: the test set holds {row['n_normal']} normal and "
+                       f"{row['n_anomaly']} anomalous clip(s); AUC and pAUC need both, so they are undefined (nan in "
+                       f"result.csv) and left out of the averages")
 
 
 def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=None,
