@@ -172,6 +172,13 @@ def test_a_copy_made_to_experiment_leaves_the_folder_notebook_in_place(tmp_path)
         notebooks.by_role(folder)
 
 
+def _executed(output) -> Path:
+    """An executed copy as a recorder leaves it: a notebook with no output (nothing recorded)."""
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(), output)
+    return Path(output)
+
+
 @pytest.fixture
 def recorded_notebooks(monkeypatch):
     """Replace notebook execution by a recorder of (file name, parameters, timeout the cells get)."""
@@ -179,6 +186,7 @@ def recorded_notebooks(monkeypatch):
 
     def execute(source, output, parameters, timeout=None, **options):
         calls.append((Path(source).name, parameters, timeout or runner.default_timeout(source)))
+        return _executed(output)
 
     monkeypatch.setattr(runner, "execute_notebook", execute)
     return calls
