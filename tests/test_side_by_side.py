@@ -93,16 +93,41 @@ def test_networks_that_draw_noise_train_one_at_a_time():
 
 
 def test_a_failing_machine_type_stops_the_training_beside_it(tiny_data, tmp_path, monkeypatch, waves):
+    trained = pipeline.train_detector
+
+    def failing(solution, data_dir, types, *args, **kwargs):
+        if types == ["valve"]:
+            raise OSError("No space left on device")
+        return trained(solution, data_dir, types, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "train_detector", failing)
+    _cores(tmp_path, monkeypatch, 2)
+    with pytest.raises(OSError, match="No space left on device"):
+        pipeline.train_all(_pytorch(epochs=10_000), tiny_data, tmp_path / "result", "fan,valve", live=False,
+                           progress=False)
+    assert waves == [["fan", "valve"]]
+    assert not (tmp_path / "result" / "pytorch" / "detector_fan.npz").exists()  # stopped, not trained to its end
+
+
+def test_a_machine_type_whose_data_makes_no_detector_is_left_out_and_the_others_train(tiny_data, tmp_path,
+                                                                                        monkeypatch, caplog):
     data = tmp_path / "data"
     shutil.copytree(tiny_data / "fan", data / "fan")
+    shutil.copytree(tiny_data / "valve" / "test", data / "valve" / "test")
     (data / "valve" / "train").mkdir(parents=True)
     for index in range(3):
         (data / "valve" / "train" / f"normal_id_00_{index:08d}.wav").write_bytes(b"not audio")
     _cores(tmp_path, monkeypatch, 2)
-    with pytest.raises(DataLayoutError, match=f"no usable training clip in {data / 'valve' / 'train'}"):
-        pipeline.train_all(_pytorch(epochs=10_000), data, tmp_path / "result", "fan,valve", live=False, progress=False)
-    assert waves == [["fan", "valve"]]
-    assert not (tmp_path / "result" / "pytorch" / "detector_fan.npz").exists()  # stopped, not trained to its end
+    sol = _pytorch(epochs=1)
+    summary = pipeline.train_all(sol, data, tmp_path / "result", "fan,valve", live=False, progress=False)
+    assert summary["machine_type"].tolist() == ["fan", "valve"]
+    assert summary["not_trained"].isna().tolist() == [True, False]
+    assert summary["not_trained"].iloc[1].startswith(f"no usable training clip in {data / 'valve' / 'train'}")
+    assert pipeline.not_trained(sol, tmp_path / "result") == {"valve": summary["not_trained"].iloc[1]}
+    with caplog.at_level("WARNING", logger="helpers"):
+        scores, tables = pipeline.test_all(sol, data, tmp_path / "result", "fan,valve", progress=False)
+    assert set(scores["machine_type"]) == {"fan"} and set(tables) == {"fan"}
+    assert "valve: no scores: its detector was not trained (no usable training clip" in caplog.text
 
 
 def test_an_interrupt_stops_every_training_side_by_side(tiny_data, tmp_path, monkeypatch, waves):

@@ -200,6 +200,10 @@ def _subset(labels: np.ndarray | None, positions: list[int]) -> np.ndarray | Non
     return None if labels is None else labels[positions]
 
 
+SUMMARY_COLUMNS = ["machine_type", "clips", "items", "epochs", "loss", "val_loss", "train_seconds", "reused",
+                   "side_by_side"]
+
+
 def _summary_row(scope: str, clips, items: int, history, seconds, reused) -> dict:
     last = history.iloc[-1]
     return {"machine_type": scope, "clips": len(clips), "items": items, "epochs": int(last["epoch"]),
@@ -212,7 +216,11 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
               additional_data=None, year=None) -> pd.DataFrame:
     """Train the solution's detectors (one per machine type, or one on all of them: training.scope);
     writes train_summary.csv (one row per detector, its machine_type column naming its scope) and
-    returns it as a table.
+    returns it as a table [columns=SUMMARY_COLUMNS, and not_trained when a detector was left out].
+
+    A detector whose data cannot make one (no usable training clip, one class for a classifier) is
+    left out with a notice naming why (its not_trained column), and the others train; when no
+    detector can be trained, that DataLayoutError is raised.
 
     A torch solution trains its detectors side by side, in threads of this process, as far as
     its engine allows (torch_training.trainings_at_once: one per core, on one CPU device, for
@@ -228,9 +236,16 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     additional_data = Path(additional_data) if additional_data else None
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
 
+    failures: list[DataLayoutError] = []
+
     def train_one(types: list[str], display=None, stop: threading.Event | None = None) -> dict:
-        return train_detector(solution, data_dir, types, result_dir, retrain, live, progress,
-                              additional_data, ed, display, stop)
+        try:
+            return train_detector(solution, data_dir, types, result_dir, retrain, live, progress,
+                                  additional_data, ed, display, stop)
+        except DataLayoutError as err:  # its data cannot make a detector: the other types go on
+            failures.append(err)
+            skiplog.notice(f"{scope_name(solution, types)}: not trained: {err}")
+            return {"machine_type": scope_name(solution, types), "not_trained": str(err)}
 
     units = scopes(solution, resolve_types(data_dir, machine_types, ed))
     at_once = trainer(solution).trainings_at_once(solution, len(units))
@@ -239,9 +254,24 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
         wave = units[start:start + at_once]
         trained = _side_by_side(solution, wave, train_one, live) if len(wave) > 1 else [train_one(wave[0])]
         rows += [{**row, "side_by_side": len(wave)} for row in trained]
-    summary = pd.DataFrame(rows)
+    if len(failures) == len(units):
+        raise failures[0]
+    summary = pd.DataFrame(rows).reindex(columns=[*SUMMARY_COLUMNS, *(["not_trained"] if failures else [])])
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
     return summary
+
+
+def not_trained(solution: Solution, result_root=None) -> dict[str, str]:
+    """{scope: why} of the detectors the last training left out because their data could not make one
+    (train_summary.csv's not_trained column); {} before a training."""
+    path = solution.result_dir(result_root) / "train_summary.csv"
+    if not path.is_file():
+        return {}
+    summary = pd.read_csv(path, dtype={"machine_type": str})
+    if "not_trained" not in summary:
+        return {}
+    left = summary[summary["not_trained"].notna()]
+    return dict(zip(left["machine_type"], left["not_trained"]))
 
 
 class _Relay:
@@ -393,7 +423,12 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
     truth_path = groundtruth.find(data_dir, ground_truth, ed.year)
     truth = groundtruth.read(truth_path) if truth_path else None
     frames, tables = [], {}
+    left_out = not_trained(solution, result_root)
     for machine_type in resolve_types(data_dir, machine_types, ed):
+        scope = scope_name(solution, [machine_type])
+        if scope in left_out and not detector_path(result_dir, scope).is_file():
+            skiplog.notice(f"{machine_type}: no scores: its detector was not trained ({left_out[scope]})")
+            continue
         scores = score_machine_type(solution, data_dir, machine_type, result_root, progress, ed)
         if truth is not None:
             scores = groundtruth.attach_labels(scores, truth, machine_type, truth_path)
@@ -403,7 +438,7 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
             tables[machine_type] = ed.rules.group_table(labelled.assign(label=labelled["label"].astype(int)))
             _warn_undefined(machine_type, tables[machine_type], ed)
         frames.append(scores)
-    all_scores = pd.concat(frames, ignore_index=True)
+    all_scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
     atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
     if tables:
         results.write_result_csv(result_dir / "result.csv", tables, ed.rules)
