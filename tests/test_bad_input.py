@@ -2,6 +2,7 @@
 skipped and listed, the run goes on, and nothing already written is lost or left half-written."""
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -202,10 +203,13 @@ def test_a_training_folder_without_a_usable_clip_names_the_folder(tmp_path):
     train.mkdir(parents=True)
     _write_bad_files(train, {k: v for k, v in TRAIN_BAD.items() if k.startswith("normal")})
     sol = solution.load(paths.NOTEBOOKS / "pytorch", {"training.epochs": 1})
-    with pytest.raises(DataLayoutError) as err:
-        pipeline.train_all(sol, tmp_path / "data", tmp_path / "result", "fan", live=False, progress=False)
-    assert str(err.value).startswith(f"no usable training clip in {train}: 4 well-named clip(s), every one skipped")
+    summary = pipeline.train_all(sol, tmp_path / "data", tmp_path / "result", "fan", live=False, progress=False)
+    why = f"no usable training clip in {train}: 4 well-named clip(s), every one skipped"
+    assert summary["not_trained"].iloc[0].startswith(why)
+    assert skiplog.notices() == [f"fan: not trained: {summary['not_trained'].iloc[0]}"]
     assert len(skiplog.skipped()) == 4
+    with pytest.raises(DataLayoutError, match=re.escape(why)):
+        pipeline.train_detector(sol, tmp_path / "data", ["fan"], tmp_path / "result", live=False, progress=False)
 
 
 def test_a_test_folder_without_a_usable_clip_is_reported_and_the_other_types_go_on(tiny_data, tmp_path, caplog):

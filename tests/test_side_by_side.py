@@ -127,7 +127,7 @@ def test_a_machine_type_whose_data_makes_no_detector_is_left_out_and_the_others_
     with caplog.at_level("WARNING", logger="helpers"):
         scores, tables = pipeline.test_all(sol, data, tmp_path / "result", "fan,valve", progress=False)
     assert set(scores["machine_type"]) == {"fan"} and set(tables) == {"fan"}
-    assert "valve: no scores: its detector was not trained (no usable training clip" in caplog.text
+    assert "valve: no scores: its detector was not trained (why: train_summary.csv, not_trained)" in caplog.text
 
 
 def test_an_interrupt_stops_every_training_side_by_side(tiny_data, tmp_path, monkeypatch, waves):

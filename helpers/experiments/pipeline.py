@@ -219,8 +219,7 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     returns it as a table [columns=SUMMARY_COLUMNS, and not_trained when a detector was left out].
 
     A detector whose data cannot make one (no usable training clip, one class for a classifier) is
-    left out with a notice naming why (its not_trained column), and the others train; when no
-    detector can be trained, that DataLayoutError is raised.
+    left out with a notice naming why (its not_trained column), and the others train.
 
     A torch solution trains its detectors side by side, in threads of this process, as far as
     its engine allows (torch_training.trainings_at_once: one per core, on one CPU device, for
@@ -236,7 +235,7 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     additional_data = Path(additional_data) if additional_data else None
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
 
-    failures: list[DataLayoutError] = []
+    failures: list[DataLayoutError] = []  # of the detectors left out
 
     def train_one(types: list[str], display=None, stop: threading.Event | None = None) -> dict:
         try:
@@ -254,8 +253,6 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
         wave = units[start:start + at_once]
         trained = _side_by_side(solution, wave, train_one, live) if len(wave) > 1 else [train_one(wave[0])]
         rows += [{**row, "side_by_side": len(wave)} for row in trained]
-    if len(failures) == len(units):
-        raise failures[0]
     summary = pd.DataFrame(rows).reindex(columns=[*SUMMARY_COLUMNS, *(["not_trained"] if failures else [])])
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
     return summary
@@ -427,7 +424,8 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
     for machine_type in resolve_types(data_dir, machine_types, ed):
         scope = scope_name(solution, [machine_type])
         if scope in left_out and not detector_path(result_dir, scope).is_file():
-            skiplog.notice(f"{machine_type}: no scores: its detector was not trained ({left_out[scope]})")
+            skiplog.notice(f"{machine_type}: no scores: its detector was not trained (why: train_summary.csv, "
+                           f"not_trained)")
             continue
         scores = score_machine_type(solution, data_dir, machine_type, result_root, progress, ed)
         if truth is not None:
