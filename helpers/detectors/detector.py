@@ -137,6 +137,10 @@ class Detector:
     def score_label(self) -> str:
         return scoring.score_label(self.solution.objective, self.solution.config["scoring"]["backend"])
 
+    def training_clips(self, machine_type: str) -> list[layout.Clip]:
+        """The usable training clips of one of its machine types, as its training listed them."""
+        return [layout.parse_clip(p, machine_type, "train") for p in self.train_clips.get(machine_type, [])]
+
     def current(self) -> bool:
         """Whether its scorer and thresholds were fitted under the solution's scoring settings."""
         return self.fitted_for == scoring_key(self.solution, self.fingerprint)

@@ -192,6 +192,11 @@ def files_report(executed: Path) -> str:
     return "\n".join(lines)
 
 
+def _finished(started: float, executed: Path) -> str:
+    """What the progress line says once a notebook ends: its seconds, then its files_report."""
+    return "\n".join(filter(None, [f"{time.perf_counter() - started:.1f} s", files_report(executed)]))
+
+
 def _say(started: str, finished: str | None = None) -> None:
     """One progress line: "running ... 12.3 s" when notebooks run one at a time; a line at the start
     and one at the end of each notebook while several run at once."""
@@ -398,7 +403,7 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
         started = time.perf_counter()
         executed = execute_notebook(source, Path(result_root) / run / "notebooks" / source.name, parameters, timeout,
                                     idle_timeout=idle_timeout)
-        _say(what, "\n".join(filter(None, [f"{time.perf_counter() - started:.1f} s", files_report(executed)])))
+        _say(what, _finished(started, executed))
     return Path(result_root) / run
 
 
@@ -410,7 +415,7 @@ def run_overview(data_dir: str | Path, result_root: str | Path, notebooks: Path,
     started = time.perf_counter()
     output = execute_notebook(Path(notebooks) / "00-data-eda.ipynb", Path(result_root) / "00-data-eda.ipynb",
                               {"DATA_DIR": str(Path(data_dir).resolve())}, timeout, idle_timeout=idle_timeout)
-    _say(what, "\n".join(filter(None, [f"{time.perf_counter() - started:.1f} s", files_report(output)])))
+    _say(what, _finished(started, output))
     return output
 
 

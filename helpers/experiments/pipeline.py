@@ -120,7 +120,7 @@ def training_fingerprint(solution: Solution, clips: list[layout.Clip]) -> str:
     return hashlib.sha1(f"{solution.fingerprint()}+{listed}".encode()).hexdigest()[:12]
 
 
-def _validation_groups(solution: Solution, clips: list[layout.Clip], labels: np.ndarray | None):
+def _validation_groups(clips: list[layout.Clip], labels: np.ndarray | None):
     """What the validation clips are held out per: the classes, else the machine types of a network
     of several types, else nothing (the last clips, as Keras holds them out)."""
     if labels is not None:
@@ -176,7 +176,7 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
             return _summary_row(scope, clips, items, pd.read_csv(history_path), None, True)
         print(f"{target.name}: settings or training data changed since it was trained; training again")
     train, held = split_validation(log_mels, solution.config["training"]["validation_split"],
-                                   _validation_groups(solution, clips, labels))
+                                   _validation_groups(clips, labels))
     train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train))
     val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held)) if held else None
     display = LossDisplay(loss_title(solution, scope), live=live) if display is None else display
@@ -235,14 +235,12 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
     additional_data = Path(additional_data) if additional_data else None
     result_dir = writable_folder(solution.result_dir(result_root), "result folder")
 
-    failures: list[DataLayoutError] = []  # of the detectors left out
 
     def train_one(types: list[str], display=None, stop: threading.Event | None = None) -> dict:
         try:
             return train_detector(solution, data_dir, types, result_dir, retrain, live, progress,
                                   additional_data, ed, display, stop)
         except DataLayoutError as err:  # its data cannot make a detector: the other types go on
-            failures.append(err)
             skiplog.notice(f"{scope_name(solution, types)}: not trained: {err}")
             return {"machine_type": scope_name(solution, types), "not_trained": str(err)}
 
@@ -253,7 +251,8 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
         wave = units[start:start + at_once]
         trained = _side_by_side(solution, wave, train_one, live) if len(wave) > 1 else [train_one(wave[0])]
         rows += [{**row, "side_by_side": len(wave)} for row in trained]
-    summary = pd.DataFrame(rows).reindex(columns=[*SUMMARY_COLUMNS, *(["not_trained"] if failures else [])])
+    left_out = any("not_trained" in row for row in rows)
+    summary = pd.DataFrame(rows).reindex(columns=[*SUMMARY_COLUMNS, *(["not_trained"] if left_out else [])])
     atomic_write_text(result_dir / "train_summary.csv", summary.to_csv(index=False))
     return summary
 
@@ -347,7 +346,7 @@ def load_detector(solution: Solution, machine_type: str, result_root=None, progr
     if not detector.current():
         skiplog.notice(f"{target}: its scorer and thresholds were fitted under other scoring settings; fitting them "
                        f"anew on its training clips (scoring.backend {solution.config['scoring']['backend']!r})")
-        listed = [layout.parse_clip(p, t, "train") for t, paths_ in detector.train_clips.items() for p in paths_]
+        listed = [clip for t in detector.machine_types for clip in detector.training_clips(t)]
         clips, log_mels = load_clip_features(solution, listed, progress, f"{target.stem} scoring fit")
         detector.fit_scoring(clips, log_mels)
         detector.save(target)
@@ -356,8 +355,7 @@ def load_detector(solution: Solution, machine_type: str, result_root=None, progr
 
 def train_clips(solution: Solution, machine_type: str, result_root=None) -> list[layout.Clip]:
     """The usable training clips of one machine type, as its detector's training listed them."""
-    detector = load_detector(solution, machine_type, result_root)
-    return [layout.parse_clip(p, machine_type, "train") for p in detector.train_clips.get(machine_type, [])]
+    return load_detector(solution, machine_type, result_root).training_clips(machine_type)
 
 
 def section_thresholds(solution: Solution, machine_type: str, result_root=None) -> dict[str, float]:
