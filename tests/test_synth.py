@@ -128,14 +128,34 @@ def test_anomalies_differ_from_normal_clips_of_their_id(tiny_data):
     assert np.mean(distances[1]) > np.mean(distances[0])
 
 
-def test_ids_of_a_type_sound_different(tiny_data):
-    for machine_type in MACHINE_TYPES:
-        train = list_clips(tiny_data, machine_type, "train")
-        spectra = {i: np.array([_mean_spectrum(c.path) for c in train if c.section == i]) for i in DEV_IDS[machine_type]}
-        within = np.mean([np.abs(s - s.mean(axis=0)).mean() for s in spectra.values()])
-        centres = np.array([s.mean(axis=0) for s in spectra.values()])
-        between = np.abs(centres - centres.mean(axis=0)).mean()
-        assert between > 2 * within, machine_type
+def _leaves(value):
+    """The scalar leaves of nested parameters, in order."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+@pytest.mark.parametrize("year", [2020, 2022])
+def test_units_of_a_type_are_one_product_a_few_per_cent_apart(year):
+    """Every unit shares its product's design: the same counts (blades, teeth), each continuous
+    parameter within exp(±5 UNIT_SPREAD) of the design's, the same factory; no two units alike."""
+    ed = editions.edition(year)
+    for machine_type in ed.dev_types:
+        design = _leaves(synth.product_params(0, machine_type, year)["sound"])
+        units = [synth.machine_params(0, machine_type, section, year) for section in ed.dev_sections[machine_type]]
+        limit = np.exp(5 * synth.UNIT_SPREAD)
+        for unit in units:
+            leaves = _leaves(unit["sound"])
+            assert len(leaves) == len(design), machine_type
+            for mine, theirs in zip(leaves, design):
+                if isinstance(theirs, float) and theirs != 0:
+                    assert 1 / limit < mine / theirs < limit, machine_type
+                else:
+                    assert mine == theirs, machine_type
+            assert unit["factory"] is units[0]["factory"] or str(unit["factory"]) == str(units[0]["factory"])
+        assert len({str(unit["sound"]) for unit in units}) == len(units), machine_type
 
 
 @pytest.mark.parametrize("workers", [1, 2])

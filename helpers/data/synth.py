@@ -66,7 +66,7 @@ from helpers.errors import ConfigError
 from helpers.fileio import atomic_path, atomic_write_text
 from helpers.data.layout import SAMPLE_RATE, YEAR_FILE
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 1: every machine ID drawn on its own from the type's ranges
 MANIFEST = ".synth.json"
 
 
@@ -137,6 +137,25 @@ TYPE_LEVEL_DB = {"ToyCar": -34.0, "ToyConveyor": -23.5, "fan": -38.5, "pump": -3
 # real valve clips are mostly background between the clicks).
 SNR_CHOICES_DB = {t: (6.0, 3.0, 0.0, -3.0, -6.0) for t in TYPE_LEVEL_DB} | {"valve": (-3.0, -6.0, -9.0)}
 
+# Units of one product (a 2020 machine ID, a later edition's section): every continuous parameter of
+# the product's design (rates, resonance frequencies and widths, levels) times exp(N(0, UNIT_SPREAD)),
+# so speeds and resonances differ by a few per cent; the design's counts (blades, vanes, teeth) are
+# shared. Each unit is also mounted its own way: a spectral colouring of MOUNTING_DB (std per octave).
+UNIT_SPREAD = 0.04
+MOUNTING_DB = 1.5
+UNIT_LEVEL_DB = 1.0  # a unit's level: the type's level ± this (uniform)
+UNIT_SNR_DB = 1.5  # a unit's SNR: the product's ± this (uniform)
+
+# Clip to clip within a unit, as in real recordings: the running speed (× exp(N(0, CLIP_SPEED_SPREAD))),
+# the load (how strongly each band is excited: a colouring of LOAD_DB per octave and LOAD_TILT_DB per
+# octave of tilt), the background (another mix of the factory's sources: BACKGROUND_DB per octave,
+# BACKGROUND_TILT_DB; the SNR ± CLIP_SNR_DB, std) and the level (CLIP_LEVEL_DB, std).
+CLIP_SPEED_SPREAD = 0.015
+LOAD_DB, LOAD_TILT_DB = 2.0, 0.5
+BACKGROUND_DB, BACKGROUND_TILT_DB = 2.0, 0.5
+CLIP_SNR_DB = 1.5
+CLIP_LEVEL_DB = 1.0
+
 # Overall anomaly strength per type (scales every fault's severity).
 ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.0, "pump": 0.65, "slider": 1.0, "valve": 2.0,
                     "gearbox": 1.4, "bearing": 2.2, "ToyTrain": 1.0}
@@ -182,6 +201,23 @@ def shape_spectrum(x: np.ndarray, tilt_db_per_octave: float = 0.0, low_cut: floa
 def noise(rng: np.random.Generator, n: int, **shape) -> np.ndarray:
     """Gaussian noise shaped by shape_spectrum, RMS 1."""
     return shape_spectrum(rng.standard_normal(n), **shape)
+
+
+OCTAVES_HZ = 62.5 * 2.0 ** np.arange(8)  # the knots of a colouring: octave centres 62.5 Hz to 8 kHz
+
+
+def colouring(rng: np.random.Generator, spread_db: float, tilt_spread_db: float = 0.0) -> np.ndarray:
+    """A random colouring in dB at OCTAVES_HZ: N(0, spread_db) per octave, plus a tilt of
+    N(0, tilt_spread_db) dB per octave (0 dB at 1 kHz). [shape=(octaves,)]"""
+    return rng.normal(0, spread_db, len(OCTAVES_HZ)) + rng.normal(0, tilt_spread_db) * np.log2(OCTAVES_HZ / 1000)
+
+
+def colour(x: np.ndarray, curve_db: np.ndarray) -> np.ndarray:
+    """`x` through the colouring `curve_db` (dB at OCTAVES_HZ, straight in between against log
+    frequency, flat beyond the end knots)."""
+    freqs = fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    gain_db = np.interp(np.log2(np.maximum(freqs, 1.0)), np.log2(OCTAVES_HZ), curve_db)
+    return fft.irfft(fft.rfft(x) * 10 ** (gain_db / 20), len(x))
 
 
 def wander(rng: np.random.Generator, n: int, rate_hz: float) -> np.ndarray:
@@ -663,13 +699,38 @@ def _rng(seed: int, year: int, *parts) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(_key(*prefix, *parts)))
 
 
-def machine_params(seed: int, machine_type: str, section: str, year: int = 2020) -> dict:
-    """The individual machine: its sound-model parameters, level, SNR, anomaly strength and factory."""
-    rng = _rng(seed, year, "machine", machine_type, section)
+def vary(value, rng: np.random.Generator, spread: float):
+    """A unit's `value` of its product's design: each float (in lists, tuples and arrays too) times
+    exp(N(0, spread)); whole numbers (counts of blades, vanes, teeth) and other values as they are."""
+    if isinstance(value, float):
+        return value * float(np.exp(rng.normal(0, spread)))
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value * np.exp(rng.normal(0, spread, value.shape))
+    if isinstance(value, (list, tuple)):
+        return type(value)(vary(item, rng, spread) for item in value)
+    if isinstance(value, dict):
+        return {key: vary(item, rng, spread) for key, item in value.items()}
+    return value
+
+
+def product_params(seed: int, machine_type: str, year: int = 2020) -> dict:
+    """The product every unit of a type is made from: its sound model's design, its factory (the
+    background every unit is recorded in) and its machine-to-background ratio."""
+    rng = _rng(seed, year, "product", machine_type)
     base = base_type(machine_type)
     return {"sound": MACHINES[base].params(rng), "factory": _factory_params(rng),
-            "level_db": TYPE_LEVEL_DB[base] + rng.uniform(-1.5, 1.5),
-            "snr_db": float(rng.choice(SNR_CHOICES_DB[base])),
+            "snr_db": float(rng.choice(SNR_CHOICES_DB[base]))}
+
+
+def machine_params(seed: int, machine_type: str, section: str, year: int = 2020) -> dict:
+    """The individual machine, a unit of its type's product (product_params): its sound-model
+    parameters (the design's, varied by UNIT_SPREAD), mounting colouring, level, SNR and anomaly strength."""
+    product = product_params(seed, machine_type, year)
+    rng = _rng(seed, year, "machine", machine_type, section)
+    return {"sound": vary(product["sound"], rng, UNIT_SPREAD), "factory": product["factory"],
+            "mounting": colouring(rng, MOUNTING_DB),
+            "level_db": TYPE_LEVEL_DB[base_type(machine_type)] + rng.uniform(-UNIT_LEVEL_DB, UNIT_LEVEL_DB),
+            "snr_db": product["snr_db"] + rng.uniform(-UNIT_SNR_DB, UNIT_SNR_DB),
             "difficulty": rng.uniform(0.7, 1.3)}
 
 
@@ -733,11 +794,13 @@ def synthesize(seed: int, machine_type: str, section: str, kind: str, index: int
     n = clip_samples(year, machine_type)
     model = MACHINES[base_type(machine_type)]
     anomaly, severity = _fault(rng, machine_type, machine, kind)
-    normal_part, extra = model.render(rng, n, at_speed(machine["sound"], setting.speed, model.speed), anomaly, severity)
-    sound = normal_part / _rms(normal_part) + extra
-    background = factory_noise(rng, n, setting.factory)
-    noise_gain = 10 ** (-setting.snr_db / 20)
-    level = 10 ** ((machine["level_db"] + rng.normal(0, 0.4)) / 20)
+    speed = setting.speed * float(np.exp(rng.normal(0, CLIP_SPEED_SPREAD)))
+    normal_part, extra = model.render(rng, n, at_speed(machine["sound"], speed, model.speed), anomaly, severity)
+    load = colouring(rng, LOAD_DB, LOAD_TILT_DB)
+    sound = colour(normal_part / _rms(normal_part) + extra, machine["mounting"] + load)
+    background = colour(factory_noise(rng, n, setting.factory), colouring(rng, BACKGROUND_DB, BACKGROUND_TILT_DB))
+    noise_gain = 10 ** (-(setting.snr_db + rng.normal(0, CLIP_SNR_DB)) / 20)
+    level = 10 ** ((machine["level_db"] + rng.normal(0, CLIP_LEVEL_DB)) / 20)
     mix = (sound + noise_gain * background) * (level / np.sqrt(1 + noise_gain**2))
     if setting.microphone is not None:
         mix = _rms(mix) * shape_spectrum(mix, **setting.microphone)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from helpers import frontend, paths, threads
-from helpers.errors import ToolkitError
+from helpers.errors import ConfigError, ToolkitError
 from helpers.data.editions import YEARS
 
 
@@ -34,9 +34,40 @@ def _types(text: str) -> list[str] | None:
 def _synth(args) -> None:
     from helpers.data import synth
 
+    if args.check_realism:
+        return _check_realism(Path(args.out), Path(args.real))
     summary = synth.generate(args.out, size=args.size, seed=args.seed, types=args.types,
                              eval_layout=args.eval, workers=args.workers, year=args.year)
     print(f"wrote synthetic data to {args.out}: {summary}")
+
+
+def _check_realism(data: Path, real: Path) -> None:
+    """Print the realism figures of a synthetic folder's test clips against the real clips; ToolkitError
+    naming each figure that lies too far (helpers.data.realism.departures)."""
+    import pandas as pd
+
+    from helpers.data import realism
+
+    for folder, what in ((data, "--out"), (real, "--real")):
+        if not folder.is_dir():
+            raise ConfigError(f"{what} {folder} is not a folder; --check-realism reads the test clips of a "
+                              f"synthetic data root (--out) and of real DCASE clips (--real)")
+    clips = {name: realism.folder_clips(folder) for name, folder in (("synthetic", data), ("real", real))}
+    for name, table in clips.items():
+        if table.empty:
+            raise ConfigError(f"no readable test clips under {data if name == 'synthetic' else real}; "
+                              f"accepted: a data root laid out as a DCASE development set (<type>/test/*.wav)")
+    table = realism.compare(clips["synthetic"], clips["real"])
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.precision", 2):
+        for figures in (realism.FIGURES[1:], realism.CLIP_STATS):
+            print(table[figures].to_string(), end="\n\n")
+    print(f"real: {real} ({len(clips['real'])} clips); where it has one unit of a type, between/within is "
+          f"{realism.REAL_BETWEEN_WITHIN:g} (helpers.data.realism.REAL_BETWEEN_WITHIN)")
+    problems = realism.departures(table)
+    if problems:
+        raise ToolkitError(f"{len(problems)} figure(s) of {data} too far from the real clips:\n  " + "\n  ".join(problems))
+    print(f"every figure of {data} lies within a factor of {realism.FACTOR:g} of the real clips' "
+          f"(level within {realism.LEVEL_DB:g} dB, tilt within {realism.TILT_DB_PER_OCTAVE:g} dB/octave)")
 
 
 def _download(args) -> None:
@@ -251,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the DCASE edition whose layout, sections and domains to write (default: 2020)")
     synth.add_argument("--eval", action="store_true", help="write the eval-shaped tree instead of the dev tree")
     synth.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    synth.add_argument("--check-realism", action="store_true",
+                       help="write nothing: print how far apart the test clips of --out lie (within a unit, between "
+                            "units, anomalous against normal) and their level and spectrum, against --real")
+    synth.add_argument("--real", default=str(paths.REAL_SAMPLES),
+                       help="real DCASE clips for --check-realism (default: ../shared/real_samples)")
     synth.set_defaults(func=_synth)
 
     download = commands.add_parser("download", help="fetch the real DCASE data of one edition from Zenodo")
