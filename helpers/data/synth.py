@@ -5,9 +5,13 @@ Sound. Each machine type has a sound model (rotating blades, a pump's motor and 
 slide's strokes, a solenoid valve's clicks, a toy car's motor and gears, a toy conveyor's belt, a
 gearbox's meshing teeth, a rolling bearing, a toy train's motor and rail joints), mixed with
 factory background noise at a per-machine signal-to-noise ratio (MIMII mixed factory noise at -6,
-0 and 6 dB). Each machine (a 2020 ID, a later edition's section) has its own speed, resonances,
-level and background; normal clips vary within a machine (speed wobble, level, noise). Anomalous
-clips carry one of the faults real machines of that type have, at a subtle strength.
+0 and 6 dB). The machines of a type (2020 IDs, a later edition's sections) are units of one
+product (product_params: one design, one factory): each unit's continuous parameters lie a few per
+cent off the design's, and it is mounted its own way (a spectral colouring). Clips of one unit vary
+as real recordings do: running speed, load, background mix and level (the CLIP_* and *_DB settings
+below), so that two clips of one unit lie about as far apart as two units do (helpers.data.realism
+measures it against real clips). Anomalous clips carry one of the faults real machines of that
+type have, changing the sound's fine structure more than its mean spectrum.
 
 Editions (`year`, see helpers.data.editions; every root gets ``<out>/.dcase_year`` naming it):
 
