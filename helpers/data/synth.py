@@ -165,7 +165,7 @@ CLIP_LEVEL_DB = 1.0
 RECORDING_LOW_CUT_HZ = {t: 20.0 for t in TYPE_LEVEL_DB} | {"ToyCar": 50.0, "ToyConveyor": 50.0, "ToyTrain": 50.0}
 
 # Overall anomaly strength per type (scales every fault's severity).
-ANOMALY_STRENGTH = {"ToyCar": 2.6, "ToyConveyor": 1.0, "fan": 1.5, "pump": 1.0, "slider": 1.6, "valve": 2.5,
+ANOMALY_STRENGTH = {"ToyCar": 3.4, "ToyConveyor": 1.6, "fan": 2.2, "pump": 1.5, "slider": 2.4, "valve": 2.5,
                     "gearbox": 1.4, "bearing": 2.2, "ToyTrain": 1.0}
 
 # ---------------------------------------------------------------------------------------------
@@ -323,15 +323,15 @@ def _fan(rng, n, p, anomaly, severity):
     airflow *= 1 + 0.12 * wander(rng, n, 1.5)
     extra = np.zeros(n)
     if anomaly == "imbalance":
-        blade_pass *= 1 + 0.25 * severity * np.sin(shaft)
+        blade_pass *= 1 + 0.35 * severity * np.sin(shaft)
         extra += 0.25 * severity * harmonics(shaft, [1.0, 0.4], rng)
     elif anomaly == "contamination":
         band = rng.uniform(800, 3000)
-        extra += 0.3 * severity * noise(rng, n, low_cut=band / 2, high_cut=band * 2) * (1 + 0.5 * wander(rng, n, 3))
+        extra += 0.2 * severity * noise(rng, n, low_cut=band / 2, high_cut=band * 2) * (1 + 0.5 * wander(rng, n, 3))
     elif anomaly == "blade_damage":
         damaged = pulses(shaft + rng.uniform(0, 2 * np.pi), 8.0)
-        extra += 0.35 * severity * shape_spectrum(blade_pass * damaged, peaks=p["housing"])
-        extra += 0.15 * severity * impacts(n, np.cumsum(np.full(int(seconds * p["shaft_hz"]) + 1, 1 / p["shaft_hz"])),
+        extra += 0.5 * severity * shape_spectrum(blade_pass * damaged, peaks=p["housing"])
+        extra += 0.25 * severity * impacts(n, np.cumsum(np.full(int(seconds * p["shaft_hz"]) + 1, 1 / p["shaft_hz"])),
                                            1.0, ring([(p["housing"][1][0], 0.004, 1.0)]))
     return blade_pass + airflow, extra
 
@@ -358,7 +358,7 @@ def _pump(rng, n, p, anomaly, severity):
     extra = np.zeros(n)
     if anomaly == "leakage":
         hiss = noise(rng, n, low_cut=rng.uniform(3000, 4500), high_cut=7000)
-        extra += 0.3 * severity * hiss * np.clip(1 + 0.8 * wander(rng, n, 0.7), 0, None)
+        extra += 0.2 * severity * hiss * np.clip(1 + 0.8 * wander(rng, n, 0.7), 0, None)
     elif anomaly == "clogging":
         flow *= 1 + 0.35 * severity * wander(rng, n, 2.0)
         crackle_times = rng.uniform(0, n / SAMPLE_RATE, rng.poisson(20 * severity + 1))
@@ -389,11 +389,11 @@ def _slider(rng, n, p, anomaly, severity):
         position = -np.cos(cycle)
         bump = rng.uniform(-0.6, 0.6)
         crossings = np.flatnonzero(np.diff(np.sign(position - bump)) != 0) / SAMPLE_RATE
-        extra += 1.2 * severity * impacts(n, crossings, 1.0, ring([(rng.uniform(1500, 3500), 0.004, 1.0), (600, 0.01, 0.5)]))
+        extra += 2.0 * severity * impacts(n, crossings, 1.0, ring([(rng.uniform(1500, 3500), 0.004, 1.0), (600, 0.01, 0.5)]))
     elif anomaly == "no_grease":
         squeal_hz = rng.uniform(1500, 3500) * (1 + 0.02 * wander(rng, n, 4))
         squeal = np.sin(phase_of(squeal_hz, n, rng)) * speed**2
-        extra += 0.3 * severity * (squeal + friction * 0.8)
+        extra += 0.2 * severity * (squeal + friction * 0.8)
     return motor + friction + stops, extra
 
 
@@ -473,7 +473,7 @@ def _toyconveyor(rng, n, p, anomaly, severity):
     if anomaly == "belt_damage":
         start = rng.uniform(0, 1)
         segment = pulses(2 * np.pi * (np.arange(n) / SAMPLE_RATE / p["belt_s"] + start), 12.0) + 1e-3
-        extra += 0.6 * severity * noise(rng, n, tilt_db_per_octave=-3, low_cut=150) * _unit(segment) * 0.5
+        extra += 0.2 * severity * noise(rng, n, tilt_db_per_octave=-3, low_cut=150) * _unit(segment)
     elif anomaly == "foreign_object":
         count = rng.poisson(12 * seconds / 10) + 1
         times = rng.uniform(0, seconds, count)
