@@ -214,6 +214,23 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
     render(axes[1], tmp_path, "id_panels")
 
 
+def test_panels_and_maps_of_a_later_edition_name_sections_not_ids():
+    rng = np.random.default_rng(1)
+    view = ClipView(rng.normal(-40, 5, (64, 100)), np.linspace(0, 3, 20), rng.random(20), 0.7, "−log p(own section)",
+                    id_probabilities=rng.dirichlet(np.ones(2), size=20).T, classes=["00", "01"], section="01",
+                    group_word="section")
+    fig, axes = plt.subplots(1, 3)
+    plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan section 01")
+    assert {line.get_label() for line in axes[1].get_lines()} == {"section 00", "section 01 (its own)"}
+    assert axes[1].get_title() == "section over time" and axes[1].get_ylabel() == "p(section)"
+    assert [tick.get_text() for tick in axes[2].get_xticklabels()] == ["section 00", "section 01"]
+    fig, ax = plt.subplots()
+    plots.embedding_map(rng.normal(size=(4, 2)), ["train"] * 4, ["00", "01", "00", "01"], [0.5, 0.3], ax=ax, word="section")
+    id_legend = next(child for child in ax.get_children() if isinstance(child, matplotlib.legend.Legend))
+    assert id_legend.get_title().get_text() == "section"
+    assert [t.get_text() for t in id_legend.get_texts()] == ["section 00", "section 01"]
+
+
 def test_nothing_is_saved_unless_asked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fig, ax = plt.subplots()

@@ -31,7 +31,8 @@ class ClipView:
     log_mel: [shape=(n_mels, frames)]; item_times: the centre of each item in seconds
     [shape=(items,)]; item_scores: each item's score [shape=(items,)]; score: the clip's anomaly
     score (their mean); score_label: what the score is (for axis labels); section: the clip's
-    own section (2020: machine ID). What the objective fills (helpers.detectors.objectives): a
+    own section (2020: machine ID); group_word: what a section is called in labels ("id" in 2020,
+    "section" after, helpers.data.layout.group_word). What the objective fills (helpers.detectors.objectives): a
     reconstruction's reconstruction and error [shape=(n_mels, frames)] (the prediction and the
     squared difference in dB², averaged over the items covering each bin; NaN where no item
     predicts); a classifier's id_probabilities [shape=(classes, items)] and classes (in the
@@ -48,6 +49,7 @@ class ClipView:
     id_probabilities: np.ndarray | None = None
     classes: list[str] | None = None
     section: str | None = None
+    group_word: str = "id"
 
 
 def view_clip(solution: Solution, detector: Detector, path, section: str | None = None,
@@ -74,7 +76,7 @@ def view_clip(solution: Solution, detector: Detector, path, section: str | None 
         log_mel=logmel,
         item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
         item_scores=outputs.scores, score=float(np.mean(outputs.scores)), score_label=detector.score_label,
-        section=section)
+        section=section, group_word=layout.group_word(Path(path).name) if named else "id")
     solution.objective.describe(view, items, outputs.predictions, detector.classes)
     return view
 
@@ -162,7 +164,7 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
         groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]
         figure, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
         plots.embedding_map(projection.transform(vectors), groups, [c.section for c in train + test],
-                            projection.explained_variance_ratio_, ax=ax,
+                            projection.explained_variance_ratio_, ax=ax, word=layout.group_word(train[0].path.name),
                             title=f"{solution.run_name} · {machine_type}: mean embedding per clip, "
                                   f"on the training clips' principal components")
         figures.append(figure)

@@ -210,18 +210,24 @@ def id_colours(ids) -> dict:
     return {section: plt.get_cmap("tab10")(i % 10) for i, section in enumerate(sorted(set(ids)))}
 
 
+def group_name(word: str) -> str:
+    """What a group of clips is called in a title or a legend's heading: "machine ID" for the word
+    "id" (2020), else the word ("section")."""
+    return "machine ID" if word == "id" else word
+
+
 def id_probabilities(view, ax=None, title: str | None = None):
-    """The probability of each machine ID over the clip's time (the clip's own ID drawn thick);
-    the legend beside the axes, where no line runs."""
+    """The probability of each machine ID (section, after 2020: view.group_word) over the clip's time
+    (the clip's own drawn thick); the legend beside the axes, where no line runs."""
     ax = _axes(ax, figsize=(7, 2.6))
     colours = id_colours(view.classes)
     for section, probability in zip(view.classes, view.id_probabilities):
         own = section == view.section
         ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
-                color=colours[section], label=f"id {section}" + (" (its own)" if own else ""))
+                color=colours[section], label=f"{view.group_word} {section}" + (" (its own)" if own else ""))
     ax.set_ylim(-0.02, 1.02)
     beside = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "handlelength": 1.2, "borderaxespad": 0.2}
-    return _label(ax, "time [s]", "p(ID)", title, legend=beside)
+    return _label(ax, "time [s]", f"p({view.group_word})", title, legend=beside)
 
 
 def mean_id_probabilities(view, ax=None, title: str | None = None):
@@ -230,13 +236,13 @@ def mean_id_probabilities(view, ax=None, title: str | None = None):
     ax = _axes(ax, figsize=(4, 2.6))
     means = view.id_probabilities.mean(axis=1)
     colours = id_colours(view.classes)
-    bars = ax.bar([f"id {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
+    bars = ax.bar([f"{view.group_word} {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
     for bar, section in zip(bars, view.classes):
         own = section == view.section
         bar.set_alpha(1.0 if own else 0.35)
         bar.set_edgecolor("black" if own else "none")
     ax.set_ylim(0, 1)
-    return _label(ax, None, "mean p(ID)", title)
+    return _label(ax, None, f"mean p({view.group_word})", title)
 
 
 def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
@@ -245,7 +251,7 @@ def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
     of each ID over time and the mean probability per ID."""
     if view.reconstruction is None:
         log_mel_image(view.log_mel, settings, ax=axes[0], title=f"{title} · input")
-        id_probabilities(view, ax=axes[1], title="machine ID over time")
+        id_probabilities(view, ax=axes[1], title=f"{group_name(view.group_word)} over time")
         mean_id_probabilities(view, ax=axes[2], title=f"score {view.score:.2f} ({view.score_label})")
         return axes
     vmin = float(np.nanmin([view.log_mel.min(), np.nanmin(view.reconstruction)]))
@@ -279,13 +285,14 @@ def _marker_handle(style: dict, colour, label: str) -> Line2D:
                   alpha=style.get("alpha"), label=label)
 
 
-def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: str | None = None):
-    """Clips as points on a 2-D map of their embeddings, coloured by machine ID, marked by group.
+def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: str | None = None, word: str = "id"):
+    """Clips as points on a 2-D map of their embeddings, coloured by machine ID (section), marked by group.
 
     points: [shape=(clips, 2)]; groups: each clip's group, a key of :data:`EMBEDDING_GROUPS`
     [shape=(clips,)]; ids: each clip's machine ID [shape=(clips,)]; explained: the share of the
-    variance each axis explains, as fractions [shape=(2,)]. Two legends beside the axes: the IDs
-    (colour) and the groups (marker, with their clip counts).
+    variance each axis explains, as fractions [shape=(2,)]; word: what an ID is called ("id" in 2020,
+    "section" after). Two legends beside the axes: the IDs (colour) and the groups (marker, with
+    their clip counts).
     """
     ax = _axes(ax, figsize=(7.5, 5))
     points, groups, ids = np.asarray(points), np.asarray(groups), np.asarray(ids).astype(str)
@@ -297,9 +304,9 @@ def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: st
             colour = [colours[i] for i in ids[chosen]]
             ax.scatter(points[chosen, 0], points[chosen, 1], **{"edgecolors" if _hollow(style) else "c": colour}, **style)
             group_handles.append(_marker_handle(style, "#555555", f"{group} ({int(chosen.sum())})"))
-    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"id {section}")
+    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"{word} {section}")
                   for section, colour in colours.items()]
-    ax.add_artist(ax.legend(handles=id_handles, title="machine ID", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+    ax.add_artist(ax.legend(handles=id_handles, title=group_name(word), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                             fontsize=8, title_fontsize=9))
     ax.legend(handles=group_handles, title="clips", loc="lower left", bbox_to_anchor=(1.01, 0.0),
               fontsize=8, title_fontsize=9)
