@@ -53,8 +53,8 @@ regress-update: $(STAMP)
 ## command against the baseline's two scripts (SIZE=small|medium), then stage by stage
 ## (FULL=1 adds the memory run at full development-set size: ToyCar, 4,000 clips)
 benchmark: $(STAMP)
-	$(PY) benchmarks/end_to_end.py --size $(SIZE)
-	$(PY) benchmarks/baseline_vs_toolkit.py $(if $(FULL),--full)
+	$(PY) benchmarks/end_to_end.py --size $(SIZE) --report docs/benchmarks
+	$(PY) benchmarks/baseline_vs_toolkit.py $(if $(FULL),--full) --report docs/benchmarks
 
 .PHONY: docs docs-serve
 ## make docs: the documentation site into site/ (open site/index.html), in strict mode: a broken link, a

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folde
 
 import original_baseline as original  # noqa: E402  the baseline's features, network and scoring: one implementation
 from end_to_end import TreeWatch  # noqa: E402  the process-tree memory sampler of both benchmarks
+from report import markdown_table, write  # noqa: E402  the reports of both benchmarks
 
 
 def default_work() -> Path:
@@ -200,28 +201,77 @@ def fmt(value, unit="") -> str:
     return "—" if value is None else f"{value:.3g}{unit}" if isinstance(value, float) else str(value)
 
 
-def report(results: dict) -> None:
-    base = results["baseline"]
-    rows = [("feature extraction, cold [s]", "features_cold"), ("feature extraction, warm cache [s]", "features_warm"),
-            ("training per epoch [s]", "epoch"), ("test scoring [s]", "scoring"), ("peak memory [GB]", "peak_gb"),
-            ("AUC", "auc")]
-    print(f"\n{'figure':38s} {'baseline':>10s} {'keras':>10s} {'ratio':>7s} {'torch':>10s} {'ratio':>7s}")
-    for label, key in rows:
-        line = f"{label:38s} {fmt(base.get(key)):>10s}"
+FIGURES = [("feature extraction, cold [s]", "features_cold"), ("feature extraction, warm cache [s]", "features_warm"),
+           ("training per epoch [s]", "epoch"), ("test scoring [s]", "scoring"), ("peak memory [GB]", "peak_gb"),
+           ("AUC", "auc")]
+HEADER = ["figure", "baseline", "keras", "ratio", "torch", "ratio"]
+
+
+def ratio_of(results: dict, way: str, key: str) -> float | None:
+    """A way's figure against the baseline's: a ratio (the warm cache against the baseline's cold
+    extraction), for the AUC a difference."""
+    value, base = results[way].get(key), results["baseline"].get(key if key != "features_warm" else "features_cold")
+    if value is None or not base:
+        return None
+    return value - base if key == "auc" else value / base
+
+
+def table_rows(results: dict) -> list[list[str]]:
+    """The figures of every way with each toolkit way's ratio to the baseline: [HEADER-shaped rows]."""
+    rows = []
+    for label, key in FIGURES:
+        row = [label, fmt(results["baseline"].get(key))]
         for way in ("keras", "torch"):
-            value = results[way].get(key)
-            reference = base.get(key) if key != "features_warm" else base.get("features_cold")
-            ratio = value / reference if value is not None and reference and key != "auc" else None
-            if key == "auc" and value is not None and base.get("auc") is not None:
-                ratio = value - base["auc"]
-            line += f" {fmt(value):>10s} {('Δ' if key == 'auc' else '') + fmt(ratio):>7s}"
-        print(line)
-    torch_run = results["torch"]
+            ratio = ratio_of(results, way, key)
+            row += [fmt(results[way].get(key)), ("Δ" if key == "auc" and ratio is not None else "") + fmt(ratio)]
+        rows.append(row)
+    return rows
+
+
+def notes(results: dict) -> list[str]:
+    """The lines below the table: Lightning's overhead over a bare loop, the warm cache's speed-up."""
+    torch_run, lines = results["torch"], []
     if "bare_epoch" in torch_run:
-        print(f"\nLightning overhead: {torch_run['epoch']:.3g} s per epoch against {torch_run['bare_epoch']:.3g} s "
-              f"for a bare PyTorch loop ({torch_run['epoch'] / torch_run['bare_epoch']:.2f}x)")
+        lines.append(f"Lightning overhead: {torch_run['epoch']:.3g} s per epoch against {torch_run['bare_epoch']:.3g} s "
+                     f"for a bare PyTorch loop ({torch_run['epoch'] / torch_run['bare_epoch']:.2f}x)")
     if "features_warm" in torch_run:
-        print(f"warm cache: feature stage {torch_run['features_cold'] / torch_run['features_warm']:.0f}x faster than cold")
+        lines.append(f"warm cache: feature stage {torch_run['features_cold'] / torch_run['features_warm']:.0f}x faster than cold")
+    return lines
+
+
+WIDTHS = (38, 10, 10, 7, 10, 7)  # the printed table's columns
+
+
+def report(results: dict) -> None:
+    for row in [HEADER, *table_rows(results)]:
+        print(f"{row[0]:{WIDTHS[0]}s} " + " ".join(f"{cell:>{width}s}" for cell, width in zip(row[1:], WIDTHS[1:])))
+    for line in notes(results):
+        print(f"\n{line}" if line.startswith("Lightning") else line)
+
+
+def ratio_figure(results: dict, title: str):
+    """Each toolkit way's time and memory as a fraction of the baseline's, one bar per figure and way."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figures = [(label, key) for label, key in FIGURES if key != "auc"]
+    figure, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    positions = np.arange(len(figures))
+    for offset, way, colour in ((-0.2, "keras", "#d95f02"), (0.2, "torch", "#1b9e77")):
+        values = [ratio_of(results, way, key) or np.nan for _, key in figures]
+        bars = ax.barh(positions + offset, values, height=0.38, color=colour, label=f"{way} ÷ baseline")
+        ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.2g}" for v in values], padding=3, fontsize=8)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(positions, [label for label, _ in figures])
+    ax.invert_yaxis()
+    ax.set_xlabel("ratio to the original baseline's way (below 1: faster, or less memory)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return figure
 
 
 def main() -> None:
@@ -233,6 +283,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="add the memory run on ToyCar at full size (4,000 clips)")
     parser.add_argument("--memory-limit-gb", type=float, default=psutil.virtual_memory().total / 2 ** 30 * 0.6,
                         help="stop a way whose memory passes this (default: 60 %% of this machine's memory)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write the figures as a Markdown page and a figure into this folder "
+                             "(stages.md, stages.png; make benchmark: docs/benchmarks)")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the synthetic data (default: the cache's benchmark folder, "
                              "$DCASE_CACHE_DIR/benchmark if set, else .cache/benchmark in the repository)")
@@ -242,20 +295,30 @@ def main() -> None:
           f"{psutil.virtual_memory().total / 2 ** 30:.0f} GB; python {platform.python_version()}")
     train, test, labels = dataset(args.work, args.type, args.size)
     job = {"train": train, "test": test, "labels": labels, "epochs": args.epochs}
-    print(f"data: {args.type}, {len(train)} training and {len(test)} test clips; {args.epochs} epochs")
+    data = f"{args.type}, {len(train)} training and {len(test)} test clips ({args.size} preset); {args.epochs} epochs"
+    print(f"data: {data}")
     results = {way: watch(way, job, args.memory_limit_gb) for way in WAYS}
     report(results)
+    full = []
     if args.full:
         train, _, _ = dataset(args.work, "ToyCar", "full")
         job = {"train": train, "epochs": 1}
-        print(f"\nfull size: ToyCar, {len(train)} training clips of 11 s, 1 epoch, memory limit "
-              f"{args.memory_limit_gb:.1f} GB")
+        full.append(f"full size: ToyCar, {len(train)} training clips of 11 s, 1 epoch, memory limit "
+                    f"{args.memory_limit_gb:.1f} GB")
+        print(f"\n{full[0]}")
         for way in ("baseline", "torch"):
             outcome = watch(way, job, args.memory_limit_gb)
             done = (f"finished: features {outcome['features_cold']:.0f} s, one epoch {outcome['epoch']:.0f} s, "
                     f"{outcome['vectors']:,} training vectors") if "stopped" not in outcome else outcome["stopped"]
+            full.append(f"{way}: peak {outcome['peak_gb']:.2f} GB, {done}")
             print(f"  {way:9s} peak {outcome['peak_gb']:.2f} GB  {done}")
-
+    if args.report:
+        body = "\n\n".join([f"Data: {data}.", markdown_table(HEADER, table_rows(results)), *notes(results),
+                             *(["- " + line for line in full] if full else [])])
+        command = "python benchmarks/baseline_vs_toolkit.py " + " ".join(sys.argv[1:])
+        page = write(args.report, "stages", "Stage by stage: the original baseline's way against the toolkit's",
+                     command, body, ratio_figure(results, f"{data}"))
+        print(f"wrote {page}")
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":

@@ -31,6 +31,9 @@ import nbformat
 import pandas as pd
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folder, however this file is run
+from report import markdown_table, write  # noqa: E402  the reports of both benchmarks
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "benchmarks" / "original_baseline.py"
 TIME_LIMIT = 3 * 3600.0  # seconds one command of either way may run before it is stopped and reported
@@ -166,25 +169,103 @@ def breakdown(run: Path, result_root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def report(baseline: dict | None, toolkit: dict, args) -> None:
-    print(f"\n{args.solution} against the original baseline's scripts: {args.size} synthetic data, types "
-          f"{args.types}, {args.epochs} epochs ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
-    print(f"{'':28}{'baseline':>12}{'toolkit':>12}{'ratio':>8}")
-    for label, key, unit in (("whole command [s]", "seconds", ""), ("peak memory, process tree [GB]", "peak_gb", ""),
-                             ("mean AUC over types", "AUC", ""), ("mean pAUC over types", "pAUC", "")):
+SUMMARY = (("whole command [s]", "seconds"), ("peak memory, process tree [GB]", "peak_gb"),
+           ("mean AUC over types", "AUC"), ("mean pAUC over types", "pAUC"))
+
+
+def summary_rows(baseline: dict | None, toolkit: dict) -> list[list[str]]:
+    """[figure, baseline, toolkit, ratio (time, memory) or difference (AUC, pAUC)] for each SUMMARY figure."""
+    rows = []
+    for label, key in SUMMARY:
         ours = toolkit[key]
         theirs = baseline[key] if baseline else float("nan")
-        ratio = f"{ours / theirs:8.2f}" if key in ("seconds", "peak_gb") and baseline else f"{ours - theirs:+8.3f}"
-        print(f"{label:28}{theirs:12.3f}{ours:12.3f}{ratio}")
-    if baseline:
-        print(f"  baseline: train script {baseline['train_seconds']:.1f} s, test script {baseline['test_seconds']:.1f} s")
+        ratio = f"{ours / theirs:.2f}" if key in ("seconds", "peak_gb") and baseline else f"{ours - theirs:+.3f}"
+        rows.append([label, f"{theirs:.3f}", f"{ours:.3f}", ratio])
+    return rows
+
+
+def stage_table(toolkit: dict) -> pd.DataFrame:
+    """The toolkit's seconds per stage (rows) and notebook (columns), with a "total" row."""
     table = toolkit["breakdown"]
     notebooks = table[table["stage"] == "total"]
-    print(f"\ntoolkit per notebook (the rest of the whole command: the command's start, {toolkit['seconds'] - notebooks['seconds'].sum():.1f} s):")
     pivot = table[table["stage"] != "total"].pivot_table(index="stage", columns="notebook", values="seconds",
                                                          aggfunc="sum", fill_value=0.0, sort=False)
     pivot.loc["total"] = notebooks.set_index("notebook")["seconds"]
+    return pivot
+
+
+def setting_text(args) -> str:
+    return f"{args.size} synthetic data, types {args.types}, {args.epochs} epochs"
+
+
+def report(baseline: dict | None, toolkit: dict, args) -> None:
+    print(f"\n{args.solution} against the original baseline's scripts: {setting_text(args)} "
+          f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
+    print(f"{'':28}{'baseline':>12}{'toolkit':>12}{'ratio':>8}")
+    for label, theirs, ours, ratio in summary_rows(baseline, toolkit):
+        print(f"{label:28}{float(theirs):12.3f}{float(ours):12.3f}{ratio:>8}")
+    if baseline:
+        print(f"  baseline: train script {baseline['train_seconds']:.1f} s, test script {baseline['test_seconds']:.1f} s")
+    pivot = stage_table(toolkit)
+    print(f"\ntoolkit per notebook (the rest of the whole command: the command's start, "
+          f"{toolkit['seconds'] - pivot.loc['total'].sum():.1f} s):")
     print(pivot.round(1).to_string())
+
+
+def time_figure(baseline: dict | None, toolkit: dict, args):
+    """The whole command's seconds, the baseline's two scripts against the toolkit's notebooks (and the
+    command's own start), stacked; beside it, the peak memory of each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (times, memory) = plt.subplots(1, 2, figsize=(9, 2.8), width_ratios=(3, 1), layout="constrained")
+    notebooks = stage_table(toolkit).loc["total"]
+    parts = {"toolkit": [*notebooks.items(), ("the command's start", toolkit["seconds"] - notebooks.sum())]}
+    if baseline:
+        parts["baseline"] = [("00_train.py", baseline["train_seconds"]), ("01_test.py", baseline["test_seconds"])]
+    colours = plt.get_cmap("tab20").colors
+    for row, (way, pieces) in enumerate(parts.items()):
+        left = 0.0
+        for i, (name, seconds) in enumerate(pieces):
+            times.barh(row, seconds, left=left, color=colours[(2 * i + 6 * row) % 20], edgecolor="white")
+            if seconds > 0.06 * sum(s for _, s in pieces):
+                times.text(left + seconds / 2, row, name.replace(".ipynb", ""), ha="center", va="center", fontsize=7)
+            left += seconds
+        times.text(left, row, f" {left:.0f} s", va="center", fontsize=8)
+    times.set_yticks(range(len(parts)), list(parts))
+    times.set_xlabel("seconds, whole command")
+    times.set_xlim(0, 1.15 * max(toolkit["seconds"], baseline["seconds"] if baseline else 0))
+    ways = [w for w in ("toolkit", "baseline") if w in parts]
+    values = [toolkit["peak_gb"]] + ([baseline["peak_gb"]] if baseline else [])
+    memory.barh(range(len(ways)), values, color=["#1b9e77", "#7570b3"][:len(ways)])
+    for row, value in enumerate(values):
+        memory.text(value, row, f" {value:.2f}", va="center", fontsize=8)
+    memory.set_yticks(range(len(ways)), ways)
+    memory.set_xlim(0, 1.3 * max(values))
+    memory.set_xlabel("peak memory [GB]")
+    figure.suptitle(f"{args.solution} against the original baseline's scripts: {setting_text(args)}", fontsize=10)
+    return figure
+
+
+def write_report(folder: Path, baseline: dict | None, toolkit: dict, args) -> Path:
+    """The end-to-end page and figure (benchmarks/report.py) in `folder`."""
+    pivot = stage_table(toolkit).round(1)
+    stages = markdown_table(["stage", *[c.replace(".ipynb", "") for c in pivot.columns]],
+                            [[stage, *[f"{v:.1f}" for v in values]] for stage, values in pivot.iterrows()])
+    scripts = (f"The baseline's train script took {baseline['train_seconds']:.1f} s and its test script "
+               f"{baseline['test_seconds']:.1f} s. " if baseline else "")
+    body = "\n\n".join([
+        f"`python -m helpers run --solution {args.solution}` against the original baseline's two scripts "
+        f"(benchmarks/original_baseline.py), each a whole process from a cold start: {setting_text(args)}.",
+        markdown_table(["figure", "baseline's scripts", args.solution, "ratio"], summary_rows(baseline, toolkit)),
+        f"{scripts}The toolkit's seconds per notebook and stage (the rest of the whole command, "
+        f"{toolkit['seconds'] - pivot.loc['total'].sum():.1f} s, is the command's own start):",
+        stages])
+    command = "python benchmarks/end_to_end.py " + " ".join(sys.argv[1:])
+    return write(folder, "end-to-end", "End to end: the user's whole command against the original baseline's scripts",
+                 command, body, time_figure(baseline, toolkit, args))
 
 
 def main() -> None:
@@ -195,6 +276,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--work", help="where the data is made (default: the cache's benchmark work folder)")
     parser.add_argument("--skip-baseline", action="store_true", help="the toolkit's figures only")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write the figures as a Markdown page and a figure into this folder "
+                             "(end-to-end.md, end-to-end.png; make benchmark: docs/benchmarks)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from helpers.data import cache
@@ -209,6 +293,8 @@ def main() -> None:
         baseline = None if args.skip_baseline else run_baseline(data, scratch / "baseline", args.types, args.epochs, env)
         toolkit = run_toolkit(data, scratch / "toolkit", args.solution, args.types, args.epochs, env)
         report(baseline, toolkit, args)
+        if args.report:
+            print(f"wrote {write_report(args.report, baseline, toolkit, args)}")
 
 
 if __name__ == "__main__":

@@ -51,13 +51,14 @@ def test_benchmark_runs_every_way_on_tiny_data_and_prints_every_figure(tmp_path)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--type", "fan", "--size", "tiny", "--epochs", "1", "--work", str(tmp_path / "work")],
+        [sys.executable, str(SCRIPT), "--type", "fan", "--size", "tiny", "--epochs", "1", "--work", str(tmp_path / "work"),
+         "--report", str(tmp_path / "report")],
         cwd=tmp_path, env={**os.environ, "TMPDIR": str(temporary)}, capture_output=True, text=True, timeout=600)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr[-3000:]
     fan = synth.PRESETS["tiny"]["fan"].values()
     train, test = sum(c.train for c in fan), sum(c.test_normal + c.test_anomaly for c in fan)
-    assert f"data: fan, {train} training and {test} test clips; 1 epochs" in out
+    assert f"data: fan, {train} training and {test} test clips (tiny preset); 1 epochs" in out
     rows = table(out)
     assert list(rows) == ROWS, out
     for label, (baseline, keras, keras_ratio, torch, torch_ratio) in rows.items():
@@ -72,6 +73,11 @@ def test_benchmark_runs_every_way_on_tiny_data_and_prints_every_figure(tmp_path)
             figures.append(baseline)
         assert all(number(figure, label) > 0 for figure in figures), f"{label}: {figures}\n{out}"
     assert "Lightning overhead:" in out and "warm cache: feature stage" in out
+    page = (tmp_path / "report" / "stages.md").read_text()
+    assert page.startswith("# Stage by stage") and "**Machine:** " in page and "python benchmarks/baseline_vs_toolkit.py" in page
+    assert "| figure | baseline | keras | ratio | torch | ratio |" in page and "![" in page and "](stages.png)" in page
+    assert all(f"| {label} |" in page for label in ROWS)
+    assert (tmp_path / "report" / "stages.png").read_bytes()[:4] == b"\x89PNG"
     assert repository_entries() == before
     assert sorted(p.name for p in (tmp_path / "work" / "tiny-fan" / "fan").iterdir()) == ["test", "train"]
     left = [p.name for p in temporary.iterdir() if not p.name.startswith("torchinductor")]  # torch's own cache

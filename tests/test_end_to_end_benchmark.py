@@ -17,7 +17,8 @@ SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "end_to_end.py"
 
 def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--size", "tiny", "--types", "fan", "--epochs", "1",
-                           "--work", str(tmp_path)], cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+                           "--work", str(tmp_path), "--report", str(tmp_path / "report")],
+                          cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
     for label in ("whole command [s]", "peak memory, process tree [GB]", "mean AUC over types"):
@@ -27,7 +28,7 @@ def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
         if label != "mean AUC over types":
             assert ratio == round(toolkit / baseline, 2) or abs(ratio - toolkit / baseline) < 0.006
     assert re.search(r"baseline: train script \d+\.\d s, test script \d+\.\d s", out)
-    table = out.split("toolkit per notebook")[1].splitlines()[1:]
+    table = out.split("toolkit per notebook")[1].split("\nwrote ")[0].splitlines()[1:]
     header = table[0].split()
     assert header == ["notebook", "00-train-with-visual.ipynb", "01-test.ipynb", "02-visualize-predictions.ipynb",
                       "compare-solutions.ipynb"]
@@ -37,3 +38,8 @@ def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
     stages = [values for stage, values in rows.items() if stage != "total"]
     for i, total in enumerate(rows["total"]):  # every printed figure is rounded to 0.1 s: at most 0.05 off
         assert abs(sum(values[i] for values in stages) - total) <= 0.05 * (len(stages) + 1) + 1e-9
+    page = (tmp_path / "report" / "end-to-end.md").read_text()
+    assert page.startswith("# End to end") and "**Machine:** " in page and "python benchmarks/end_to_end.py" in page
+    assert "| figure | baseline's scripts | pytorch | ratio |" in page and "| whole command [s] |" in page
+    assert "| training loop |" in page and "](end-to-end.png)" in page
+    assert (tmp_path / "report" / "end-to-end.png").read_bytes()[:4] == b"\x89PNG"

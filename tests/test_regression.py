@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths
+from helpers import machine, paths
 from helpers.execution import regression
 from helpers.errors import ToolkitError
 from helpers.detectors.solution import solution_folders
@@ -90,7 +90,7 @@ def test_compare_names_solution_type_figure_range_and_move():
     assert len(problems) == 1
     assert problems[0].startswith("mine fan AUC (seed 5, 2 core(s)): 0.8000, expected 0.6638 to 0.7562")
     assert "seeds 0 1 2 on cores 2 2 2: 0.7000 0.7100 0.7200" in problems[0] and "moved +0.0900" in problems[0]
-    assert problems[0].endswith(f"on {regression.cpu_name()})")
+    assert problems[0].endswith(f"on {machine.cpu_name()})")
     unknown = measured_table({("theirs", "fan", 0): (0.5, 0.5)})
     assert all("no expected spread" in p for p in regression.compare(unknown, expected))
 

@@ -17,7 +17,7 @@ import sys
 
 from pathlib import Path
 
-from helpers import frontend, paths, threads
+from helpers import frontend, machine, paths, threads
 from helpers.errors import ConfigError, ToolkitError
 from helpers.data.editions import YEARS
 
@@ -189,7 +189,7 @@ def _regress(args) -> None:
         raise ToolkitError(f"{len(problems)} figure(s) outside the spread recorded in {regression.EXPECTED}:\n  "
                            + "\n  ".join(problems))
     print(f"all {2 * len(measured)} figures within the spread recorded in {regression.EXPECTED} "
-          f"(on {regression.cpu_name()})")
+          f"(on {machine.cpu_name()})")
 
 
 def _cache(args) -> None:

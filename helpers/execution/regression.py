@@ -28,18 +28,17 @@ train and test). Metrics are read from what the executed test notebooks recorded
 A spread is measured where figures vary: over seeds and over the cores the kernels may use (1 and
 2: a training's thread count changes the order its sums are taken in, as another CPU does), in
 the precision the solution's config resolves to. The table records how and where: each figure's
-seeds, cores and values side by side, the precision, and the CPU (:func:`cpu_name`).
+seeds, cores and values side by side, the precision, and the CPU (helpers.machine.cpu_name).
 """
 from __future__ import annotations
 
 import contextlib
-import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import paths, recording, threads
+from helpers import machine, paths, recording, threads
 from helpers.data import cache, synth
 from helpers.detectors import config
 from helpers.execution import notebooks, runner
@@ -56,24 +55,6 @@ CORES = (1, 2)  # the cores a spread is measured on (--update)
 MEASURED_COLUMNS = ["solution", "machine_type", "seed", "cores", "AUC", "pAUC"]
 EXPECTED_COLUMNS = ["solution", "machine_type", "metric", "seeds", "cores", "values", "mean", "sd", "precision", "cpu"]
 CHECKED_ROLES = ("train", "test")  # the notebooks run (helpers.execution.notebooks roles); the figures need no visualisation
-
-
-def cpu_name() -> str:
-    """The CPU this process runs on, as a spread's "where": model name, family and model, the bf16
-    instructions it has, and its cores, e.g. "AMD EPYC (family 25 model 1), 2 cores"."""
-    fields, flags = {}, set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = (part.strip() for part in line.partition(":"))
-            if key == "flags":
-                flags = set(value.split())
-            fields.setdefault(key, value)
-    except OSError:
-        pass
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    family = f" (family {fields['cpu family']} model {fields['model']})" if "cpu family" in fields else ""
-    extras = [label for flag, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
-    return f"{name}{family}{', ' + ', '.join(extras) if extras else ''}, {threads.machine_cores()} cores"
 
 
 def precision_of(folder: Path) -> str:
@@ -121,7 +102,7 @@ def spread(measured: pd.DataFrame, precisions: dict[str, str] | None = None, cpu
     """Per solution, type and metric: the runs (seeds and cores), their figures, mean and sd, with
     the precision of each solution (`precisions`, {solution: precision}) and the `cpu` they ran on
     (default: this one). [columns=EXPECTED_COLUMNS]"""
-    rows, cpu = [], cpu or cpu_name()
+    rows, cpu = [], cpu or machine.cpu_name()
     for (sol, machine_type), group in measured.groupby(["solution", "machine_type"], sort=True):
         group = group.sort_values(["cores", "seed"])
         for metric in METRICS:
