@@ -220,7 +220,7 @@ def time_figure(baseline: dict | None, toolkit: dict, args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (times, memory) = plt.subplots(1, 2, figsize=(9, 2.8), width_ratios=(3, 1), layout="constrained")
+    figure, (times, memory) = plt.subplots(1, 2, figsize=(9, 3.4), width_ratios=(3, 1), layout="constrained")
     notebooks = stage_table(toolkit).loc["total"]
     parts = {"toolkit": [*notebooks.items(), ("the command's start", toolkit["seconds"] - notebooks.sum())]}
     if baseline:
@@ -229,11 +229,11 @@ def time_figure(baseline: dict | None, toolkit: dict, args):
     for row, (way, pieces) in enumerate(parts.items()):
         left = 0.0
         for i, (name, seconds) in enumerate(pieces):
-            times.barh(row, seconds, left=left, color=colours[(2 * i + 6 * row) % 20], edgecolor="white")
-            if seconds > 0.06 * sum(s for _, s in pieces):
-                times.text(left + seconds / 2, row, name.replace(".ipynb", ""), ha="center", va="center", fontsize=7)
+            times.barh(row, seconds, left=left, color=colours[(2 * i + 10 * row) % 20], edgecolor="white",
+                       label=name.replace(".ipynb", ""))
             left += seconds
         times.text(left, row, f" {left:.0f} s", va="center", fontsize=8)
+    times.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
     times.set_yticks(range(len(parts)), list(parts))
     times.set_xlabel("seconds, whole command")
     times.set_xlim(0, 1.15 * max(toolkit["seconds"], baseline["seconds"] if baseline else 0))
