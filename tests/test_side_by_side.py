@@ -12,7 +12,6 @@ import torch
 from helpers import paths, threads
 from helpers.detectors import solution, torch_training
 from helpers.experiments import pipeline
-from helpers.errors import DataLayoutError
 from helpers.detectors.detector import Detector, detector_path
 
 TYPES = ["fan", "pump", "valve"]
