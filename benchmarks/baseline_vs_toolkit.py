@@ -270,7 +270,7 @@ def ratio_figure(results: dict, title: str):
     ax.invert_yaxis()
     ax.set_xlabel("ratio to the original baseline's way (below 1: faster, or less memory)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
     return figure
 
 
