@@ -44,7 +44,7 @@ def cpu_name() -> str:
     fields = _cpuinfo()[0]
     name = fields.get("model name") or platform.processor() or platform.machine()
     family = f" (family {fields['cpu family']} model {fields['model']})" if "cpu family" in fields else ""
-    extras = [name for name in instruction_sets() if name in BF16_SETS]
+    extras = [found for found in instruction_sets() if found in BF16_SETS]
     return f"{name}{family}{', ' + ', '.join(extras) if extras else ''}, {threads.machine_cores()} cores"
 
 
