@@ -3,6 +3,7 @@ in one pass over the training clips; one network over several machine types; and
 that keep objectives and back ends out of every other module."""
 import ast
 import logging
+import types
 
 import numpy as np
 import pytest
@@ -120,14 +121,42 @@ def test_one_network_on_two_machine_types_is_scored_and_decided_per_type_and_sec
 def test_a_classifier_learns_the_classes_of_each_type_prefixed_by_the_type_when_it_spans_several():
     clip = layout.Clip
     clips = [clip(t, "train", s, 0, 0, f"/{t}/{s}.wav") for t in ("fan", "pump") for s in ("00", "02")]
+    mels = [np.zeros((4, 8))] * len(clips)
     machine_id = objectives.OBJECTIVES["machine_id"]
-    assert machine_id.classes(clips[:2], several_types=False) == ["00", "02"]
-    assert machine_id.classes(clips, several_types=True) == ["fan/00", "fan/02", "pump/00", "pump/02"]
+
+    def classes(chosen, several_types=False):
+        return machine_id.fit_classes(chosen, mels[:len(chosen)], several_types, 4, 0)
+
+    assert classes(clips[:2])[0] == ["00", "02"] and classes(clips[:2])[1].tolist() == [0, 1]
+    assert classes(clips, several_types=True)[0] == ["fan/00", "fan/02", "pump/00", "pump/02"]
     assert machine_id.labels(clips[::-1], ["fan/00", "fan/02", "pump/00", "pump/02"]).tolist() == [3, 2, 1, 0]
     one_section = [clip("fan", "train", "00", 0, 0, f"/fan/{i}.wav", attributes=a) for i, a in enumerate("ab")]
-    assert machine_id.classes(one_section, several_types=False) == ["00:a", "00:b"]
-    with pytest.raises(DataLayoutError, match="it needs at least 2"):
-        machine_id.classes(clips[:1], several_types=False)
+    assert classes(one_section)[0] == ["00:a", "00:b"]
+    # a type with one class is one class among the others in a network of several types
+    assert classes([clips[0], clips[2], clips[3]], several_types=True)[0] == ["fan/00", "pump/00", "pump/02"]
+    with pytest.raises(DataLayoutError, match="needs at least 2 training clips"):
+        classes(clips[:1])
+
+
+def test_a_classifier_of_one_class_finds_its_classes_in_the_clips_mean_spectra():
+    """Clips of one ID and no attributes: k-means of their mean log-mels gives the classes, and
+    every clip is then scored by its most probable class."""
+    rng = np.random.default_rng(0)
+    levels = np.repeat([-60.0, -40.0, -20.0], 4)  # three clear loudness groups of four clips
+    mels = [level + rng.normal(0, 1, (8, 20)) for level in levels]
+    clips = [layout.Clip("fan", "train", "00", i, 0, f"/fan/{i}.wav") for i in range(12)]
+    machine_id = objectives.OBJECTIVES["machine_id"]
+    classes, labels = machine_id.fit_classes(clips, mels, False, 3, 0)
+    assert classes == ["00~0", "00~1", "00~2"]
+    assert sorted(np.bincount(labels).tolist()) == [4, 4, 4]
+    assert all(len(set(labels[i:i + 4])) == 1 for i in (0, 4, 8))  # each loudness group is one class
+    assert machine_id.fit_classes(clips[:2], mels[:2], False, 3, 0)[0] == ["00~0", "00~1"]  # no more than the clips
+    test = machine_id.labels(clips[:2], classes)
+    assert test.tolist() == [objectives.MOST_PROBABLE] * 2
+    logits = np.array([[0.0, 2.0, 1.0], [3.0, 0.0, 0.0]])
+    items = types.SimpleNamespace(labels_of=lambda index: test[index])
+    scores, _ = machine_id.item_scores(logits, items, np.arange(2), None, errors=False)
+    np.testing.assert_allclose(scores, -objectives.log_softmax(logits).max(axis=1))
 
 
 def _compared_names(tree: ast.AST):

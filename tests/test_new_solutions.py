@@ -93,7 +93,7 @@ def test_the_margin_makes_the_training_loss_larger_than_plain_cross_entropy():
         plain = F.cross_entropy(net(x), target)
         assert loss > plain
         assert parts["accuracy"] == pytest.approx(float((net(x).argmax(1) == target).float().mean()))
-        net.margin = 0.0
+        net.head.margin = 0.0
         assert net.training_loss(x, target)[0] == pytest.approx(float(plain), rel=1e-6)
 
 
@@ -156,16 +156,22 @@ def test_clips_of_an_id_the_classifier_does_not_know_get_nan_and_a_warning(tiny_
     assert any("06" in r.getMessage() and "nan" in r.getMessage() for r in caplog.records)
 
 
-def test_a_machine_type_with_one_id_cannot_train_an_id_classifier(tiny_data, tmp_path):
-    from helpers.errors import DataLayoutError
-
+def test_a_machine_type_with_one_id_trains_on_classes_found_in_its_clips(tiny_data, tmp_path):
+    """One ID and no attributes: the classes are k-means clusters of the clips' mean spectra, and
+    every test clip is scored by its most probable class."""
     data = tmp_path / "dev_data"
-    (data / "fan" / "train").mkdir(parents=True)
-    for clip in layout.list_clips(tiny_data, "fan", "train"):
-        if clip.section == "00":
-            shutil.copy(clip.path, data / "fan" / "train")
-    with pytest.raises(DataLayoutError, match=r"have 1 class\(es\) \(00\); it needs at least 2"):
-        pipeline.train_detector(classifier(), data, ["fan"], tmp_path, live=False, progress=False)
+    for split in ("train", "test"):
+        (data / "fan" / split).mkdir(parents=True)
+        for clip in layout.list_clips(tiny_data, "fan", split):
+            if clip.section == "00":
+                shutil.copy(clip.path, data / "fan" / split)
+    sol = classifier({"training.epochs": 1})
+    pipeline.train_detector(sol, data, ["fan"], sol.result_dir(tmp_path), live=False, progress=False)
+    detector = pipeline.load_detector(sol, "fan", tmp_path)
+    clusters = min(sol.config["training"]["pseudo_classes"], len(layout.list_clips(data, "fan", "train")))
+    assert detector.classes == [f"00~{k}" for k in range(clusters)] and clusters >= 2
+    scores = pipeline.score_machine_type(sol, data, "fan", tmp_path, progress=False)
+    assert len(scores) == len(layout.list_clips(data, "fan", "test")) and np.isfinite(scores["score"]).all()
 
 
 @pytest.mark.parametrize("backend", ["mahalanobis", "knn"])

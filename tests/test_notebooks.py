@@ -21,7 +21,7 @@ from helpers.detectors.solution import solution_folders
 CELL_TIMEOUT = 300
 TYPES = "ToyCar"  # the 11 s type; 10 s clips are covered by the unit tests
 EPOCHS = 2
-VAE_WEIGHTINGS = [(1.0, 1.0), (1.0, 0.01), (1.0, 0.0), (0.01, 1.0), (0.0, 1.0)]
+VAE_WEIGHTINGS = [(1.0, 0.01), (0.0, 1.0)]  # a weighted sum, and one term alone
 
 
 @pytest.fixture(scope="module")

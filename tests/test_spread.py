@@ -1,5 +1,6 @@
-"""Training and scoring on one and on two threads, in the precision the solution trains in, land
-inside the spread that regression/expected.csv records for that figure (seeds and cores on one CPU).
+"""Training and scoring on one thread, in the precision the solution trains in, lands inside the
+spread that regression/expected.csv records for that figure (seeds on two cores: one thread sums
+in another order, so this is the check that a thread count moves a figure no further than a seed).
 
 The figure is the dense autoencoder's fan AUC and pAUC on the small preset, 10 epochs, seed 0:
 the regression check's own data and recipe, on a type whose training has settled by then (valve's
@@ -26,8 +27,7 @@ def type_data(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("cores", [1, 2])
-def test_one_and_two_threads_stay_inside_the_recorded_spread(type_data, tmp_path, cores):
+def test_one_thread_stays_inside_the_recorded_spread(type_data, tmp_path, cores=1):
     folder = paths.NOTEBOOKS / SOLUTION
     sol = solution.load(folder, {"training.epochs": regression.EPOCHS, "training.seed": regression.SEEDS[0]})
     with threads.sharing(cores):

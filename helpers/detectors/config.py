@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers.detectors import objectives, scoring
+from helpers.detectors import densities, objectives, scoring
 from helpers.errors import ConfigError
 from helpers.data.features import FeatureSettings
 from helpers.detectors.inputs import KINDS
@@ -58,6 +58,8 @@ SCHEMA = {
         "seed": (0, int, "integer"),
         "objective": ("reconstruction", str, "'reconstruction' (predict the input's target) or 'machine_id' "
                                              "(classify the clip's machine ID within its type) (helpers.detectors.objectives)"),
+        "pseudo_classes": (4, int, "integer ≥ 2: the classes a machine_id network finds in its training clips "
+                                   "(k-means of their mean log-mel spectra) where they have one class only"),
         "scope": ("machine_type", str, "'machine_type' (one network per machine type) or 'all_types' (one network "
                                        "trained on every machine type of the data folder, scored per type and section)"),
     },
@@ -76,7 +78,16 @@ SCHEMA = {
         "vectors": ("auto", str, "what a density back end is fitted on: 'auto', 'error' or 'embedding'"),
         "neighbours": (5, int, "positive integer (k of the knn back end)"),
         "components": (4, int, "positive integer (Gaussian components of the gmm back end)"),
-        "fit_items": (20000, int, "positive integer (training vectors per section the knn and gmm back ends keep)"),
+        "fit_items": (20000, int, "positive integer (training vectors per section and domain the knn and gmm "
+                                  "back ends keep)"),
+        "domains": ("pooled", str, "'pooled' (one density per section) or 'separate' (one per domain of the "
+                                   "training clips, source and target; an item takes the smaller score)"),
+        "metric": ("euclidean", str, "'euclidean' or 'cosine' (vectors L2-normalised before a density back end)"),
+        "covariance": ("ledoit_wolf", str, "'ledoit_wolf' (shrunk) or 'sample' (the mahalanobis back end's "
+                                           "covariance estimate)"),
+        "oversample_target": (0.0, NUMBER, "number ≥ 0: 0 (off) or the target/source ratio SMOTE fills each "
+                                           "section's target vectors up to before fitting (e.g. 0.2)"),
+        "smote_neighbours": (2, int, "positive integer (the target neighbours SMOTE interpolates towards)"),
         "threshold_quantile": (0.9, NUMBER, "number in (0, 1): the point of the gamma distribution fitted to the "
                                             "training clips' scores above which a clip is decided anomalous"),
     },
@@ -101,7 +112,8 @@ TOP_LEVEL = {
 SCOPES = ("machine_type", "all_types")  # what one trained network covers (helpers.detectors.detector)
 CHOICES = {("framework",): ("torch", "keras"), ("inputs", "kind"): tuple(KINDS),
            ("training", "objective"): tuple(objectives.OBJECTIVES), ("training", "scope"): SCOPES,
-           ("scoring", "vectors"): scoring.VECTORS}
+           ("scoring", "vectors"): scoring.VECTORS, ("scoring", "domains"): densities.DOMAINS,
+           ("scoring", "metric"): densities.METRICS, ("scoring", "covariance"): densities.COVARIANCES}
 
 
 def defaults() -> dict:
@@ -194,6 +206,12 @@ def validate(raw: dict, where: str) -> dict:
     if not 0 <= config["training"]["validation_split"] < 1:
         raise ConfigError(f"{where}: setting 'training.validation_split' must be in [0, 1), "
                           f"got {config['training']['validation_split']!r}")
+    if config["training"]["pseudo_classes"] < 2:
+        raise ConfigError(f"{where}: setting 'training.pseudo_classes' must be an integer ≥ 2, "
+                          f"got {config['training']['pseudo_classes']!r}")
+    if config["scoring"]["oversample_target"] < 0:
+        raise ConfigError(f"{where}: setting 'scoring.oversample_target' must be 0 (off) or a positive "
+                          f"target/source ratio, got {config['scoring']['oversample_target']!r}")
     if not 0 < config["scoring"]["threshold_quantile"] < 1:
         raise ConfigError(f"{where}: setting 'scoring.threshold_quantile' must be in (0, 1), "
                           f"got {config['scoring']['threshold_quantile']!r}")

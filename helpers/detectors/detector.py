@@ -6,7 +6,8 @@ A detector spans the machine types its network was trained on: one (every soluti
 - the network (its weights), trained for the solution's objective (helpers.detectors.objectives) on the
   classes :attr:`Detector.classes` where the objective learns classes;
 - the scorer: the objective's own score, or a density back end (helpers.detectors.densities) fitted per
-  machine type and section on the vectors the network gives for the training items;
+  machine type and section (and domain, where scoring asks) on the vectors the network gives for
+  the training items;
 - the decision thresholds per machine type and section (helpers.detectors.decisions), fitted on the
   training clips' scores under that scorer.
 
@@ -39,7 +40,7 @@ from helpers.fileio import atomic_path
 from helpers.detectors.inputs import Items
 from helpers.detectors.solution import Solution
 
-FILE_FORMAT = 1
+FILE_FORMAT = 2  # 2: a density back end's arrays per section and domain
 ALL_TYPES = "all_types"  # the scope name of a network trained on every machine type of a data folder
 # framework -> (the module that runs and restores its networks, the module that trains them)
 ENGINES = {"torch": ("helpers.detectors.torch_backend", "helpers.detectors.torch_training"),
@@ -193,9 +194,11 @@ class Detector:
         item_scores = outputs.scores
         if self.density_kind:
             item_types, item_sections = types[items.clip_of], sections[items.clip_of]
+            item_domains = np.array([c.domain or "source" for c in clips])[items.clip_of]
             seed = self.solution.config["training"]["seed"]
             self.densities = {t: densities.fit(self.density_kind, outputs.vectors[item_types == t],
-                                               item_sections[item_types == t], settings, seed)
+                                               item_sections[item_types == t], settings, seed,
+                                               item_domains[item_types == t])
                               for t in self.machine_types}
             item_scores = self._density_scores(outputs.vectors, item_types, item_sections)
         else:
@@ -243,8 +246,9 @@ class Detector:
         arrays = {"meta": np.array(json.dumps(meta, allow_nan=True))}
         arrays.update({f"net/{name}": value for name, value in weights.items()})
         for machine_type, density in self.densities.items():
-            for group, named in density.per_group.items():
-                arrays.update({f"density/{machine_type}/{group}/{name}": value for name, value in named.items()})
+            for group, per_domain in density.per_group.items():
+                arrays.update({f"density/{machine_type}/{group}/{domain}/{name}": value
+                               for domain, named in per_domain.items() for name, value in named.items()})
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
@@ -262,8 +266,9 @@ class Detector:
                 per_type: dict[str, dict] = {}
                 for key in saved.files:
                     if key.startswith("density/"):
-                        _, machine_type, group, name = key.split("/", 3)
-                        per_type.setdefault(machine_type, {}).setdefault(group, {})[name] = saved[key]
+                        _, machine_type, group, domain, name = key.split("/", 4)
+                        per_type.setdefault(machine_type, {}).setdefault(group, {}).setdefault(domain, {})[name] = \
+                            saved[key]
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:  # cut short, empty, damaged
             raise ToolkitError(f"the detector {path} cannot be read ({err}); train again (RETRAIN=True) "
                                f"or delete it") from err

@@ -13,7 +13,11 @@ outside this module branches on an objective's name: a new objective is one clas
 - ``machine_id`` (:class:`MachineId`): the network outputs logits over the classes of its
   training clips (their sections, 2020: machine IDs; or, where there is one section, their
   attribute keys; prefixed by the machine type for a network of several types). Its own score,
-  ``nll``, is the negative log-probability of the clip's own class.
+  ``nll``, is the negative log-probability of the clip's own class. Where the training clips
+  have one class only (one machine type with one section and no attributes: a single-ID folder,
+  a 2024-2026 ``noAttribute`` type trained alone), the classes are found in the data: clusters
+  of the clips' mean log-mel spectra (k-means, ``training.pseudo_classes`` of them), and a clip
+  is scored by its most probable class.
 
 Items and outputs are NumPy here; torch is imported only by :meth:`Objective.loss`, which
 training calls.
@@ -26,6 +30,10 @@ import numpy as np
 
 from helpers.errors import ConfigError, DataLayoutError
 from helpers.detectors.inputs import Items
+
+UNKNOWN = -1  # a clip's label where its class is not among the network's
+MOST_PROBABLE = -2  # a clip's label where classes were found in the data: it is scored by its most probable class
+CLUSTER = "~"  # in a class name, "<class>~<k>": cluster k of a class found in the data
 
 
 class Objective:
@@ -51,12 +59,16 @@ class Objective:
         """{build_model argument this objective passes: what it is}, for checking model.py's signature."""
         return {}
 
-    def classes(self, clips: list, several_types: bool) -> list[str] | None:
-        """The classes a network tells apart, from its training clips (None: it learns no classes)."""
-        return None
+    def fit_classes(self, clips: list, log_mels: list[np.ndarray], several_types: bool, pseudo_classes: int,
+                    seed: int) -> tuple[list[str] | None, np.ndarray | None]:
+        """(the classes a network tells apart, each training clip's index among them [shape=(clips,)])
+        from its training clips and their log-mels [shape=(n_mels, frames)]; (None, None): it learns
+        no classes. `pseudo_classes`: how many to find in the data where the clips have one class."""
+        return None, None
 
     def labels(self, clips: list, classes: list[str] | None) -> np.ndarray | None:
-        """Each clip's index in `classes` (-1 for a class not among them); None without classes. [shape=(clips,)]"""
+        """Each clip's index in `classes` (UNKNOWN for a class not among them, MOST_PROBABLE for
+        classes found in the data); None without classes. [shape=(clips,)]"""
         return None
 
     def training_target(self, items: Items, index: np.ndarray, batch: np.ndarray) -> np.ndarray:
@@ -135,25 +147,37 @@ class MachineId(Objective):
         own = f"{clip.section}:{clip.attributes}" if by_attributes else clip.section
         return f"{clip.machine_type}/{own}" if with_type else own
 
-    def classes(self, clips, several_types):
+    def fit_classes(self, clips, log_mels, several_types, pseudo_classes, seed):
         """The classes, sorted: per machine type, the training clips' sections when there are two or
         more or the clips have no attributes, else their section-and-attribute keys (one-section
-        editions, 2023+); "<type>/<class>" for a network of several types. DataLayoutError when
-        there are fewer than two."""
+        editions, 2023+); "<type>/<class>" for a network of several types (a type with one class
+        is one class among the others). Where that gives one class in all, `pseudo_classes`
+        clusters of the clips' mean log-mel spectra, "<class>~<k>" (k-means, seeded);
+        DataLayoutError for fewer than two training clips."""
         keys = set()
         for machine_type in dict.fromkeys(c.machine_type for c in clips):
             own = [c for c in clips if c.machine_type == machine_type]
             by_attributes = len({c.section for c in own}) == 1 and any(c.attributes for c in own)
             keys |= {self.class_of(c, by_attributes, several_types) for c in own}
-        if len(keys) < 2:
-            raise DataLayoutError(f"training.objective 'machine_id' tells a machine type's sections (2020: machine "
-                                  f"IDs) or, with one section, its attributes apart, but the usable training clips "
-                                  f"have {len(keys)} class(es) ({', '.join(sorted(keys))}); it needs at least 2")
-        return sorted(keys)
+        if len(keys) > 1:
+            classes = sorted(keys)
+            return classes, self.labels(clips, classes)
+        if len(clips) < 2:
+            raise DataLayoutError(f"training.objective 'machine_id' needs at least 2 training clips to find classes "
+                                  f"in (its clips have one class, {', '.join(keys)}), got {len(clips)}")
+        from sklearn.cluster import KMeans
+
+        spectra = np.stack([np.asarray(m, np.float64).mean(axis=1) for m in log_mels])  # [clips, n_mels]
+        count = min(pseudo_classes, len(clips))
+        found = KMeans(count, n_init=10, random_state=seed).fit_predict(spectra)
+        (only,) = keys
+        return [f"{only}{CLUSTER}{k}" for k in range(count)], found.astype(np.int64)
 
     def labels(self, clips, classes):
         if classes is None:
             return None
+        if CLUSTER in classes[0]:
+            return np.full(len(clips), MOST_PROBABLE, np.int64)
         index = {key: i for i, key in enumerate(classes)}
         with_type = "/" in classes[0]
         by_attributes = {key.split("/")[0]: ":" in key for key in classes} if with_type else ":" in classes[0]
@@ -161,7 +185,7 @@ class MachineId(Objective):
         def keyed(clip) -> bool:
             return by_attributes.get(clip.machine_type, False) if with_type else by_attributes
 
-        return np.array([index.get(self.class_of(c, keyed(c), with_type), -1) for c in clips], dtype=np.int64)
+        return np.array([index.get(self.class_of(c, keyed(c), with_type), UNKNOWN) for c in clips], dtype=np.int64)
 
     def training_target(self, items, index, batch):
         return items.labels_of(index)
@@ -174,8 +198,8 @@ class MachineId(Objective):
     def item_scores(self, output, items, index, batch, errors):
         labels = items.labels_of(index)
         log_p = log_softmax(output)
-        scores = np.where(labels >= 0, -log_p[np.arange(len(index)), np.maximum(labels, 0)], np.nan)
-        return scores, None
+        own = -log_p[np.arange(len(index)), np.maximum(labels, 0)]
+        return np.where(labels >= 0, own, np.where(labels == MOST_PROBABLE, -log_p.max(axis=1), np.nan)), None
 
     def describe(self, view, items, predictions, classes):
         """The probability of each class over time [shape=(classes, items)] and the classes."""

@@ -34,6 +34,7 @@ import pandas as pd
 from helpers import paths, skiplog, threads
 from helpers.data import featurecache, groundtruth, layout
 from helpers.experiments import results
+from helpers.detectors import objectives
 from helpers.detectors.detector import Detector, detector_path, scope_name, scopes, trainer
 from helpers.errors import ConfigError, DataLayoutError
 from helpers.fileio import atomic_write_text, writable_folder
@@ -157,11 +158,12 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
         raise DataLayoutError(f"no usable training clip in {where}: {len(listed)} well-named clip(s), every one "
                               f"skipped (see the skipped files); a detector needs at least one readable normal clip")
     fingerprint = training_fingerprint(solution, clips)
+    training = solution.config["training"]
     try:
-        classes = solution.objective.classes(clips, several_types=len(machine_types) > 1)
+        classes, labels = solution.objective.fit_classes(clips, log_mels, len(machine_types) > 1,
+                                                         training["pseudo_classes"], training["seed"])
     except DataLayoutError as err:
         raise DataLayoutError(f"{where}: {err}") from None
-    labels = solution.objective.labels(clips, classes)
     started = time.perf_counter()
     if retrain:
         remove_checkpoint(checkpoint)
@@ -380,8 +382,8 @@ def score_machine_type(solution: Solution, data_dir: Path, machine_type: str, re
                        f"clip(s), every one skipped); no scores for {machine_type}")
         return pd.DataFrame(columns=SCORE_COLUMNS)
     labels = solution.objective.labels(clips, detector.classes)
-    if labels is not None and (labels < 0).any() and not detector.density_kind:
-        unknown = sorted({c.section for c, i in zip(clips, labels) if i < 0})
+    if labels is not None and (labels == objectives.UNKNOWN).any() and not detector.density_kind:
+        unknown = sorted({c.section for c, i in zip(clips, labels) if i == objectives.UNKNOWN})
         skiplog.notice(f"{machine_type}: the detector knows the classes {detector.classes}, not those of section(s) "
                        f"{unknown}; those clips get no score (nan)")
     scores = detector.score(clips, log_mels)

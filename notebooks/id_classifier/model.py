@@ -22,14 +22,18 @@ With 128 mels x 64 frames and three stages the map before GDConv is 8 x 4. About
 parameters and 9 M multiply-adds per segment: a training step on 64 segments takes about 85 ms
 on two CPU cores in fp32 (114 ms in the default layout).
 
-Head: ArcFace, the additive angular margin. Embeddings and class weights are L2-normalised, so
-a logit is ``scale * cos(theta)``, theta the angle between an embedding and a class's weight.
-Training adds ``margin`` to the angle of the true class, ``scale * cos(theta + margin)``, which
-makes the classes' regions tighter than plain softmax would. ArcFace rather than AdaCos: AdaCos
-derives its scale from the number of classes C, sqrt(2) * ln(C - 1) in its fixed form (where
-its dynamic form also starts), which for the 2-4 IDs of a DCASE 2020 machine type is 0 to 1.6,
-too small for the softmax to express confidence; a fixed scale of about 30 works for any C. The margin is a setting, 0.3 rad by default (the middle of the
-0.2-0.5 range that trains with 3-4 classes; the synthetic IDs are told apart within two epochs).
+Head (``head``, helpers.detectors.heads): ``arcface`` (default), the additive angular margin.
+Embeddings and class weights are L2-normalised, so a logit is ``scale * cos(theta)``, theta the
+angle between an embedding and a class's weight. Training adds ``margin`` to the angle of the
+true class, ``scale * cos(theta + margin)``, which makes the classes' regions tighter than plain
+softmax would. A fixed scale rather than AdaCos's: AdaCos derives its scale from the number of
+classes C, sqrt(2) * ln(C - 1) in its fixed form (where its dynamic form also starts), which for
+the 2-4 IDs of a DCASE 2020 machine type is 0 to 1.6, too small for the softmax to express
+confidence; a fixed scale of about 30 works for any C. The margin is a setting, 0.3 rad by
+default (the middle of the 0.2-0.5 range that trains with 3-4 classes; the synthetic IDs are
+told apart within two epochs). ``subcluster_adacos`` and ``adaproj`` keep ``subclusters``
+centres (or basis vectors) per class instead, with an adaptive scale that starts from
+C * subclusters (``dynamic_scale``; frozen centres unless ``trainable_centres``).
 
 Contract (helpers.detectors.solution): ``forward(x)`` gives the logits WITHOUT margin
 [shape=(batch, classes)], so that the scoring's softmax gives p(ID) and the own score ``nll`` is
@@ -37,12 +41,14 @@ Contract (helpers.detectors.solution): ``forward(x)`` gives the logits WITHOUT m
 training accuracy; ``embed(x)`` the embedding [shape=(batch, embedding)] before normalisation,
 for the density back ends (scoring.vectors ``embedding``).
 """
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from helpers.detectors import heads
 from helpers.errors import ConfigError
 
 
@@ -74,11 +80,11 @@ def halved(size: int, times: int) -> int:
     return size
 
 
-class ArcFaceIdClassifier(nn.Module):
-    """[shape=(batch, n_mels, frames)] log-mel dB -> logits over the machine IDs [shape=(batch, classes)]."""
+class IdClassifier(nn.Module):
+    """[shape=(batch, n_mels, frames)] log-mel dB -> logits over the classes [shape=(batch, classes)]."""
 
-    def __init__(self, n_mels: int, frames: int, classes: int, stem: int, stages: list[int], expansion: int,
-                 width: int, embedding: int, scale: float, margin: float, db_offset: float, db_scale: float):
+    def __init__(self, n_mels: int, frames: int, stem: int, stages: list[int], expansion: int, width: int,
+                 embedding: int, head: Callable[[], nn.Module], db_offset: float, db_scale: float):
         super().__init__()
         blocks, channels = [], stem
         for out in stages:
@@ -90,9 +96,7 @@ class ArcFaceIdClassifier(nn.Module):
                                    conv_bn(width, width, reduced, groups=width, activation=False))
         self.to_embedding = nn.Sequential(nn.Flatten(), nn.Linear(width, embedding, bias=False),
                                           nn.BatchNorm1d(embedding))
-        self.weight = nn.Parameter(torch.empty(classes, embedding))
-        nn.init.xavier_uniform_(self.weight)
-        self.scale, self.margin = scale, margin
+        self.head = head()  # made after the trunk: the same random draws as before heads were settings
         self.db_offset, self.db_scale = db_offset, db_scale
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,34 +104,24 @@ class ArcFaceIdClassifier(nn.Module):
         scaled = ((x - self.db_offset) / self.db_scale).unsqueeze(1)
         return self.to_embedding(self.trunk(scaled))
 
-    def cosines(self, x: torch.Tensor) -> torch.Tensor:
-        """cos(theta) between each normalised embedding and each normalised class weight. [shape=(batch, classes)]"""
-        return F.linear(F.normalize(self.embed(x)), F.normalize(self.weight))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits without margin, scale * cos(theta). [shape=(batch, classes)]"""
-        return self.scale * self.cosines(x)
+        """The head's class logits without margin. [shape=(batch, classes)]"""
+        return self.head(self.embed(x))
 
     def training_loss(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """Cross-entropy of the margin logits (`target`: ID indices [shape=(batch,)]) and the batch's accuracy."""
-        cosine = self.cosines(x)
-        sine = torch.sqrt((1.0 - cosine ** 2).clamp(min=1e-7))
-        with_margin = cosine * math.cos(self.margin) - sine * math.sin(self.margin)  # cos(theta + margin)
-        # past theta = pi - margin, cos(theta + margin) would rise again: continue it linearly downwards
-        with_margin = torch.where(cosine > -math.cos(self.margin), with_margin,
-                                  cosine - math.sin(self.margin) * self.margin)
-        own = F.one_hot(target, cosine.shape[1]).bool()
-        loss = F.cross_entropy(self.scale * torch.where(own, with_margin, cosine), target)
-        accuracy = (cosine.argmax(dim=1) == target).float().mean()
-        return loss, {"accuracy": accuracy}
+        """The head's training loss (`target`: class indices [shape=(batch,)]) and the batch's accuracy."""
+        loss, logits = self.head.loss(self.embed(x), target)
+        return loss, {"accuracy": (logits.argmax(dim=1) == target).float().mean()}
 
 
 def build_model(input_shape, classes: int, stem: int = 16, stages=(24, 48, 96), expansion: int = 2,
-                width: int = 256, embedding: int = 128, scale: float = 30.0, margin: float = 0.3,
-                db_offset: float = -50.0, db_scale: float = 20.0) -> nn.Module:
-    """The classifier for segments of `input_shape` = (n_mels, frames) and `classes` machine IDs."""
+                width: int = 256, embedding: int = 128, head: str = "arcface", scale: float = 30.0,
+                margin: float = 0.3, subclusters: int = 16, dynamic_scale: bool = True,
+                trainable_centres: bool = False, db_offset: float = -50.0, db_scale: float = 20.0) -> nn.Module:
+    """The classifier for segments of `input_shape` = (n_mels, frames) and `classes` classes."""
     n_mels, frames = input_shape
-    for name, value in (("stem", stem), ("expansion", expansion), ("width", width), ("embedding", embedding)):
+    for name, value in (("stem", stem), ("expansion", expansion), ("width", width), ("embedding", embedding),
+                        ("subclusters", subclusters)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"setting 'model.{name}' must be a positive integer, got {value!r}")
     if not stages or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in stages):
@@ -137,6 +131,9 @@ def build_model(input_shape, classes: int, stem: int = 16, stages=(24, 48, 96), 
         raise ConfigError(f"setting 'model.margin' must be an angle in radians in [0, pi/2), got {margin!r}")
     if scale <= 0 or db_scale <= 0:
         raise ConfigError(f"settings 'model.scale' and 'model.db_scale' must be positive, got {scale!r}, {db_scale!r}")
-    net = ArcFaceIdClassifier(n_mels, frames, classes, stem, list(stages), expansion, width, embedding,
-                              float(scale), float(margin), float(db_offset), float(db_scale))
+    classifier = functools.partial(heads.head, head, embedding, classes, scale=scale, margin=margin,
+                                   subclusters=subclusters, dynamic=bool(dynamic_scale),
+                                   trainable=bool(trainable_centres))
+    net = IdClassifier(n_mels, frames, stem, list(stages), expansion, width, embedding, classifier,
+                              float(db_offset), float(db_scale))
     return net.to(memory_format=torch.channels_last)
