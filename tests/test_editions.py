@@ -169,16 +169,17 @@ def test_no_module_outside_the_editions_branches_on_a_rule_set_or_a_year():
 @pytest.fixture(scope="module")
 def edition_data(tmp_path_factory):
     """Tiny synthetic sets of 2021 (source_test/target_test folders, three sections), 2022 (one test
-    folder, three sections) and 2023 (one section)."""
+    folder, three sections), 2023 (one section) and 2024 (one section whose attributes are hidden:
+    noAttribute, one class for a classifier)."""
     root = tmp_path_factory.mktemp("editions")
-    for year, types in ((2021, ["fan"]), (2022, ["bearing"]), (2023, ["ToyCar"])):
+    for year, types in ((2021, ["fan"]), (2022, ["bearing"]), (2023, ["ToyCar"]), (2024, ["slider"])):
         synth.generate(root / str(year), size="tiny", seed=0, types=types, workers=1, progress=False, year=year)
     return root
 
 
 @pytest.mark.parametrize("folder", solution_folders(), ids=lambda f: f.name)
 def test_every_solution_trains_and_tests_on_the_later_editions_data(folder, edition_data, tmp_path):
-    for year in (2021, 2022, 2023):
+    for year in (2021, 2022, 2023, 2024):
         data = edition_data / str(year)
         assert layout.detect(data).year == year
         sol = solution.load(folder, {"training.epochs": 1})

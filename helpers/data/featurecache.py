@@ -1,6 +1,7 @@
 """Log-mel features of many clips, computed over the cores and cached on disk.
 
-Each clip's float32 log-mel [shape=(n_mels, frames)] is stored as one ``.npy`` file in the cache
+Each clip's float32 log-mel [shape=(n_mels, frames)] (or, for a two-branch network, its whole-clip
+spectrum [shape=(1, bins)]: :func:`spectra`) is stored as one ``.npy`` file in the cache
 folder (helpers.data.cache), named by a hash of the feature settings, the log-mel code's version
 (helpers.data.features.IMPLEMENTATION) and the file's identity (absolute path, size, modification
 time), so changing a setting, the computation or a file never serves stale data; beside it, a
@@ -28,7 +29,7 @@ from helpers import skiplog, threads
 from helpers.data import cache
 from helpers.data.audio import read_audio
 from helpers.errors import ClipError
-from helpers.data.features import IMPLEMENTATION, FeatureSettings, log_mel
+from helpers.data.features import IMPLEMENTATION, FeatureSettings, clip_spectrum, log_mel
 from helpers.fileio import atomic_path
 
 PARALLEL_FROM = 1000  # clips per worker process: a spawned worker takes seconds to import librosa
@@ -36,8 +37,14 @@ _ONE_CALL_AT_A_TIME = threading.Lock()  # each call spreads its clips over the c
 
 
 @lru_cache(maxsize=16)
-def _settings_key(settings: FeatureSettings) -> str:
-    return json.dumps({**settings.as_dict(), "implementation": IMPLEMENTATION}, sort_keys=True)
+def _settings_key(settings: FeatureSettings, bins: int = 0) -> str:
+    """The entry key's settings part: the feature settings, the code's version and, for a spectrum, its bins."""
+    return json.dumps({**_settings(settings, bins), "implementation": IMPLEMENTATION}, sort_keys=True)
+
+
+def _settings(settings: FeatureSettings, bins: int) -> dict:
+    """The settings an entry records: the log-mel's, and ``spectrum_bins`` for a spectrum (`bins` > 0)."""
+    return {**settings.as_dict(), **({"spectrum_bins": bins} if bins else {})}
 
 
 def _identity(path: str | Path) -> tuple[str, int, int]:
@@ -47,8 +54,8 @@ def _identity(path: str | Path) -> tuple[str, int, int]:
     return path, stat.st_size, stat.st_mtime_ns
 
 
-def _entry(cache_dir: str | Path, identity: tuple[str, int, int], settings: FeatureSettings) -> Path:
-    digest = hashlib.sha1(json.dumps([*identity, _settings_key(settings)]).encode()).hexdigest()
+def _entry(cache_dir: str | Path, identity: tuple[str, int, int], settings: FeatureSettings, bins: int = 0) -> Path:
+    digest = hashlib.sha1(json.dumps([*identity, _settings_key(settings, bins)]).encode()).hexdigest()
     return Path(cache_dir) / cache.FEATURES / digest[:2] / f"{digest}.npy"
 
 
@@ -82,18 +89,19 @@ def _open(target: Path) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype=np.float32, count=rows * columns, offset=header_end).reshape(rows, columns)
 
 
-def _compute(job: tuple[str, FeatureSettings, Path | None, dict]) -> tuple[str, np.ndarray | None, str | None, list]:
-    """Compute one clip's log-mel and, given a target, store it there with its record.
+def _compute(job: tuple[str, FeatureSettings, Path | None, dict, int]) -> tuple[str, np.ndarray | None, str | None, list]:
+    """Compute one clip's log-mel (or, with bins > 0, its spectrum) and, given a target, store it
+    there with its record.
 
-    Returns (path, the log-mel [shape=(n_mels, frames)] if not stored, the reason it cannot be read
-    or None, the conversions its audio needed: helpers.data.audio.read_audio).
+    Returns (path, the feature [shape=(n_mels, frames)] or [shape=(1, bins)] if not stored, the
+    reason it cannot be read or None, the conversions its audio needed: helpers.data.audio.read_audio).
     """
-    path, settings, target, record = job
+    path, settings, target, record, bins = job
     try:
         y, converted = read_audio(path, settings.sample_rate)
     except ClipError as err:
         return path, None, err.reason, []
-    mel = np.ascontiguousarray(log_mel(y, settings), dtype=np.float32)
+    mel = np.ascontiguousarray(clip_spectrum(y, bins) if bins else log_mel(y, settings), dtype=np.float32)
     if target is None:
         return path, mel, None, converted
     with atomic_path(target) as tmp:
@@ -116,10 +124,19 @@ def log_mels(paths, settings: FeatureSettings = FeatureSettings(), cache_dir: st
     threads run one at a time.
     """
     with _ONE_CALL_AT_A_TIME:
-        return _log_mels(paths, settings, cache_dir, workers, progress, desc)
+        return _features(paths, settings, 0, cache_dir, workers, progress, desc)
 
 
-def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bool, desc: str) -> dict[str, np.ndarray]:
+def spectra(paths, settings: FeatureSettings, bins: int, cache_dir: str | Path | None = None,
+            workers: int | None = None, progress: bool = True, desc: str = "spectra") -> dict[str, np.ndarray]:
+    """{path: the whole clip's magnitude spectrum in dB [shape=(1, bins)]} (helpers.data.features.clip_spectrum)
+    for every readable clip of `paths`, read at settings.sample_rate, cached as :func:`log_mels` caches."""
+    with _ONE_CALL_AT_A_TIME:
+        return _features(paths, settings, bins, cache_dir, workers, progress, desc)
+
+
+def _features(paths, settings: FeatureSettings, bins: int, cache_dir, workers, progress: bool,
+              desc: str) -> dict[str, np.ndarray]:
     limit = cache.max_size()  # read first: a bad setting stops the call before any work
     folder = cache.folder() if cache_dir is None else Path(cache_dir)
     paths = [str(p) for p in paths]
@@ -130,12 +147,12 @@ def _log_mels(paths, settings: FeatureSettings, cache_dir, workers, progress: bo
         except OSError as err:
             skiplog.skip(path, f"cannot be read ({err.strerror})")
             continue
-        targets[path] = None if folder is None else _entry(folder, identities[path], settings)
+        targets[path] = None if folder is None else _entry(folder, identities[path], settings, bins)
         cached = None if folder is None else _open(targets[path])
         if cached is not None:
             found[path] = cached
     todo = [(p, settings, targets[p], {"source": source, "size": size, "mtime_ns": mtime_ns,
-                                       "settings": settings.as_dict(), "implementation": IMPLEMENTATION})
+                                       "settings": _settings(settings, bins), "implementation": IMPLEMENTATION}, bins)
             for p, (source, size, mtime_ns) in identities.items() if p not in found]
     if todo:
         # a spawned worker costs seconds to start: only spread work that takes longer than that

@@ -94,6 +94,22 @@ def log_mel(y: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> np.
     return (20.0 / settings.power * np.log10(mel + sys.float_info.epsilon)).astype(np.float32)
 
 
+def clip_spectrum(y: np.ndarray, bins: int) -> np.ndarray:
+    """The magnitude spectrum of the whole clip in dB, float32, in `bins` equal-width bands from 0 Hz
+    to the Nyquist frequency: the mean magnitude of the FFT bins in each (a band narrower than one
+    FFT bin takes that bin). [shape=(1, bins)]
+
+    The second view of a two-branch network: where an STFT frame of 1024 samples resolves 15.6 Hz,
+    the whole clip's FFT resolves 1 / (clip seconds) Hz, which keeps a machine's stationary tones
+    and their sidebands apart. Bands of a fixed count make clips of any length one shape.
+    """
+    magnitude = np.abs(scipy.fft.rfft(np.asarray(y, dtype=np.float64)))
+    starts = np.minimum(np.arange(bins) * len(magnitude) // bins, len(magnitude) - 1)
+    counts = np.diff(np.r_[starts, len(magnitude)])  # 0 where a band is narrower than one FFT bin: it takes that bin
+    means = np.add.reduceat(magnitude, starts) / np.maximum(counts, 1)
+    return (20.0 * np.log10(means + sys.float_info.epsilon)).astype(np.float32)[None]
+
+
 def n_vectors(n_frames: int, frames: int) -> int:
     """How many stacked vectors a log-mel of `n_frames` frames gives (0 if too short)."""
     return max(n_frames - frames + 1, 0)

@@ -48,6 +48,8 @@ SCHEMA = {
         "segment_frames": (64, int, "positive integer (frames of one log-mel segment)"),
         "segment_step": (32, int, "positive integer (frames between test segments)"),
         "crops_per_clip": (8, int, "positive integer (random training crops per clip per epoch)"),
+        "spectrum_bins": (8192, int, "positive integer, a multiple of features.n_mels (bands of the whole clip's "
+                                     "spectrum that inputs.kind 'segments_spectrum' appends to each segment)"),
     },
     "training": {
         "epochs": (100, int, "positive integer"),

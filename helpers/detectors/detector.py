@@ -150,7 +150,7 @@ class Detector:
         """The test-time network inputs of these clips, labelled with their places among its classes."""
         return self.solution.input_kind.build(log_mels, self.solution.config["inputs"], self.solution.features,
                                               False, self.solution.config["training"]["seed"],
-                                              self.solution.objective.labels(clips, self.classes))
+                                              self.solution.objective.labels(clips, self.classes), clips)
 
     def _outputs(self, items: Items, keep_predictions: bool = False) -> scoring.ItemOutputs:
         vectors = scoring.vector_kind(self.solution.objective, self.solution.config["scoring"]["vectors"])

@@ -44,7 +44,7 @@ class ArcFace(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(classes, embedding))
         nn.init.xavier_uniform_(self.weight)
-        self.scale, self.margin = float(scale), float(margin)
+        self.classes, self.scale, self.margin = classes, float(scale), float(margin)
 
     def cosines(self, x: torch.Tensor) -> torch.Tensor:
         """cos(theta) between each normalised embedding and each normalised class weight. [shape=(batch, classes)]"""

@@ -13,9 +13,15 @@ where each item sits in time. Kinds:
 - ``segments`` (:class:`Segments`): log-mel segments [shape=(n_mels, segment_frames)]: random
   crops in training, crops every ``segment_step`` frames at test; target = the input.
 - ``patches`` (:class:`Patches`): square segments [shape=(patch_size, patch_size)], n_mels = patch_size.
+- ``segments_spectrum`` (:class:`SegmentsWithSpectrum`): two views of a clip for a two-branch
+  network: a log-mel segment and the whole clip's magnitude spectrum in ``spectrum_bins`` bands
+  (helpers.data.features.clip_spectrum), appended to the segment as spectrum_bins / n_mels more
+  columns [shape=(n_mels, segment_frames + spectrum_bins / n_mels)]; the network splits them.
 
 Every kind keeps, for every item, the clip it came from (``clip_of``) and its first frame
 (``starts``), so clip scores are means over their items and item scores can be drawn over time.
+``build`` gets the clips themselves besides their log-mels, for a kind that reads more of them;
+``random`` gives a few items of random values, for probing a network.
 Items may carry a class label per clip (``labels``: the machine ID's index, -1 unknown) for
 networks trained to tell machine IDs apart. Training, testing and inspection use the same classes.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers.data import featurecache
 from helpers.errors import ConfigError
 from helpers.data.features import FeatureSettings
 
@@ -73,6 +80,24 @@ class Items:
         """The class label of each item's clip (-1: unknown). [shape=(len(items),)]"""
         return self.labels[self.clip_of[np.asarray(items)]]
 
+    @classmethod
+    def build_arguments(cls, inputs: dict) -> dict:
+        """What build_model gets from this kind besides the input shape (none by default)."""
+        return {}
+
+    @classmethod
+    def required_arguments(cls) -> dict[str, str]:
+        """{build_model argument this kind passes: what it is}, for checking model.py's signature."""
+        return {}
+
+    @classmethod
+    def random(cls, inputs: dict, features: FeatureSettings, labels: list[int]) -> Items:
+        """Test-time items of one clip per label, of random log-mels as short as one input allows."""
+        rng = np.random.default_rng(0)
+        frames = cls.min_frames(inputs, features)
+        log_mels = [rng.normal(-40.0, 10.0, (features.n_mels, frames)).astype(np.float32) for _ in labels]
+        return cls.build(log_mels, inputs, features, False, 0, labels)
+
     def resample(self) -> None:
         """Draw new items for the next training epoch (kinds with random crops); others keep theirs."""
 
@@ -112,7 +137,8 @@ class FrameVectors(Items):
         return features.frames
 
     @classmethod
-    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None):
+    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None,
+              clips=None):
         return cls(log_mels, features.frames, labels)
 
     @property
@@ -207,7 +233,8 @@ class Segments(Items):
         return inputs[cls.WIDTH]
 
     @classmethod
-    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None):
+    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None,
+              clips=None):
         return cls(log_mels, inputs[cls.WIDTH], None if training else inputs[cls.STEP],
                    inputs["crops_per_clip"], seed, labels)
 
@@ -248,8 +275,66 @@ class Patches(Segments):
         self.size = size
 
 
+class SegmentsWithSpectrum(Segments):
+    """Log-mel segments with their clip's whole spectrum appended as more columns.
+
+    [shape=(n_mels, width + bins / n_mels)]: columns [0, width) are the segment, the rest the
+    spectrum's bands in order, row-major (band b at row b // (bins / n_mels)).
+    """
+
+    def __init__(self, log_mels: list[np.ndarray], spectra: np.ndarray, width: int, step: int | None = None,
+                 crops_per_clip: int = 8, seed: int = 0, labels=None):
+        super().__init__(log_mels, width, step, crops_per_clip, seed, labels)
+        self.spectra = np.asarray(spectra, np.float32).reshape(len(log_mels), self.n_mels, -1)
+
+    @classmethod
+    def input_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
+        return (features.n_mels, inputs[cls.WIDTH] + cls._columns(inputs, features))
+
+    @classmethod
+    def build_arguments(cls, inputs: dict) -> dict:
+        return {"bins": inputs["spectrum_bins"]}
+
+    @classmethod
+    def required_arguments(cls) -> dict[str, str]:
+        return {"bins": "the number of spectrum bands appended to each segment (inputs.spectrum_bins)"}
+
+    @staticmethod
+    def _columns(inputs: dict, features: FeatureSettings) -> int:
+        bins = inputs["spectrum_bins"]
+        if bins % features.n_mels:
+            raise ConfigError(f"setting 'inputs.spectrum_bins' ({bins}) must be a multiple of features.n_mels "
+                              f"({features.n_mels}) for inputs.kind 'segments_spectrum', e.g. "
+                              f"{max(1, round(bins / features.n_mels)) * features.n_mels}")
+        return bins // features.n_mels
+
+    @classmethod
+    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None,
+              clips=None):
+        """Items of these clips; their spectra are read through the feature cache (helpers.data.featurecache)."""
+        cls._columns(inputs, features)
+        if clips is None:
+            raise ConfigError("inputs.kind 'segments_spectrum' reads each clip's spectrum from its file: "
+                              "build its items with the clips")
+        found = featurecache.spectra([c.path for c in clips], features, inputs["spectrum_bins"], progress=False)
+        spectra = np.stack([found[str(c.path)] for c in clips]) if clips else np.empty((0, 1, inputs["spectrum_bins"]))
+        return cls(log_mels, spectra, inputs[cls.WIDTH], None if training else inputs[cls.STEP],
+                   inputs["crops_per_clip"], seed, labels)
+
+    @classmethod
+    def random(cls, inputs: dict, features: FeatureSettings, labels: list[int]) -> Items:
+        rng = np.random.default_rng(0)
+        log_mels = [rng.normal(-40.0, 10.0, (features.n_mels, inputs[cls.WIDTH])).astype(np.float32) for _ in labels]
+        spectra = rng.normal(0.0, 20.0, (len(labels), inputs["spectrum_bins"]))
+        return cls(log_mels, spectra, inputs[cls.WIDTH], inputs[cls.STEP], inputs["crops_per_clip"], 0, labels)
+
+    def batch(self, items: np.ndarray) -> np.ndarray:
+        """The segments of `items` with their clips' spectra. [shape=(len(items), n_mels, width + bins / n_mels)]"""
+        return np.concatenate([super().batch(items), self.spectra[self.clip_of[np.asarray(items)]]], axis=2)
+
+
 KINDS: dict[str, type[Items]] = {"vectors": FrameVectors, "context": FrameContext, "segments": Segments,
-                                 "patches": Patches}
+                                 "patches": Patches, "segments_spectrum": SegmentsWithSpectrum}
 
 
 def kind(name: str) -> type[Items]:

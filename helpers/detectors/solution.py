@@ -76,9 +76,11 @@ class Solution:
         return self.input_kind.target_shape(self.config["inputs"], self.features)
 
     def model_arguments(self, classes: int | None = None) -> dict:
-        """build_model's keyword arguments: the model settings and what the objective passes
-        (`classes` for a classifier, `target_shape` for a reconstruction whose target is not its input)."""
-        return {**self.config["model"], **self.objective.build_arguments(self.input_kind, self.target_shape(), classes)}
+        """build_model's keyword arguments: the model settings, what the objective passes (`classes`
+        for a classifier, `target_shape` for a reconstruction whose target is not its input) and what
+        the input kind passes (`bins` for segments with their spectrum)."""
+        return {**self.config["model"], **self.objective.build_arguments(self.input_kind, self.target_shape(), classes),
+                **self.input_kind.build_arguments(self.config["inputs"])}
 
     def build_model(self, classes: int | None = None):
         """A fresh network; `classes` (the number of classes it tells apart) for an objective that learns classes."""
@@ -121,7 +123,9 @@ def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
         return
     accepted = {p.name for p in params}
     objective = objectives.objective(config["training"]["objective"])
-    for name, meaning in objective.required_arguments(inputs.kind(config["inputs"]["kind"])).items():
+    kind = inputs.kind(config["inputs"]["kind"])
+    passed = {**objective.required_arguments(kind), **kind.required_arguments()}
+    for name, meaning in passed.items():
         if name not in accepted:
             raise ConfigError(f"{where}: training.objective {objective.name!r} with inputs.kind "
                               f"{config['inputs']['kind']!r} passes {meaning} to build_model as `{name}`, which "

@@ -340,10 +340,7 @@ def draws_global_randomness(solution) -> bool:
     """Whether a training step of the solution's network draws from torch's, numpy's or Python's
     process-wide random generators (dropout, a VAE's noise): tried once on a fresh network and a
     batch of two random inputs, the generators put back as they were afterwards."""
-    private = np.random.default_rng(0)
-    log_mels = [private.normal(-40.0, 10.0, (solution.features.n_mels, solution.min_frames())).astype(np.float32)
-                for _ in range(2)]
-    items = solution.input_kind.build(log_mels, solution.config["inputs"], solution.features, False, 0, [0, 1])
+    items = solution.input_kind.random(solution.config["inputs"], solution.features, [0, 1])
     index = np.arange(min(2, len(items)))
     batch = items.batch(index)
     x, target = torch.from_numpy(batch), torch.from_numpy(solution.objective.training_target(items, index, batch))

@@ -91,11 +91,12 @@ def _folders(*roots: Path | None, machine_types: list[str], split: str) -> str:
     return " and ".join(str(Path(root) / t / split) for root in roots if root is not None for t in machine_types)
 
 
-def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool, labels=None) -> Items:
+def make_items(solution: Solution, log_mels: list[np.ndarray], training: bool, labels=None, clips=None) -> Items:
     """The network inputs of these clips, of the solution's input kind (random crops when training
-    for kinds that draw them); `labels`: each clip's class index for an objective that learns classes."""
+    for kinds that draw them); `labels`: each clip's class index for an objective that learns classes;
+    `clips`: the clips themselves, for a kind that reads more of them than their log-mels."""
     return solution.input_kind.build(log_mels, solution.config["inputs"], solution.features, training,
-                                     solution.config["training"]["seed"], labels)
+                                     solution.config["training"]["seed"], labels, clips)
 
 
 def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -> tuple[list[int], list[int]]:
@@ -174,13 +175,15 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
             if not saved.current():
                 saved.fit_scoring(clips, log_mels)
                 saved.save(target)
-            items = len(make_items(solution, log_mels, True))
+            items = len(make_items(solution, log_mels, True, clips=clips))
             return _summary_row(scope, clips, items, pd.read_csv(history_path), None, True)
         print(f"{target.name}: settings or training data changed since it was trained; training again")
     train, held = split_validation(log_mels, solution.config["training"]["validation_split"],
                                    _validation_groups(clips, labels))
-    train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train))
-    val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held)) if held else None
+    train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train),
+                             [clips[i] for i in train])
+    val_items = make_items(solution, [log_mels[i] for i in held], True, _subset(labels, held),
+                           [clips[i] for i in held]) if held else None
     display = LossDisplay(loss_title(solution, scope), live=live) if display is None else display
     resumable = {"checkpoint": checkpoint, "fingerprint": fingerprint} if checkpoint else {}
     stoppable = {"stop": stop} if stop is not None else {}
