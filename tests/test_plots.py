@@ -200,7 +200,7 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(3), size=20).T  # [classes, items]
     view = ClipView(rng.normal(-40, 5, (64, 100)), np.linspace(0, 3, 20), rng.random(20), 0.7, "−log p(own ID)",
-                    id_probabilities=probabilities, classes=["00", "02", "04"], section="02")
+                    id_probabilities=probabilities, classes=["00", "02", "04"], own_class="02", section="02")
     fig, axes = plt.subplots(1, 3)
     plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan id 02")
     lines = {line.get_label(): line for line in axes[1].get_lines()}
@@ -217,7 +217,7 @@ def test_clip_panels_of_a_machine_id_network_show_each_ids_probability(tmp_path)
 def test_panels_and_maps_of_a_later_edition_name_sections_not_ids():
     rng = np.random.default_rng(1)
     view = ClipView(rng.normal(-40, 5, (64, 100)), np.linspace(0, 3, 20), rng.random(20), 0.7, "−log p(own section)",
-                    id_probabilities=rng.dirichlet(np.ones(2), size=20).T, classes=["00", "01"], section="01",
+                    id_probabilities=rng.dirichlet(np.ones(2), size=20).T, classes=["00", "01"], own_class="01", section="01",
                     group_word="section")
     fig, axes = plt.subplots(1, 3)
     plots.clip_panels(view, FeatureSettings(n_mels=64), axes, title="fan section 01")

@@ -202,9 +202,15 @@ class MachineId(Objective):
         return np.where(labels >= 0, own, np.where(labels == MOST_PROBABLE, -log_p.max(axis=1), np.nan)), None
 
     def describe(self, view, items, predictions, classes):
-        """The probability of each class over time [shape=(classes, items)] and the classes."""
-        view.id_probabilities = np.exp(log_softmax(predictions)).T
-        view.classes = classes
+        """The probability of each class over time [shape=(classes, items)], the classes and the
+        clip's own; for a network of several types, only the classes of the clip's own type
+        (view.machine_type), named without it."""
+        probabilities = np.exp(log_softmax(predictions)).T
+        shown = [i for i, c in enumerate(classes) if "/" not in c or c.split("/")[0] == view.machine_type]
+        label = int(items.labels[0]) if len(items.labels) else UNKNOWN
+        view.id_probabilities = probabilities[shown]
+        view.classes = [classes[i].split("/", 1)[-1] for i in shown]
+        view.own_class = classes[label].split("/", 1)[-1] if label >= 0 else None
 
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (Reconstruction(), MachineId())}

@@ -35,8 +35,9 @@ class ClipView:
     "section" after, helpers.data.layout.group_word). What the objective fills (helpers.detectors.objectives): a
     reconstruction's reconstruction and error [shape=(n_mels, frames)] (the prediction and the
     squared difference in dB², averaged over the items covering each bin; NaN where no item
-    predicts); a classifier's id_probabilities [shape=(classes, items)] and classes (in the
-    network's order).
+    predicts); a classifier's id_probabilities [shape=(classes, items)], classes (in the
+    network's order; for a network of several types, the classes of the clip's own type, without
+    the type) and own_class (the clip's own class among them; None where it has none).
     """
 
     log_mel: np.ndarray
@@ -48,7 +49,9 @@ class ClipView:
     error: np.ndarray | None = None
     id_probabilities: np.ndarray | None = None
     classes: list[str] | None = None
+    own_class: str | None = None
     section: str | None = None
+    machine_type: str | None = None
     group_word: str = "id"
 
 
@@ -76,7 +79,7 @@ def view_clip(solution: Solution, detector: Detector, path, section: str | None 
         log_mel=logmel,
         item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
         item_scores=outputs.scores, score=float(np.mean(outputs.scores)), score_label=detector.score_label,
-        section=section, group_word=layout.group_word(Path(path).name) if named else "id")
+        section=section, machine_type=machine_type, group_word=layout.group_word(Path(path).name) if named else "id")
     solution.objective.describe(view, items, outputs.predictions, detector.classes)
     return view
 
@@ -128,9 +131,23 @@ def clip_embeddings(detector: Detector, clips: list[layout.Clip]) -> tuple[list[
     return kept, np.column_stack([scoring.clip_scores(column, items.clip_of, len(kept)) for column in vectors.T])
 
 
+def _colour_keys(clips: list[layout.Clip], word: str) -> tuple[list[str], str]:
+    """(each clip's colour key, what the keys are called): its section, or its attributes where the
+    clips have one section and attributes; with " · target" added for target-domain clips where
+    there are any."""
+    by_attributes = len({c.section for c in clips}) == 1 and any(c.attributes for c in clips)
+    keys = [c.attributes or "none" if by_attributes else c.section for c in clips]
+    name = "attributes" if by_attributes else word
+    if any(c.domain == "target" for c in clips):
+        return [f"{k} · {c.domain}" for k, c in zip(keys, clips)], f"{name} · domain"
+    return keys, name
+
+
 def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> list:
     """Per machine type, a map of its clips' mean embeddings (plots.embedding_map); [] for a network
-    without ``embed`` (an autoencoder's).
+    without ``embed`` (an autoencoder's). Clips are coloured by what a classifier tells apart and
+    by domain: their section, or with one section their attributes, and "target" where the data
+    have target-domain clips.
 
     Clips: the training clips its detector lists, and the test clips of the last test run
     (scores.csv) grouped by label (normal, anomalous, unlabelled eval clips). Each clip is the mean
@@ -155,18 +172,19 @@ def embedding_maps(solution: Solution, result_root=None, machine_types=None) -> 
                                f"{len(train)} clip(s) of {train_vectors.shape[1]} dimension(s)")
         test, test_vectors = clip_embeddings(detector, [
             layout.Clip(machine_type, "test", row.section, 0, None if pd.isna(row.label) else int(row.label),
-                        Path(row.path), attributes=row.attributes if isinstance(row.attributes, str) else "")
+                        Path(row.path), domain=row.domain if isinstance(row.domain, str) else "source",
+                        attributes=row.attributes if isinstance(row.attributes, str) else "")
             for row in scores[scores["machine_type"] == machine_type].itertuples()])
         from sklearn.decomposition import PCA  # only for a network with embeddings: not with the module
 
         projection = PCA(2).fit(train_vectors)
         vectors = np.concatenate([train_vectors, test_vectors]) if test else train_vectors
         groups = ["train"] * len(train) + [TEST_GROUPS.get(c.label, "unlabelled test") for c in test]
+        colours, word = _colour_keys(train + test, layout.group_word(train[0].path.name))
         figure, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
-        plots.embedding_map(projection.transform(vectors), groups, [c.section for c in train + test],
-                            projection.explained_variance_ratio_, ax=ax, word=layout.group_word(train[0].path.name),
-                            title=f"{solution.run_name} · {machine_type}: mean embedding per clip, "
-                                  f"on the training clips' principal components")
+        plots.embedding_map(projection.transform(vectors), groups, colours, projection.explained_variance_ratio_,
+                            ax=ax, word=word, title=f"{solution.run_name} · {machine_type}: mean embedding per clip, "
+                                                    f"on the training clips' principal components")
         figures.append(figure)
     return figures
 

@@ -5,6 +5,8 @@ Spectrogram axes are in seconds and Hz, colour bars in dB.
 """
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 
 import librosa.display
@@ -222,7 +224,7 @@ def id_probabilities(view, ax=None, title: str | None = None):
     ax = _axes(ax, figsize=(7, 2.6))
     colours = id_colours(view.classes)
     for section, probability in zip(view.classes, view.id_probabilities):
-        own = section == view.section
+        own = section == view.own_class
         ax.plot(view.item_times, probability, lw=2.2 if own else 1.0, alpha=1.0 if own else 0.7,
                 color=colours[section], label=f"{view.group_word} {section}" + (" (its own)" if own else ""))
     ax.set_ylim(-0.02, 1.02)
@@ -232,13 +234,17 @@ def id_probabilities(view, ax=None, title: str | None = None):
 
 def mean_id_probabilities(view, ax=None, title: str | None = None):
     """The clip's mean probability of each machine ID in its colour (id_colours), its own ID
-    opaque and edged, the others faint."""
+    opaque and edged, the others faint; long class names (sections with attributes) slanted."""
     ax = _axes(ax, figsize=(4, 2.6))
     means = view.id_probabilities.mean(axis=1)
     colours = id_colours(view.classes)
-    bars = ax.bar([f"{view.group_word} {c}" for c in view.classes], means, color=[colours[c] for c in view.classes])
+    names = [f"{view.group_word} {c}" for c in view.classes]
+    bars = ax.bar(range(len(names)), means, color=[colours[c] for c in view.classes])
+    slanted = sum(map(len, names)) > 40
+    ax.set_xticks(range(len(names)), names, rotation=30 if slanted else 0, ha="right" if slanted else "center",
+                  fontsize=7 if slanted else None)
     for bar, section in zip(bars, view.classes):
-        own = section == view.section
+        own = section == view.own_class
         bar.set_alpha(1.0 if own else 0.35)
         bar.set_edgecolor("black" if own else "none")
     ax.set_ylim(0, 1)
@@ -286,13 +292,14 @@ def _marker_handle(style: dict, colour, label: str) -> Line2D:
 
 
 def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: str | None = None, word: str = "id"):
-    """Clips as points on a 2-D map of their embeddings, coloured by machine ID (section), marked by group.
+    """Clips as points on a 2-D map of their embeddings, coloured by machine ID (section, or another key), marked by group.
 
     points: [shape=(clips, 2)]; groups: each clip's group, a key of :data:`EMBEDDING_GROUPS`
     [shape=(clips,)]; ids: each clip's machine ID [shape=(clips,)]; explained: the share of the
     variance each axis explains, as fractions [shape=(2,)]; word: what an ID is called ("id" in 2020,
-    "section" after). Two legends beside the axes: the IDs (colour) and the groups (marker, with
-    their clip counts).
+    "section" after; or what the colour keys are, e.g. "attributes · domain", whose keys then
+    stand alone in the legend). Two legends beside the axes: the keys (colour) and the groups
+    (marker, with their clip counts).
     """
     ax = _axes(ax, figsize=(7.5, 5))
     points, groups, ids = np.asarray(points), np.asarray(groups), np.asarray(ids).astype(str)
@@ -304,7 +311,10 @@ def embedding_map(points: np.ndarray, groups, ids, explained, ax=None, title: st
             colour = [colours[i] for i in ids[chosen]]
             ax.scatter(points[chosen, 0], points[chosen, 1], **{"edgecolors" if _hollow(style) else "c": colour}, **style)
             group_handles.append(_marker_handle(style, "#555555", f"{group} ({int(chosen.sum())})"))
-    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=f"{word} {section}")
+    def named(key: str) -> str:  # other keys (attributes, with domains) name themselves, wrapped beside the axes
+        return f"{word} {key}" if word in ("id", "section") else textwrap.fill(key.replace("_", " "), 18)
+
+    id_handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=colour, label=named(section))
                   for section, colour in colours.items()]
     ax.add_artist(ax.legend(handles=id_handles, title=group_name(word), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                             fontsize=8, title_fontsize=9))
