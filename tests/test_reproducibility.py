@@ -20,7 +20,7 @@ RUN = textwrap.dedent("""
     from helpers.experiments import pipeline
     if __name__ == "__main__":
         data, result_root, seed, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-        sol = solution.load("{notebooks}/" + name, {{"training.epochs": 3, "training.seed": seed}})
+        sol = solution.load("{notebooks}/" + name, {{"training.epochs": 2, "training.seed": seed}})
         pipeline.train_all(sol, data, result_root, "fan", retrain=True, live=False, progress=False)
         pipeline.test_all(sol, data, result_root, "fan", progress=False)
 """).format(notebooks=paths.NOTEBOOKS)
