@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import paths
-from helpers.data import editions
+from helpers.data import editions, layout
 from helpers.detectors import solution
 from helpers.experiments import inspection, pipeline
 from helpers.figures import plots
@@ -104,3 +104,13 @@ def test_a_map_needs_two_training_clips(classifier_run, tiny_data):
     finally:
         path.write_bytes(original)
     assert f"fan in {sol.result_dir(root)}" in str(err.value) and "at least 2 usable training clips" in str(err.value)
+
+
+def test_a_map_colours_clips_by_what_a_classifier_tells_apart_and_by_domain():
+    clip = layout.Clip
+    two_sections = [clip("fan", "train", s, 0, 0, f"/{s}{d}.wav", domain=d) for s in ("00", "01") for d in ("source", "target")]
+    assert inspection._colour_keys(two_sections, "section") == (
+        ["00 · source", "00 · target", "01 · source", "01 · target"], "section · domain")
+    one_section = [clip("ToyCar", "train", "00", 0, 0, f"/{a}.wav", attributes=a) for a in ("spd_28V", "spd_31V")]
+    assert inspection._colour_keys(one_section, "section") == (["spd_28V", "spd_31V"], "attributes")
+    assert inspection._colour_keys(two_sections[::2], "id") == (["00", "01"], "id")  # 2020: by ID, as before
