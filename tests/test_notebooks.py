@@ -13,7 +13,7 @@ import pytest
 
 from helpers import paths, recording
 from helpers.data import layout
-from helpers.detectors import solution
+from helpers.detectors import detector, solution
 from helpers.execution import runner
 from helpers.experiments.results import collect_results, read_result_csv, read_scores
 from helpers.detectors.solution import solution_folders
@@ -99,20 +99,21 @@ def test_solution_notebooks(folder, tiny_data, result_root):
     types = TYPES.split(",")
     check_result_files(run_dir, tiny_data, types)
     check_recorded_metrics(run_dir, folder.name)
-    for machine_type in types:
-        history = pd.read_csv(run_dir / f"history_{machine_type}.csv")
+    sol = solution.load(folder)
+    scopes = [detector.scope_name(sol, scope) for scope in detector.scopes(sol, types)]  # types, or all_types
+    for scope in scopes:
+        history = pd.read_csv(run_dir / f"history_{scope}.csv")
         assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
         assert history["loss"].map(math.isfinite).all() and history["val_loss"].map(math.isfinite).all()
-        assert (run_dir / f"loss_{machine_type}.png").stat().st_size > 5_000
-    # headless, the loss figure is shown once per machine type, when its training ends (not once per epoch)
-    assert sum(images(run_dir / "notebooks" / "00-train-with-visual.ipynb")) == len(types)
+        assert (run_dir / f"loss_{scope}.png").stat().st_size > 5_000
+    # headless, the loss figure is shown once per network, when its training ends (not once per epoch)
+    assert sum(images(run_dir / "notebooks" / "00-train-with-visual.ipynb")) == len(scopes)
     summary = pd.read_csv(run_dir / "train_summary.csv")
-    assert list(summary["machine_type"]) == types and (summary["epochs"] == EPOCHS).all()
+    assert list(summary["machine_type"]) == scopes and (summary["epochs"] == EPOCHS).all()
     assert not summary["reused"].any()
     visual = run_dir / "notebooks" / "02-visualize-predictions.ipynb"
     # per machine type one figure of panels and one of scores over time, and a map of the
     # embeddings for a network that has them
-    sol = solution.load(folder)
     written = json.loads((run_dir / "metrics.json").read_text())
     assert (written["objective"], written["scoring_backend"]) == (sol.objective.name, sol.config["scoring"]["backend"])
     mapped = hasattr(sol.build_model(2), "embed")  # 2 classes, where the objective learns classes
