@@ -22,6 +22,7 @@ says where the clips are, how results are grouped and which figures and files th
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import threading
 import time
@@ -190,6 +191,9 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
     net, history = trainer(solution).train(solution, train_items, val_items, result_dir / "logs", scope, display,
                                            classes=len(classes) if classes else None, **resumable, **stoppable)
     seconds = time.perf_counter() - started
+    items = len(train_items) + (len(val_items) if val_items is not None else 0)
+    del train_items, val_items  # their frames are a copy of every log-mel: freed before the scorer builds its own
+    gc.collect()  # the trainer's callbacks held them, in reference cycles
     display.update(history)
     display.close(result_dir / f"loss_{scope}.png")
     trained = Detector.trained(solution, net, clips, fingerprint, classes)
@@ -197,7 +201,6 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
     trained.save(target)
     atomic_write_text(history_path, history.to_csv(index=False))
     remove_checkpoint(checkpoint)
-    items = len(train_items) + (len(val_items) if val_items is not None else 0)
     return _summary_row(scope, clips, items, history, seconds, False)
 
 
