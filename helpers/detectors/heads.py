@@ -164,7 +164,11 @@ HEADS = {"arcface": ArcFace, "subcluster_adacos": SubClusterAdaCos, "adaproj": A
 
 
 def head(name: str, embedding: int, classes: int, **settings) -> nn.Module:
-    """The head called `name` (model.head); ConfigError naming what is accepted and the closest name."""
+    """The head called `name` (model.head) for `embedding`-dimensional embeddings and `classes`
+    classes. `settings`: any of scale, margin (arcface), subclusters, dynamic, trainable
+    (subcluster_adacos, adaproj); each head takes its own and ignores the others', so that a
+    model passes its settings whatever head is chosen. ConfigError naming what is accepted and
+    the closest name for an unknown head."""
     if name not in HEADS:
         close = difflib.get_close_matches(str(name), HEADS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
