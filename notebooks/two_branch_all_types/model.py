@@ -45,6 +45,9 @@ from helpers.detectors import heads
 from helpers.errors import ConfigError
 
 
+SPECTRUM_CONVOLUTIONS = ((64, 16), (16, 4), (8, 2))  # (kernel, stride) of the spectrum branch's 1-D convolutions
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with BatchNorm; the input added back (through a strided 1x1 convolution
     when the shape changes); ReLU after."""
@@ -77,12 +80,12 @@ class TwoBranchClassifier(nn.Module):
         self.mel_embedding = nn.Sequential(nn.Linear(mel_channels[-1], branch_embedding, bias=False),
                                            nn.BatchNorm1d(branch_embedding))
         layers, n_in = [], 1
-        for n_out, (kernel, stride) in zip(spectrum_channels, ((64, 16), (16, 4), (8, 2))):
+        for n_out, (kernel, stride) in zip(spectrum_channels, SPECTRUM_CONVOLUTIONS):
             layers += [nn.Conv1d(n_in, n_out, kernel, stride), nn.ReLU(inplace=True)]
             n_in = n_out
         self.spectrum_trunk = nn.Sequential(*layers, nn.Flatten())
         length = bins
-        for kernel, stride in ((64, 16), (16, 4), (8, 2)):
+        for kernel, stride in SPECTRUM_CONVOLUTIONS:
             length = (length - kernel) // stride + 1
         self.spectrum_embedding = nn.Sequential(
             nn.Linear(n_in * length, branch_embedding, bias=False), nn.BatchNorm1d(branch_embedding),
