@@ -55,6 +55,48 @@ def figures(group: pd.DataFrame) -> tuple[float, ...]:
             *precision_recall_f1(group["label"], group["decision"] if "decision" in group else [np.nan] * len(group)))
 
 
+def _sorted_auc_pauc(labels: np.ndarray, scores: np.ndarray, max_fpr: float = MAX_FPR) -> tuple[float, float]:
+    """:func:`auc_pauc` of clips already sorted by descending score [shape=(n,) each]: the ROC
+    points at each distinct score, the area under them, and the McClish-standardised area up to
+    `max_fpr` with the last segment interpolated, as sklearn's roc_auc_score computes them."""
+    ends = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # the last clip of each distinct score
+    true_positives = np.cumsum(labels)[ends]
+    false_positives = ends + 1 - true_positives
+    if true_positives[-1] == 0 or false_positives[-1] == 0:
+        return float("nan"), float("nan")
+    tpr = np.r_[0.0, true_positives / true_positives[-1]]
+    fpr = np.r_[0.0, false_positives / false_positives[-1]]
+    stop = np.searchsorted(fpr, max_fpr, side="right")
+    partial_tpr = np.r_[tpr[:stop], np.interp(max_fpr, fpr[stop - 1:stop + 1], tpr[stop - 1:stop + 1])]
+    partial = np.trapezoid(partial_tpr, np.r_[fpr[:stop], max_fpr])
+    low = max_fpr**2 / 2
+    return float(np.trapezoid(tpr, fpr)), float(0.5 * (1 + (partial - low) / (max_fpr - low)))
+
+
+def auc_pauc_ci95(labels, scores, confidence: float = 0.95) -> tuple[float, float]:
+    """The half-widths of the `confidence` intervals of the AUC and the pAUC of these clips, as the
+    official 2023-2025 evaluators compute them (a jackknife, after Mesaros et al. 2019, sec. IV):
+    the n leave-one-out values theta_i, sigma = sqrt(sum (theta_i - mean theta_i)^2 / (n (n - 1))),
+    half-width = Student's t quantile with n - 1 degrees of freedom times sigma. That sigma is the
+    evaluators'; the textbook jackknife's is n - 1 times wider. nan where a leave-one-out set lacks
+    a class, or n < 3.
+
+    The n leave-one-out figures come from one sort (:func:`_sorted_auc_pauc`, checked against
+    sklearn in the tests), not from n calls of sklearn: 1,400 clips take well under a second instead of about ten."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    n = len(labels)
+    if n < 3 or not np.all(np.isfinite(scores)):
+        return float("nan"), float("nan")
+    from scipy.stats import t
+
+    order = np.argsort(-scores, kind="stable")
+    labels, scores = labels[order].astype(np.int64), scores[order]
+    left_out = np.array([_sorted_auc_pauc(np.delete(labels, i), np.delete(scores, i)) for i in range(n)])
+    sigma = np.sqrt(np.sum((left_out - left_out.mean(axis=0)) ** 2, axis=0) / (n * (n - 1)))
+    auc, pauc = abs(t.ppf((1 - confidence) / 2, n - 1)) * sigma
+    return float(auc), float(pauc)
+
+
 def counts(group: pd.DataFrame) -> dict[str, int]:
     """{n_normal, n_anomaly}: the clips of each label in one set [column label]."""
     return {"n_normal": int((group["label"] == 0).sum()), "n_anomaly": int((group["label"] == 1).sum())}

@@ -85,7 +85,7 @@ def test_groups_their_names_and_the_result_files_of_each_rule_set():
     assert [list(r.result_mean_rows.values()) for r in RULE_SETS] == [
         ["Average"], ["arithmetic mean", "harmonic mean"], ["arithmetic mean", "harmonic mean"]]
     assert [r.result_official_line for r in RULE_SETS] == [False, True, True]
-    assert [len(r.figures) for r in RULE_SETS] == [5, 5, 11]
+    assert [len(r.figures) for r in RULE_SETS] == [5, 5, 12]
     assert [r.ranked for r in RULE_SETS] == [("AUC", "pAUC"), ("AUC", "pAUC"), ("AUC (source)", "AUC (target)", "pAUC")]
 
 
@@ -177,6 +177,9 @@ def edition_data(tmp_path_factory):
     return root
 
 
+EVALUATOR_ROWS = ("arithmetic mean", "harmonic mean", "source harmonic mean", "target harmonic mean")
+
+
 @pytest.mark.parametrize("folder", solution_folders(), ids=lambda f: f.name)
 def test_every_solution_trains_and_tests_on_the_later_editions_data(folder, edition_data, tmp_path):
     for year in (2021, 2022, 2023, 2024):
@@ -199,7 +202,18 @@ def test_every_solution_trains_and_tests_on_the_later_editions_data(folder, edit
             written = results.read_scores(run / rules.score_file_name(machine_type, section, domain))
             assert written["file_name"].tolist() == group["file_name"].tolist()
             assert (run / rules.decision_file_name(machine_type, section, domain)).is_file()
-        assert results.read_result_csv(run / "result.csv").iloc[-1]["section"] == results.OFFICIAL
+        written = results.read_result_csv(run / "result.csv")
+        assert written.iloc[-1]["section"] == results.OFFICIAL
+        if rules.evaluator_rows:  # 2022 on: the official evaluators' rows, by their names, in both files
+            evaluator = written[written["evaluator"]]
+            assert evaluator["section"].tolist() == [
+                *EVALUATOR_ROWS, *(f"{name}{editions.OVER_ALL}" for name in EVALUATOR_ROWS)]
+            assert evaluator["AUC"].notna().all() and 0 <= written.iloc[-1][results.CI95] < 1
+            assert payload["official_score_ci95"] == written.iloc[-1][results.CI95]
+            assert set(payload["machine_types"][machine_type]["evaluator"]) == set(EVALUATOR_ROWS)
+            assert payload["evaluator"]["official score"] == payload["official_score"]
+        else:
+            assert not written["evaluator"].any() and "official_score_ci95" not in payload
 
 
 def test_the_notebooks_show_the_official_table_and_domains_of_a_2021_set(edition_data, tmp_path):

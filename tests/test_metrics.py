@@ -126,3 +126,62 @@ def test_metric_keys_are_stable():
     assert [metrics.metric_key(c) for c in ("AUC (source)", "pAUC", "F1 score (target)", "precision")] == \
         ["auc_source", "pauc", "f1_target", "precision"]
     assert RULES_2022.ranked_keys == ["auc_source", "auc_target", "pauc"]
+
+
+# The official 2023-2025 evaluators' extra figures (nttcslab/dcase2023_task2_evaluator and
+# dcase2024_task2_evaluator, which compute them alike), on the example sections by hand.
+
+T_975_3 = 3.182446305284263  # Student's t, 97.5 % quantile, 3 degrees of freedom
+
+
+def test_2022_rules_auc_over_all_of_a_sections_clips():
+    row = RULES_2022.group_table(example(7.0)).iloc[0]
+    assert row["AUC (all)"] == 0.75  # anomaly 3 above normals 1, 2; anomaly 7 above all four: 6 of 8 pairs
+    assert RULES_2022.figures[-1] == "AUC (all)" and "AUC (all)" not in RULES_2022.ranked
+
+
+def test_evaluator_mean_rows_pool_both_domains():
+    tables = {"fan": RULES_2022.group_table(example(7.0)), "valve": RULES_2022.group_table(example(5.5))}
+    # AUC (source, target): fan 1.0, 0.5; valve 1.0, 0.25 (5.5 above normal 5 only of the target normals 5, 6)
+    rows = RULES_2022.evaluator_means(list(tables.values()))
+    assert list(rows) == ["arithmetic mean", "harmonic mean", "source harmonic mean", "target harmonic mean"]
+    assert rows["arithmetic mean"]["AUC"] == pytest.approx((1.0 + 0.5 + 1.0 + 0.25) / 4)
+    assert rows["harmonic mean"]["AUC"] == pytest.approx(4 / (1 / 1.0 + 1 / 0.5 + 1 / 1.0 + 1 / 0.25))
+    assert rows["source harmonic mean"]["AUC"] == 1.0
+    assert rows["target harmonic mean"]["AUC"] == pytest.approx(2 / (1 / 0.5 + 1 / 0.25))
+    # pAUC: fan's 7 lies above every normal (TPR 1/2 below FPR 0.1); valve's highest clip is its normal 6
+    assert rows["harmonic mean"]["pAUC"] == pytest.approx(2 / (1 / mcclish(0.05) + 1 / mcclish(0.0)))
+    # decisions 0, 1 on the source normals, 1 on the source anomaly, 0 on the target clips: precision 0.5 and 0
+    assert rows["arithmetic mean"]["precision"] == pytest.approx(0.25) and rows["harmonic mean"]["precision"] == 0.0
+    assert rows["source harmonic mean"]["recall"] == 1.0
+    assert RULES_2021.evaluator_means(list(tables.values())) == {} and RULES_2020.evaluator_rows is False
+
+
+def test_official_score_ci95_is_the_evaluators_jackknife():
+    """Four clips, labels 0, 0, 1, 1, scores 0.1, 0.4, 0.35, 0.8. Leaving out each clip in turn:
+    AUC 1/2, 1, 1, 1/2; pAUC (one normal or one anomaly left, FPR steps of 1/2 or 1): McClish(0.05),
+    1, 1, McClish(0). Half-width = t(0.975, 3) * sqrt(sum (theta_i - mean)^2 / (4 * 3))."""
+    def half_width(values):
+        values = np.array(values)
+        return T_975_3 * math.sqrt(np.sum((values - values.mean()) ** 2) / 12)
+
+    auc, pauc = metrics.auc_pauc_ci95([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert auc == pytest.approx(half_width([0.5, 1, 1, 0.5]), abs=1e-12)
+    assert pauc == pytest.approx(half_width([mcclish(0.05), 1, 1, mcclish(0.0)]), abs=1e-12)
+    assert all(math.isnan(v) for v in metrics.auc_pauc_ci95([0, 1, 1], [0.1, 0.2, 0.3]))  # leaving the normal out
+    clips = pd.DataFrame({"label": [0, 0, 1, 1], "score": [0.1, 0.4, 0.35, 0.8]})
+    tables = {"fan": RULES_2022.group_table(example(7.0))}
+    overall = RULES_2022.evaluator_summary(tables, clips)["all"]
+    assert overall["official score ci95"] == pytest.approx((auc + pauc) / 2)
+    assert overall["official score"] == RULES_2022.official_score(list(tables.values()))
+    assert overall["harmonic mean (target)"] == 0.5 and overall["arithmetic mean"] == 0.75
+
+
+def test_leave_one_out_figures_match_sklearn_with_ties():
+    rng = np.random.default_rng(3)
+    for n, decimals in ((7, 0), (60, 1), (300, 3)):
+        labels = rng.integers(0, 2, n)
+        labels[:2] = (0, 1)
+        scores = np.round(rng.normal(size=n) + labels, decimals)
+        order = np.argsort(-scores, kind="stable")
+        assert metrics._sorted_auc_pauc(labels[order], scores[order]) == pytest.approx(auc_pauc(labels, scores), abs=1e-12)

@@ -48,6 +48,8 @@ SPLITS = ("train", "test")
 LABELS = {"normal": 0, "anomaly": 1}
 DOMAINS = ("source", "target")
 CLIP_SECONDS = 10.0  # a clip's length where its edition's row names no other
+EVALUATOR_FIGURES = ("AUC", "pAUC", *metrics.DECISION_METRICS)  # the official evaluators' mean rows' columns
+OVER_ALL = " over all machine types, sections, and domains"  # their overall rows' names: "harmonic mean" + OVER_ALL
 
 
 def check_split(split: str) -> None:
@@ -87,7 +89,8 @@ class Rules(ABC):
     synth_section_counts: {preset: (source training, target training, normal test, anomalous test
     clips of each domain) per section} of synthetic sets, None where the counts are per machine ID
     (helpers.data.synth.PRESETS); synth_eval: whether the eval layout (unlabelled test clips and their
-    ground truth) is synthesised.
+    ground truth) is synthesised; evaluator_rows: whether the edition's official evaluator also
+    prints the domain-pooled mean rows and the official score's 95 % interval (:meth:`evaluator_summary`).
     """
 
     name: str
@@ -106,6 +109,7 @@ class Rules(ABC):
     speed_word: str | None = None
     synth_section_counts: dict[str, tuple[int, int, int, int]] | None = None
     synth_eval = False
+    evaluator_rows = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -213,6 +217,49 @@ class Rules(ABC):
                 score = self.official_score([table]) if name == self.official_mean else float("nan")
                 rows.append({"machine_type": machine_type, "section": name, **values, "official score": score})
         return pd.DataFrame(rows, columns=["machine_type", *self.group_columns, *self.figures, "official score"])
+
+    def evaluator_means(self, tables: list[pd.DataFrame]) -> dict[str, dict[str, float]]:
+        """The official 2023-2025 evaluators' mean rows over these group tables, by their names:
+        {"arithmetic mean", "harmonic mean", "source harmonic mean", "target harmonic mean":
+        {figure in EVALUATOR_FIGURES: value}}. AUC, precision, recall and F1 pool both domains' values
+        of every section (a domain's row: that domain's), pAUC every section's once; undefined values
+        are left out. {} for rules whose evaluator prints no such rows (:attr:`evaluator_rows`)."""
+        if not self.evaluator_rows:
+            return {}
+        rows = {"arithmetic mean": (metrics.arithmetic_mean, DOMAINS), "harmonic mean": (metrics.harmonic_mean, DOMAINS),
+                **{f"{d} harmonic mean": (metrics.harmonic_mean, (d,)) for d in DOMAINS}}
+        out = {}
+        for name, (mean, domains) in rows.items():
+            out[name] = {}
+            for figure in EVALUATOR_FIGURES:
+                columns = ["pAUC"] if figure == "pAUC" else [f"{figure} ({d})" for d in domains]
+                values = np.concatenate([t[c].to_numpy(dtype=np.float64) for t in tables for c in columns] or [[]])
+                out[name][figure] = mean(values[np.isfinite(values)])
+        return out
+
+    def evaluator_summary(self, tables: dict[str, pd.DataFrame], clips: pd.DataFrame) -> dict:
+        """Every figure the official 2023-2025 evaluators print beyond the group rows, by their names;
+        {} for rules whose evaluator prints none (:attr:`evaluator_rows`).
+
+        `tables`: {machine_type: :meth:`group_table`}; `clips`: every labelled test clip of them
+        [columns=label, score]. Returns {"machine_types": {type: :meth:`evaluator_means`}, "all":
+        {"<row> over all machine types, sections, and domains": {figure: value}, "official score",
+        "official score ci95", and the ranking table's "arithmetic mean", "harmonic mean (source)",
+        "harmonic mean (target)" (of the AUCs of every section)}}. The 95 % interval is the
+        evaluators': the mean of the jackknife half-widths (helpers.metrics.auc_pauc_ci95) of the
+        AUC and the pAUC of all clips pooled, whatever their machine type.
+        """
+        if not self.evaluator_rows:
+            return {}
+        overall = self.evaluator_means(list(tables.values()))
+        labels, scores = clips["label"].to_numpy(), clips["score"].to_numpy(dtype=np.float64)
+        half_widths = metrics.auc_pauc_ci95(labels, scores)
+        return {"machine_types": {t: self.evaluator_means([table]) for t, table in tables.items()},
+                "all": {**{f"{name}{OVER_ALL}": values for name, values in overall.items()},
+                        "official score": self.official_score(list(tables.values())),
+                        "official score ci95": float(np.mean(half_widths)),
+                        "arithmetic mean": overall["arithmetic mean"]["AUC"],
+                        **{f"harmonic mean ({d})": overall[f"{d} harmonic mean"]["AUC"] for d in DOMAINS}}}
 
     def roc_groups(self, scores: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
         """(legend name, section, clips) per ROC curve of one machine type's scores [columns=section,
@@ -356,16 +403,18 @@ class Rules2021(_SectionRules):
 
 class Rules2022(_SectionRules):
     """DCASE 2022 to 2026: sections, every test clip in <type>/test; per section, AUC of each domain's
-    normals against every anomaly of the section, pAUC over all its clips, the rest per domain."""
+    normals against every anomaly of the section, pAUC and AUC (all) over all its clips, the rest per
+    domain; the official evaluator's mean rows and 95 % interval as well."""
 
     name = "2022"
     figures = ("AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "pAUC (target)",
-               *(f"{m} ({d})" for m in metrics.DECISION_METRICS for d in DOMAINS))
+               *(f"{m} ({d})" for m in metrics.DECISION_METRICS for d in DOMAINS), "AUC (all)")
     ranked = ("AUC (source)", "AUC (target)", "pAUC")
     official_rule = "harmonic mean of AUC (source), AUC (target) and pAUC over every section"
     accepted = ("section_XX_{source,target}_{train,test}_{normal,anomaly}_NNNN[_<attributes>].wav "
                 "or (eval test) section_XX_NNNN.wav")
     attribute_tables = True
+    evaluator_rows = True
     synth_section_counts = {"tiny": (4, 1, 2, 2), "small": (100, 10, 25, 25), "medium": (300, 10, 50, 50),
                             "full": (990, 10, 50, 50)}  # full: the real sets
     _UNLABELLED = re.compile(r"^section_(?P<section>\d{2})_(?P<index>\d{4,8})(?:_(?P<attributes>.+))?\.wav$")
@@ -378,7 +427,7 @@ class Rules2022(_SectionRules):
         return sectioned > 0 and sectioned >= len(names) - sectioned
 
     def _group_figures(self, group):
-        row = {"pAUC": metrics.auc_pauc(group["label"], group["score"])[1]}
+        row = dict(zip(("AUC (all)", "pAUC"), metrics.auc_pauc(group["label"], group["score"])))
         for domain in DOMAINS:
             ranked = self._domain_clips(group, domain)
             row[f"AUC ({domain})"] = metrics.auc_pauc(ranked["label"], ranked["score"])[0]

@@ -445,10 +445,12 @@ def test_all(solution: Solution, data_dir=None, result_root=None, machine_types=
     all_scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
     atomic_write_text(result_dir / "scores.csv", all_scores.to_csv(index=False))
     if tables:
-        results.write_result_csv(result_dir / "result.csv", tables, ed.rules)
+        labelled = all_scores[all_scores["machine_type"].isin(tables) & all_scores["label"].notna()]
+        summary = ed.rules.evaluator_summary(tables, labelled)
+        results.write_result_csv(result_dir / "result.csv", tables, ed.rules, summary)
         results.write_metrics_json(result_dir / "metrics.json", tables, ed, {
             "solution": solution.name, "run_name": solution.run_name, "objective": solution.objective.name,
             "scoring_backend": solution.config["scoring"]["backend"],
             "threshold_quantile": solution.config["scoring"]["threshold_quantile"], "data_dir": str(data_dir),
-            "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]})
+            "ground_truth": str(truth_path) if truth_path else None, "skipped": [s.__dict__ for s in skiplog.skipped()]}, summary)
     return all_scores, tables

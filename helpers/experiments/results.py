@@ -15,10 +15,16 @@ recall,F1 score``; 2021 ``section,domain,AUC,pAUC,...``; 2022+ ``section,AUC (so
 (target),pAUC,pAUC (source),pAUC (target),precision (source),...``), a row per group, the mean
 rows (2020: ``Average``, the arithmetic mean; later: ``arithmetic mean`` and ``harmonic mean``),
 then an empty line. From 2021 on the file ends with a line ``official score,<value>`` (over
-every machine type). ``metrics.json``: the same figures under stable keys (metrics.metric_key)
-for scripts: ``official_score`` overall and per machine type, per type ``sections`` (one record
-per group: ``section``, ``auc_source``, ``auc_target``, ``pauc``, ...), ``arithmetic_mean`` and
-``harmonic_mean``. Every file is written whole or not at all (helpers.fileio).
+every machine type). From 2022 on, as the official evaluators print them (Rules.evaluator_summary),
+each type's mean rows are followed by the evaluators' block (a header ``,,AUC,pAUC,precision,recall,
+F1 score``, then ``arithmetic mean``, ``harmonic mean``, ``source harmonic mean``, ``target harmonic
+mean``, both domains pooled), the file's end by the same rows "over all machine types, sections, and
+domains" before the official score, and a last line ``official score ci95,<value>``.
+``metrics.json``: the same figures under stable keys (metrics.metric_key) for scripts:
+``official_score`` overall and per machine type, per type ``sections`` (one record per group:
+``section``, ``auc_source``, ``auc_target``, ``pauc``, ...), ``arithmetic_mean`` and
+``harmonic_mean``; from 2022 on ``official_score_ci95``, and ``evaluator`` overall and per type:
+the evaluators' rows under their own names. Every file is written whole or not at all (helpers.fileio).
 """
 from __future__ import annotations
 
@@ -31,11 +37,13 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import metrics
-from helpers.data.editions import Edition, Rules
+from helpers.data.editions import EVALUATOR_FIGURES, Edition, Rules
 from helpers.errors import ConfigError, ToolkitError
 from helpers.fileio import atomic_write_text
 
 OFFICIAL = "official score"
+CI95 = "official score ci95"
+EVALUATOR_HEADER = ["", "", *EVALUATOR_FIGURES]  # the line before the evaluators' mean rows, as they print it
 
 
 def _write_rows(path: Path, file_names, values, as_int: bool) -> Path:
@@ -72,10 +80,19 @@ def _format(value) -> str:
     return "nan" if value is None or math.isnan(value) else repr(float(value))
 
 
-def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], rules: Rules) -> Path:
+def _evaluator_rows(writer, rows: dict[str, dict[str, float]]) -> None:
+    if rows:
+        writer.writerow(EVALUATOR_HEADER)
+        for name, values in rows.items():
+            writer.writerow([name, "", *(_format(values[f]) for f in EVALUATOR_FIGURES)])
+
+
+def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], rules: Rules, summary: dict | None = None) -> Path:
     """Write ``result.csv`` from {machine_type: rules.group_table(...)} in the layout of the edition's rules
-    (rules.result_header, rules.result_mean_rows, rules.result_official_line)."""
+    (rules.result_header, rules.result_mean_rows, rules.result_official_line), with the evaluators'
+    rows of `summary` (rules.evaluator_summary; None or {}: none)."""
     keys, figures = rules.group_columns, rules.figures
+    summary = summary or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for machine_type, table in tables.items():
@@ -87,32 +104,46 @@ def write_result_csv(path: str | Path, tables: dict[str, pd.DataFrame], rules: R
             if name in rules.result_mean_rows:
                 writer.writerow([rules.result_mean_rows[name], *[""] * (len(keys) - 1),
                                  *(_format(values[f]) for f in figures)])
+        _evaluator_rows(writer, summary.get("machine_types", {}).get(machine_type, {}))
+        writer.writerow([])
+    overall = summary.get("all", {})
+    if overall:
+        _evaluator_rows(writer, {name: values for name, values in overall.items() if isinstance(values, dict)})
         writer.writerow([])
     if rules.result_official_line:
         writer.writerow([OFFICIAL, _format(rules.official_score(list(tables.values())))])
+    if CI95 in overall:
+        writer.writerow([CI95, _format(overall[CI95])])
     return atomic_write_text(path, buffer.getvalue())
 
 
 def read_result_csv(path: str | Path) -> pd.DataFrame:
     """A ``result.csv`` as rows [columns=machine_type, then its header's columns] with the mean rows
     included (in the first column: 'Average', 'arithmetic mean', ...; 2020's ``id`` is ``section``)
-    and, from 2021 on, a last row (machine_type 'all', section 'official score', value in 'official score')."""
-    rows, machine_type, header = [], None, None
+    and, from 2021 on, a last row (machine_type 'all', section 'official score', value in 'official score',
+    from 2022 on its 95 % interval in 'official score ci95'). The evaluators' rows (2022 on) are rows
+    too, their figures in the columns AUC, pAUC, precision, recall, F1 score, and 'evaluator' True
+    (False on every other row); those over all types have machine_type 'all'."""
+    rows, machine_type, header, evaluator = [], None, None, False
     with open(path, newline="") as handle:
         for line in csv.reader(handle):
             if not line:
-                machine_type = header = None
+                machine_type, header, evaluator = None, None, False
             elif line[0] == OFFICIAL and len(line) == 2 and machine_type is None:
-                rows.append({"machine_type": "all", "section": OFFICIAL, OFFICIAL: float(line[1])})
+                rows.append({"machine_type": "all", "section": OFFICIAL, "evaluator": False, OFFICIAL: float(line[1])})
+            elif line[0] == CI95 and len(line) == 2 and machine_type is None:
+                rows[-1][CI95] = float(line[1])
+            elif line == EVALUATOR_HEADER:
+                machine_type, header, evaluator = machine_type or "all", ["section", "", *EVALUATOR_FIGURES], True
             elif machine_type is None:
                 machine_type = line[0]
             elif header is None:
                 header = ["section" if h == "id" else h for h in line]
             else:
                 row = dict(zip(header, line))
-                rows.append({"machine_type": machine_type,
+                rows.append({"machine_type": machine_type, "evaluator": evaluator,
                              **{k: v if k in ("section", "domain") else float(v) if v else float("nan")
-                                for k, v in row.items()}})
+                                for k, v in row.items() if k}})
     return pd.DataFrame(rows)
 
 
@@ -121,11 +152,14 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 
 def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], ed: Edition,
-                       extra: dict | None = None) -> Path:
-    """Machine-readable metrics (full precision; see the module docstring for the keys); "style" names the rule set."""
+                       extra: dict | None = None, summary: dict | None = None) -> Path:
+    """Machine-readable metrics (full precision; see the module docstring for the keys); "style" names
+    the rule set; `summary`: the evaluators' rows (rules.evaluator_summary; None or {}: none)."""
     rules = ed.rules
+    summary = summary or {}
     payload = {"year": ed.year, "edition": ed.name, "style": rules.name, "group": rules.group_word,
                "official_score": rules.official_score(list(tables.values())),
+               **({"official_score_ci95": summary["all"][CI95], "evaluator": summary["all"]} if summary else {}),
                **(extra or {}), "machine_types": {}}
     for machine_type, table in tables.items():
         averages = metrics.means(table, rules.figures)
@@ -134,6 +168,7 @@ def write_metrics_json(path: str | Path, tables: dict[str, pd.DataFrame], ed: Ed
             "sections": _records(table),
             **{name.replace(" ", "_"): {metrics.metric_key(k): v for k, v in values.items()}
                for name, values in averages.items()},
+            **({"evaluator": summary["machine_types"][machine_type]} if summary else {}),
         }
     return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=True))
 
