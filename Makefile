@@ -1,5 +1,6 @@
 # Set-up is automatic: every target that needs Python creates .venv and installs the pinned
-# requirements first (once; again when requirements.txt or pyproject.toml change).
+# requirements first (once; again when requirements.txt or pyproject.toml change). requirements-nodeps.txt:
+# packages installed without their own pins (aisfx, for its pretrained weights: it pins librosa 0.9 and numpy 1.23).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,10 +10,11 @@ SIZE ?= small
 
 .PHONY: demo test data lab tensorboard benchmark regress regress-update clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

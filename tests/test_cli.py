@@ -74,9 +74,11 @@ def recorded_runs(monkeypatch):
 
     def run_solution(folder, data_dir, result_root, machine_types=None, epochs=None, retrain=False, timeout=None,
                      **options):
-        calls["solutions"].append({"name": folder.name, "data": str(data_dir), "epochs": epochs, "retrain": retrain})
+        calls["solutions"].append({"name": folder.name, "data": str(data_dir), "epochs": epochs, "retrain": retrain,
+                                   "run": options.get("run_name"), "extra": options.get("extra")})
         run = options.get("run_name") or folder.name
-        table = pd.DataFrame({"section": ["00", "02"], "AUC": [0.6, 0.8], "pAUC": [0.55, 0.65], "precision": [1.0, 0.5],
+        seed = (options.get("extra") or {}).get("SEED", 0)  # seed s: AUC 0.6 + 0.1 s on ID 00
+        table = pd.DataFrame({"section": ["00", "02"], "AUC": [0.6 + 0.1 * seed, 0.8], "pAUC": [0.55, 0.65], "precision": [1.0, 0.5],
                               "recall": [0.5, 1.0], "F1 score": [2 / 3, 2 / 3]})
         results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table}, editions.RULES_2020)
         results.write_metrics_json(Path(result_root) / run / "metrics.json", {"fan": table}, editions.edition(2020))
@@ -118,12 +120,31 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     # the official score of every run, one column per run: the mean of the IDs' AUC and pAUC
     table = printed.split("DCASE 2020 Task 2: official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan"))
-    assert fan.split()[1:] == ["0.65"] * len(names)
+    assert fan.split()[1:] == ["0.6500"] * len(names)
 
     recorded_runs["solutions"].clear()
     assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result), "--jobs", "1"]) == 0
     assert len(recorded_runs["synth"]) == 1 and "making the" not in capsys.readouterr().out
     assert [c["name"] for c in recorded_runs["solutions"]] == names  # one at a time: in order
+
+
+def test_run_with_seeds_trains_once_per_seed_and_reports_mean_and_sd(recorded_runs, tmp_path, capsys):
+    result = tmp_path / "result"
+    assert cli.main(["run", "--solution", "pytorch", "--seeds", "0,1,2", "--result-dir", str(result)]) == 0
+    assert [(c["run"], c["extra"]) for c in recorded_runs["solutions"]] == [
+        (f"pytorch-seed{s}", {"SEED": s}) for s in (0, 1, 2)]
+    printed = capsys.readouterr().out
+    assert "mean ± standard deviation over seeds 0,1,2" in printed
+    # per seed the fan's official score is the mean of AUC 0.6 + 0.1 s, 0.8, pAUC 0.55, 0.65: 0.65 + 0.025 s
+    fan = next(line for line in printed.splitlines() if line.startswith("fan"))
+    assert fan.split()[1:] == ["0.6750", "±", "0.0250", "(3", "seeds)"]
+    written = pd.read_csv(result / "pytorch-seeds.csv", dtype={"seeds": str})
+    auc = written[(written["section"] == "00") & (written["metric"] == "auc")].iloc[0]
+    assert (auc["value"], auc["sd"], auc["n"], auc["seeds"]) == (pytest.approx(0.7), pytest.approx(0.1), 3, "0 1 2")
+    for bad in ("0,0", "a", "-1"):
+        with pytest.raises(SystemExit):
+            cli.main(["run", "--seeds", bad])
+        assert "expected distinct training seeds" in capsys.readouterr().err
 
 
 def committed_means(shift: dict | None = None) -> pd.DataFrame:

@@ -78,13 +78,15 @@ def test_every_solution_config_loads_and_builds(folder):
     out = detector.engine(loaded).predict(net, batch)
     if "classes" in loaded.objective.required_arguments(loaded.input_kind):
         assert out.shape == (3, classes)
+    elif not loaded.objective.trains:  # a frozen network's solution: the embeddings pass through as they are
+        assert np.array_equal(out, batch) and loaded.input_shape() == (512,)
     else:
         mels = [np.zeros((loaded.features.n_mels, 200), np.float32)]
         items = pipeline.make_items(loaded, mels, training=False)
         assert out.shape == (3, *items.targets(np.arange(1)).shape[1:]) and items.batch(np.arange(1)).shape[1:] == batch.shape[1:]
     assert np.isfinite(out).all()
     size = net.count_params() if loaded.framework == "keras" else sum(p.numel() for p in net.parameters())
-    assert size > 0
+    assert size > 0 or not loaded.objective.trains
 
 
 def test_unknown_model_setting_names_the_build_arguments(tmp_path):

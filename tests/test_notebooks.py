@@ -148,10 +148,10 @@ def test_comparison_notebook(result_root, tiny_data):
     # the official score per machine type, then one figure of the ranked figures per machine type
     assert sum(images(output)) == 1 + len(types)
     cells = nbformat.read(output, as_version=4).cells
-    table = next(c for c in cells if "results.official_table(collected).round(4)" in c.source).outputs[-1]["data"]["text/plain"]
+    table = next(c for c in cells if "results.official_text(summary)" in c.source).outputs[-1]["data"]["text/plain"]
     assert all(run in table for run in runs)
     official = collected[(collected["machine_type"] == "all") & (collected["metric"] == "official_score")]
-    assert all(f"{value:.4f}".rstrip("0") in table for value in official["value"])
+    assert all(f"{value:.4f}" in table for value in official["value"])
 
 
 def test_unknown_parameter_is_refused(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from helpers.data.editions import RULES_2020, RULES_2021, RULES_2022, edition
 from helpers.errors import ToolkitError
 from helpers.fileio import atomic_write_text
-from helpers.experiments.results import (collect_results, official_table, read_result_csv, read_scores, write_metrics_json,
+from helpers.experiments.results import (CI95, OFFICIAL, collect_results, official_table, read_result_csv, read_scores, write_metrics_json,
                              write_result_csv, write_scores)
 
 NAN = float("nan")
@@ -47,7 +47,8 @@ def test_result_csv_2022_layout_is_the_baselines(tmp_path):
     lines = path.read_text().split("\n")
     assert lines[0] == "bearing"
     assert lines[1] == ("section,AUC (source),AUC (target),pAUC,pAUC (source),pAUC (target),precision (source),"
-                        "precision (target),recall (source),recall (target),F1 score (source),F1 score (target)")
+                        "precision (target),recall (source),recall (target),F1 score (source),F1 score (target),"
+                        "AUC (all)")  # the baseline's, then the evaluators' AUC over a section's clips
     assert [line.split(",")[0] for line in lines[2:6]] == ["00", "01", "arithmetic mean", "harmonic mean"]
     assert lines[2].split(",")[1:3] == ["1.0", "0.5"]
     official = RULES_2022.official_score(list(sections_2022().values()))
@@ -55,6 +56,24 @@ def test_result_csv_2022_layout_is_the_baselines(tmp_path):
     frame = read_result_csv(path)
     assert frame.iloc[-1]["machine_type"] == "all" and frame.iloc[-1]["official score"] == pytest.approx(official)
     assert frame.iloc[0]["AUC (target)"] == 0.5
+
+
+def test_result_csv_2022_ends_with_the_evaluators_rows(tmp_path):
+    tables = sections_2022()
+    clips = pd.DataFrame({"label": [0, 0, 1, 1], "score": [0.1, 0.4, 0.35, 0.8]})
+    summary = RULES_2022.evaluator_summary(tables, clips)
+    lines = write_result_csv(tmp_path / "result.csv", tables, RULES_2022, summary).read_text().split("\n")
+    assert lines[6:11] == [",,AUC,pAUC,precision,recall,F1 score", *(
+        f"{name},,{summary['machine_types']['bearing'][name]['AUC']!r}," + ",".join(
+            repr(summary["machine_types"]["bearing"][name][f]) for f in ("pAUC", "precision", "recall", "F1 score"))
+        for name in ("arithmetic mean", "harmonic mean", "source harmonic mean", "target harmonic mean"))]
+    assert lines[12] == lines[6] and lines[13].startswith('"arithmetic mean over all machine types, sections, and domains",,')
+    assert lines[-3:] == [f"official score,{summary['all']['official score']!r}",
+                          f"official score ci95,{summary['all']['official score ci95']!r}", ""]
+    frame = read_result_csv(tmp_path / "result.csv")
+    assert frame[frame["evaluator"]]["machine_type"].tolist() == ["bearing"] * 4 + ["all"] * 4
+    assert frame.iloc[-1][CI95] == summary["all"]["official score ci95"]
+    assert frame.iloc[-1]["section"] == OFFICIAL and not frame.iloc[-1]["evaluator"]
 
 
 def test_score_and_decision_files_are_named_as_each_edition_names_them(tmp_path):

@@ -40,8 +40,13 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.nda
     y = np.ascontiguousarray(data[:, 0])
     if rate != sample_rate:
         done.append(f"sample rate {rate} Hz, resampled to {sample_rate} Hz")
-        y = librosa.resample(y, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
+        y = resample(y, rate, sample_rate)
     return y, done
+
+
+def resample(y: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """`y` [shape=(samples,)] at `rate` Hz resampled to `target` Hz, as :func:`read_audio` resamples. [shape=(samples',)]"""
+    return y if rate == target else librosa.resample(y, orig_sr=rate, target_sr=target).astype(np.float32)
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

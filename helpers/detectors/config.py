@@ -50,6 +50,11 @@ SCHEMA = {
         "crops_per_clip": (8, int, "positive integer (random training crops per clip per epoch)"),
         "spectrum_bins": (8192, int, "positive integer, a multiple of features.n_mels (bands of the whole clip's "
                                      "spectrum that inputs.kind 'segments_spectrum' appends to each segment)"),
+        "extractor": ("aisfx", str, "the frozen network of inputs.kind 'embeddings': 'aisfx' or a Python file "
+                                    "defining build_extractor(checkpoint), relative to the solution folder "
+                                    "(helpers.detectors.pretrained)"),
+        "checkpoint": ("", str, "the extractor's weights, a file relative to the solution folder; '' : its own "
+                                "(aisfx: the installed package's)"),
     },
     "training": {
         "epochs": (100, int, "positive integer"),
@@ -58,8 +63,9 @@ SCHEMA = {
         "validation_split": (0.1, NUMBER, "number in [0, 1)"),
         "shuffle": (True, bool, "true or false"),
         "seed": (0, int, "integer"),
-        "objective": ("reconstruction", str, "'reconstruction' (predict the input's target) or 'machine_id' "
-                                             "(classify the clip's machine ID within its type) (helpers.detectors.objectives)"),
+        "objective": ("reconstruction", str, "'reconstruction' (predict the input's target), 'machine_id' "
+                                             "(classify the clip's machine ID within its type) or 'pretrained' "
+                                             "(train nothing: a frozen network's embeddings) (helpers.detectors.objectives)"),
         "pseudo_classes": (4, int, "integer ≥ 2: the classes a machine_id network finds in its training clips "
                                    "(k-means of their mean log-mel spectra) where they have one class only"),
         "scope": ("machine_type", str, "'machine_type' (one network per machine type) or 'all_types' (one network "

@@ -17,6 +17,8 @@ where each item sits in time. Kinds:
   network: a log-mel segment and the whole clip's magnitude spectrum in ``spectrum_bins`` bands
   (helpers.data.features.clip_spectrum), appended to the segment as spectrum_bins / n_mels more
   columns [shape=(n_mels, segment_frames + spectrum_bins / n_mels)]; the network splits them.
+- ``embeddings`` (:class:`Embeddings`): a frozen pretrained network's embedding of each block of
+  a clip [shape=(dims,)] (helpers.detectors.pretrained), for the ``pretrained`` objective.
 
 Every kind keeps, for every item, the clip it came from (``clip_of``) and its first frame
 (``starts``), so clip scores are means over their items and item scores can be drawn over time.
@@ -86,6 +88,11 @@ class Items:
         return {}
 
     @classmethod
+    def identity(cls, inputs: dict) -> str:
+        """What, beyond the settings, makes this kind's items differ (a pretrained network's weights); "" by default."""
+        return ""
+
+    @classmethod
     def required_arguments(cls) -> dict[str, str]:
         """{build_model argument this kind passes: what it is}, for checking model.py's signature."""
         return {}
@@ -111,6 +118,10 @@ class Items:
     def positions(self) -> np.ndarray:
         """Each item's first frame within its own clip. [shape=(len(self),)]"""
         return self.starts - self.offsets[self.clip_of]
+
+    def item_seconds(self, features: FeatureSettings) -> np.ndarray:
+        """The centre of each item within its clip, in seconds. [shape=(len(self),)]"""
+        return (self.positions() + self.span / 2) * features.hop_length / features.sample_rate
 
     def as_frames(self, values: np.ndarray) -> np.ndarray:
         """Per-item arrays of the target's shape, time-major. [shape=(items, target_frames, n_mels)]"""
@@ -333,8 +344,62 @@ class SegmentsWithSpectrum(Segments):
         return np.concatenate([super().batch(items), self.spectra[self.clip_of[np.asarray(items)]]], axis=2)
 
 
+class Embeddings(FrameVectors):
+    """A frozen pretrained network's embeddings of each clip's blocks, one item per block
+    [shape=(dims,)] (helpers.detectors.pretrained: inputs.extractor, inputs.checkpoint), computed from
+    the clip's file once and kept in the feature cache; the log-mels are not used. Item i is block
+    ``positions()[i]`` of its clip."""
+
+    def __init__(self, embeddings: list[np.ndarray], block_seconds: float, hop_seconds: float, labels=None):
+        super().__init__([np.asarray(e, np.float32).T for e in embeddings], 1, labels)
+        self.block_seconds, self.hop_seconds = block_seconds, hop_seconds
+
+    @staticmethod
+    def extractor(inputs: dict):
+        """The extractor the settings name, loaded once per process."""
+        from helpers.detectors import pretrained
+
+        return pretrained.extractor(inputs["extractor"], inputs["checkpoint"] or None)
+
+    @classmethod
+    def input_shape(cls, inputs: dict, features: FeatureSettings) -> tuple[int, ...]:
+        return (cls.extractor(inputs).dims,)
+
+    @classmethod
+    def identity(cls, inputs: dict) -> str:
+        return cls.extractor(inputs).identity
+
+    @classmethod
+    def min_frames(cls, inputs: dict, features: FeatureSettings) -> int:
+        return 1
+
+    @classmethod
+    def build(cls, log_mels, inputs: dict, features: FeatureSettings, training: bool, seed: int, labels=None,
+              clips=None):
+        """Items of these clips' embeddings, read through the feature cache (computed where missing)."""
+        if clips is None:
+            raise ConfigError("inputs.kind 'embeddings' embeds each clip's file: build its items with the clips")
+        extractor = cls.extractor(inputs)
+        found = featurecache.derived_arrays([c.path for c in clips], features, extractor.derived(),
+                                            desc=f"{extractor.name} embeddings")
+        missing = [str(c.path) for c in clips if str(c.path) not in found]
+        if missing:
+            raise ConfigError(f"{missing[0]}: no {extractor.name} embedding (see the skipped files)")
+        return cls([found[str(c.path)] for c in clips], extractor.block_seconds, extractor.hop_seconds, labels)
+
+    @classmethod
+    def random(cls, inputs: dict, features: FeatureSettings, labels: list[int]) -> Items:
+        extractor = cls.extractor(inputs)
+        rng = np.random.default_rng(0)
+        embeddings = [rng.normal(size=(1, extractor.dims)).astype(np.float32) for _ in labels]
+        return cls(embeddings, extractor.block_seconds, extractor.hop_seconds, labels)
+
+    def item_seconds(self, features: FeatureSettings) -> np.ndarray:
+        return self.positions() * self.hop_seconds + self.block_seconds / 2
+
+
 KINDS: dict[str, type[Items]] = {"vectors": FrameVectors, "context": FrameContext, "segments": Segments,
-                                 "patches": Patches, "segments_spectrum": SegmentsWithSpectrum}
+                                 "patches": Patches, "segments_spectrum": SegmentsWithSpectrum, "embeddings": Embeddings}
 
 
 def kind(name: str) -> type[Items]:

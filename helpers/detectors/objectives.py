@@ -10,6 +10,8 @@ outside this module branches on an objective's name: a new objective is one clas
 - ``reconstruction`` (:class:`Reconstruction`): the network predicts each item's target (the
   input itself for an autoencoder, the held-out middle frame for IDNN: helpers.detectors.inputs). Its own
   score, ``mse``, is the mean squared error of an item's prediction, the DCASE 2020 baseline's.
+- ``pretrained`` (:class:`Pretrained`): nothing is trained; a frozen pretrained network's
+  embeddings (inputs.kind ``embeddings``) are scored by a density back end.
 - ``machine_id`` (:class:`MachineId`): the network outputs logits over the classes of its
   training clips (their sections, 2020: machine IDs; or, where there is one section, their
   attribute keys; prefixed by the machine type for a network of several types). Its own score,
@@ -39,16 +41,18 @@ CLUSTER = "~"  # in a class name, "<class>~<k>": cluster k of a class found in t
 class Objective:
     """What a network is trained for, and the score it gives by itself.
 
-    own_score: the ``scoring.backend`` name of its own score; score_label: that score's axis
-    label; vectors: the kinds of vectors it can give a density back end, the first being what
-    ``scoring.vectors: auto`` takes; keras_loss: the Keras loss it compiles with (None: torch only).
+    own_score: the ``scoring.backend`` name of its own score (None: it has none, a density back end
+    scores); score_label: that score's axis label; vectors: the kinds of vectors it can give a
+    density back end, the first being what ``scoring.vectors: auto`` takes; keras_loss: the Keras
+    loss it compiles with (None: torch only); trains: whether its network is trained at all.
     """
 
     name: str
-    own_score: str
+    own_score: str | None
     score_label: str
     vectors: tuple[str, ...]
     keras_loss: str | None = None
+    trains = True
 
     def build_arguments(self, input_kind: type[Items], target_shape: tuple[int, ...],
                         classes: int | None) -> dict:
@@ -213,7 +217,25 @@ class MachineId(Objective):
         view.own_class = classes[label].split("/", 1)[-1] if label >= 0 else None
 
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in (Reconstruction(), MachineId())}
+class Pretrained(Objective):
+    """A frozen pretrained network (inputs.kind ``embeddings`` gives its embeddings as items): nothing is
+    trained, and a density back end scores the embeddings; the network of model.py passes them through."""
+
+    name = "pretrained"
+    own_score = None
+    score_label = ""
+    vectors = ("embedding",)
+    trains = False
+
+    def item_scores(self, output, items, index, batch, errors):
+        return np.full(len(index), np.nan), None
+
+    def describe(self, view, items, predictions, classes):
+        """The embedding of each block [shape=(dims, items)]: what the network passes through."""
+        view.embeddings = np.asarray(predictions, np.float32).reshape(len(items), -1).T
+
+
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (Reconstruction(), MachineId(), Pretrained())}
 
 
 def objective(name: str, where: str = "training.objective") -> Objective:

@@ -26,15 +26,16 @@ VECTORS = ("auto", "error", "embedding")
 
 def backends() -> tuple[str, ...]:
     """Every name ``scoring.backend`` accepts: each objective's own score, then the density back ends."""
-    return (*dict.fromkeys(o.own_score for o in objectives.OBJECTIVES.values()), *densities.BACKENDS)
+    return (*dict.fromkeys(o.own_score for o in objectives.OBJECTIVES.values() if o.own_score), *densities.BACKENDS)
 
 
 def check(objective: objectives.Objective, backend: str, vectors: str, where: str) -> None:
     """ConfigError naming the setting when `backend` or `vectors` does not fit `objective`."""
-    accepted = (objective.own_score, *densities.BACKENDS)
+    accepted = (*([objective.own_score] if objective.own_score else []), *densities.BACKENDS)
     if backend not in accepted:
+        own = f"its own score is {objective.own_score!r}" if objective.own_score else "it has no score of its own"
         raise ConfigError(f"{where}: setting 'scoring.backend' must be one of {accepted} for training.objective "
-                          f"{objective.name!r} (its own score is {objective.own_score!r}), got {backend!r}")
+                          f"{objective.name!r} ({own}), got {backend!r}")
     if vectors != "auto" and vectors not in objective.vectors:
         raise ConfigError(f"{where}: setting 'scoring.vectors' {vectors!r} does not fit training.objective "
                           f"{objective.name!r}; accepted here: 'auto', {', '.join(map(repr, objective.vectors))}")

@@ -90,7 +90,7 @@ class Solution:
         """A hash of every setting that changes a trained model (not the Lightning trainer's placement,
         the scoring, the description, nor what the notebooks say)."""
         relevant = {k: v for k, v in self.config.items() if k not in ("trainer", "scoring", "description", "notebook")}
-        source = (self.folder / "model.py").read_bytes()
+        source = (self.folder / "model.py").read_bytes() + self.input_kind.identity(self.config["inputs"]).encode()
         return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode() + source).hexdigest()[:12]
 
 
@@ -140,10 +140,21 @@ def _check_model_settings(module: ModuleType, config: dict, where: str) -> None:
             raise config_module.unknown_setting_error(key, accepted, f"{where} [notebook.parameters.{name}] model")
 
 
+def _files_in(config: dict, folder: Path) -> dict:
+    """`config` with the settings that name files of the solution (inputs.checkpoint, an inputs.extractor
+    that is a .py file) made absolute: relative ones are relative to its folder."""
+    settings = config["inputs"]
+    for key in ("checkpoint", "extractor"):
+        value = settings[key]
+        if value and (key == "checkpoint" or value.endswith(".py")) and not Path(value).is_absolute():
+            settings[key] = str(folder / value)
+    return config
+
+
 def load(folder: str | Path = ".", overrides: dict | None = None, run_name: str | None = None) -> Solution:
     """Load the solution in `folder` (a notebook's own folder by default), with overrides applied."""
     folder = Path(folder).resolve()
-    config = config_module.load(folder / "config.yaml", overrides)
+    config = _files_in(config_module.load(folder / "config.yaml", overrides), folder)
     if config["framework"] == "keras":  # TensorFlow set up by its one module (quiet) before model.py imports keras
         importlib.import_module("helpers.detectors.keras_backend")
     module = import_model(folder)

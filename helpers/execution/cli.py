@@ -102,15 +102,23 @@ def _selected_solutions(names: str | None) -> list:
     return [by_name[n] for n in wanted]
 
 
-def _print_results(result_root, runs, year) -> None:
+def _print_results(result_root, runs, year, seeds=None) -> None:
+    """Print the official score per machine type of `runs` (with `seeds`: runs named by
+    results.seeds_name, each the mean ± sd over its seeds' runs, every figure of which goes to <run>.csv)."""
     from helpers.data import editions
     from helpers.experiments import results
+    from helpers.fileio import atomic_write_text
 
-    table = results.collect_results(result_root, year)
-    ed = editions.edition(int(table["year"].iloc[0]))
-    print(f"\n{ed.name}: official score per machine type ({ed.rules.official_rule}):")
-    official = results.official_table(table[table["solution"].isin(runs)]).round(4)
-    print(official.to_string(na_rep="undefined"))
+    summary = results.over_seeds(results.collect_results(result_root, year))
+    summary = summary[summary["solution"].isin(runs)]
+    ed = editions.edition(int(summary["year"].iloc[0]))
+    spread = f", mean ± standard deviation over seeds {','.join(map(str, seeds))}" if seeds else ""
+    print(f"\n{ed.name}: official score per machine type ({ed.rules.official_rule}{spread}):")
+    print(results.official_text(summary).to_string())
+    for run in runs if seeds else ():
+        path = atomic_write_text(Path(result_root) / f"{run}.csv", summary[summary["solution"] == run].to_csv(index=False))
+        print(f"every figure of {run}: mean and sd over its seeds in {path}")
+    official = results.official_table(summary)
     undefined = [str(t) for t, row in official.iterrows() if row.isna().all()]
     if undefined:
         print(f"undefined: {', '.join(undefined)}: a test set without normal or without anomalous clips in a "
@@ -122,6 +130,7 @@ def _run(args, before: tuple = ()) -> None:
     runner.run_parallel, run first (or alongside, with --jobs above 1)."""
     from helpers.detectors import config
     from helpers.execution import runner
+    from helpers.experiments import results
 
     folders = _selected_solutions(args.solution)
     if args.run_name and len(folders) != 1:
@@ -129,13 +138,17 @@ def _run(args, before: tuple = ()) -> None:
                            f"(solutions: {', '.join(f.name for f in folders)})")
     for folder in folders:  # a back end that does not fit a solution's objective stops the command before any run
         config.load(folder / "config.yaml", {"scoring.backend": args.scoring_backend})
+    seeds = args.seeds
+    runs = [runner.default_run_name(folder, args.run_name, args.eval_data) for folder in folders]
     tasks = [*before, *(functools.partial(
         runner.run_solution, folder, args.dev_data, args.result_dir, args.types, args.epochs, args.retrain,
-        args.timeout, run_name=args.run_name, eval_data=args.eval_data, ground_truth=args.ground_truth,
-        idle_timeout=args.idle_timeout, scoring_backend=args.scoring_backend, year=args.year) for folder in folders)]
-    runs = [run.name for run in runner.run_parallel(tasks, args.jobs)[len(before):]]
+        args.timeout, eval_data=args.eval_data, ground_truth=args.ground_truth, idle_timeout=args.idle_timeout,
+        scoring_backend=args.scoring_backend, year=args.year,
+        **({"run_name": results.seed_run(run, seed), "extra": {"SEED": seed}} if seed is not None else {"run_name": run}))
+        for folder, run in zip(folders, runs) for seed in (seeds or [None]))]
+    runner.run_parallel(tasks, args.jobs)
     runner.run_comparison(args.result_dir, paths.NOTEBOOKS, args.timeout, args.idle_timeout, args.year)
-    _print_results(args.result_dir, runs, args.year)
+    _print_results(args.result_dir, [results.seeds_name(run) for run in runs] if seeds else runs, args.year, seeds)
     print(f"\nexecuted notebooks and results under {args.result_dir}/")
 
 
@@ -153,8 +166,20 @@ def _demo(args) -> None:
           f"run `python -m helpers run --epochs 100` for the full recipe); {args.jobs} notebook(s) at a time",
           flush=True)
     args.dev_data, args.solution, args.types, args.retrain = data, None, None, False
-    args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = args.year = None
+    args.eval_data = args.ground_truth = args.run_name = args.scoring_backend = args.year = args.seeds = None
     _run(args, before=(overview,))
+
+
+def _seed_list(text: str) -> list[int]:
+    """--seeds: distinct integers separated by commas."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        seeds = []
+    if seeds and len(set(seeds)) == len(seeds) and all(s >= 0 for s in seeds):
+        return seeds
+    raise argparse.ArgumentTypeError(f"expected distinct training seeds (0 or more) separated by commas, e.g. 0,1,2; "
+                                     f"got {text!r}")
 
 
 def _core_list(text: str) -> list[int]:
@@ -171,7 +196,7 @@ def _core_list(text: str) -> list[int]:
 def _regress(args) -> None:
     from helpers.execution import regression
 
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else (
+    seeds = args.seeds or (
         list(regression.SEEDS) if args.update else [regression.SEEDS[0]])
     cores = args.cores or (list(regression.CORES) if args.update else [None])
     if args.update and len(seeds) < 2:
@@ -320,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "scoring.backend); the run keeps its name, reuses its trained models and replaces its scores")
     run.add_argument("--run-name", help="the run's result folder under --result-dir (one solution only; default: the "
                                         "solution's name, <solution>-eval in eval mode)")
+    run.add_argument("--seeds", type=_seed_list,
+                     help="train once per seed (e.g. 0,1,2; runs <run>-seed<N>) and report each figure's mean and "
+                          "standard deviation over them (<run>-seeds.csv; the comparison draws error bars)")
     _add_notebook_options(run)
     _add_jobs(run, 1)
     run.add_argument("--eval-data", help="eval mode: the eval data root (additional training data in <type>/train, "
@@ -341,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     regress = commands.add_parser("regress", help="rerun solutions on fixed synthetic data; fail if a figure leaves its seed spread")
     regress.add_argument("--solution", help="comma-separated solutions (default: all)")
-    regress.add_argument("--seeds", help="comma-separated training seeds (default: 0 to check, 0,1,2 with --update)")
+    regress.add_argument("--seeds", type=_seed_list,
+                         help="comma-separated training seeds (default: 0 to check, 0,1,2 with --update)")
     regress.add_argument("--update", action="store_true", help="rewrite the expected spreads from the new runs")
     regress.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10; the table is for 10)")
     regress.add_argument("--cores", type=_core_list,

@@ -345,6 +345,11 @@ def execute_notebook(source: str | Path, output: str | Path, parameters: dict | 
     return output
 
 
+def default_run_name(folder: str | Path, run_name: str | None = None, eval_data=None) -> str:
+    """A run's result folder name: `run_name`, or the solution folder's name (with ``-eval`` in eval mode)."""
+    return run_name or (f"{Path(folder).name}-eval" if eval_data else Path(folder).name)
+
+
 def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Path, machine_types=None,
                  epochs: int | None = None, retrain: bool = False, timeout: float | None = None,
                  extra: dict | None = None, run_name: str | None = None, eval_data: str | Path | None = None,
@@ -366,7 +371,7 @@ def run_solution(folder: str | Path, data_dir: str | Path, result_root: str | Pa
     is one), and the run is named <solution>-eval unless `run_name` says otherwise.
     """
     folder = Path(folder).resolve()
-    run = run_name or (f"{folder.name}-eval" if eval_data else folder.name)
+    run = default_run_name(folder, run_name, eval_data)
     common = {"DATA_DIR": str(Path(data_dir).resolve()), "RESULT_ROOT": str(Path(result_root).resolve()),
               "RUN_NAME": run, "MACHINE_TYPES": machine_types, "SCORING_BACKEND": scoring_backend,
               "YEAR": year, **(extra or {})}

@@ -37,7 +37,8 @@ class ClipView:
     squared difference in dB², averaged over the items covering each bin; NaN where no item
     predicts); a classifier's id_probabilities [shape=(classes, items)], classes (in the
     network's order; for a network of several types, the classes of the clip's own type, without
-    the type) and own_class (the clip's own class among them; None where it has none).
+    the type) and own_class (the clip's own class among them; None where it has none); a frozen
+    network's embeddings of the clip's blocks [shape=(dims, items)].
     """
 
     log_mel: np.ndarray
@@ -50,6 +51,7 @@ class ClipView:
     id_probabilities: np.ndarray | None = None
     classes: list[str] | None = None
     own_class: str | None = None
+    embeddings: np.ndarray | None = None
     section: str | None = None
     machine_type: str | None = None
     group_word: str = "id"
@@ -77,7 +79,7 @@ def view_clip(solution: Solution, detector: Detector, path, section: str | None 
     settings = solution.features
     view = ClipView(
         log_mel=logmel,
-        item_times=(items.positions() + items.span / 2) * settings.hop_length / settings.sample_rate,
+        item_times=items.item_seconds(settings),
         item_scores=outputs.scores, score=float(np.mean(outputs.scores)), score_label=detector.score_label,
         section=section, machine_type=machine_type, group_word=layout.group_word(Path(path).name) if named else "id")
     solution.objective.describe(view, items, outputs.predictions, detector.classes)

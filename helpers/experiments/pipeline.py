@@ -179,6 +179,26 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
             items = len(make_items(solution, log_mels, True, clips=clips))
             return _summary_row(scope, clips, items, pd.read_csv(history_path), None, True)
         print(f"{target.name}: settings or training data changed since it was trained; training again")
+    if solution.objective.trains:
+        net, history, items = _train_network(solution, clips, log_mels, classes, labels, result_dir, scope,
+                                             live, display, checkpoint, fingerprint, stop)
+    else:  # a frozen network: nothing to train, its scorer is fitted on what it gives
+        net, history = solution.build_model(None).eval(), pd.DataFrame({"epoch": [0], "loss": [np.nan]})
+        items = len(make_items(solution, log_mels, True, labels, clips))
+    seconds = time.perf_counter() - started
+    trained = Detector.trained(solution, net, clips, fingerprint, classes)
+    trained.fit_scoring(clips, log_mels)
+    trained.save(target)
+    atomic_write_text(history_path, history.to_csv(index=False))
+    remove_checkpoint(checkpoint)
+    return _summary_row(scope, clips, items, history, seconds, False)
+
+
+def _train_network(solution: Solution, clips, log_mels, classes, labels, result_dir: Path, scope: str, live: bool,
+                   display, checkpoint: Path | None, fingerprint: str, stop):
+    """(the network trained on `clips`, its loss history, the items it was trained and validated on):
+    the validation clips held out per class, the loss curves drawn on `display` (or a new one)
+    and saved as loss_<scope>.png."""
     train, held = split_validation(log_mels, solution.config["training"]["validation_split"],
                                    _validation_groups(clips, labels))
     train_items = make_items(solution, [log_mels[i] for i in train], True, _subset(labels, train),
@@ -190,18 +210,12 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
     stoppable = {"stop": stop} if stop is not None else {}
     net, history = trainer(solution).train(solution, train_items, val_items, result_dir / "logs", scope, display,
                                            classes=len(classes) if classes else None, **resumable, **stoppable)
-    seconds = time.perf_counter() - started
     items = len(train_items) + (len(val_items) if val_items is not None else 0)
     del train_items, val_items  # their frames are a copy of every log-mel: freed before the scorer builds its own
     gc.collect()  # the trainer's callbacks held them, in reference cycles
     display.update(history)
     display.close(result_dir / f"loss_{scope}.png")
-    trained = Detector.trained(solution, net, clips, fingerprint, classes)
-    trained.fit_scoring(clips, log_mels)
-    trained.save(target)
-    atomic_write_text(history_path, history.to_csv(index=False))
-    remove_checkpoint(checkpoint)
-    return _summary_row(scope, clips, items, history, seconds, False)
+    return net, history, items
 
 
 def _subset(labels: np.ndarray | None, positions: list[int]) -> np.ndarray | None:
@@ -253,7 +267,7 @@ def train_all(solution: Solution, data_dir=None, result_root=None, machine_types
             return {"machine_type": scope_name(solution, types), "not_trained": str(err)}
 
     units = scopes(solution, resolve_types(data_dir, machine_types, ed))
-    at_once = trainer(solution).trainings_at_once(solution, len(units))
+    at_once = trainer(solution).trainings_at_once(solution, len(units)) if solution.objective.trains else 1
     rows = []
     for start in range(0, len(units), at_once):
         wave = units[start:start + at_once]

@@ -43,6 +43,7 @@ from helpers.fileio import atomic_write_text
 
 OFFICIAL = "official score"
 CI95 = "official score ci95"
+SEED_RUN = r"^(?P<run>.+)-seed(?P<seed>\d+)$"  # a run of `python -m helpers run --seeds` (seed_run)
 EVALUATOR_HEADER = ["", "", *EVALUATOR_FIGURES]  # the line before the evaluators' mean rows, as they print it
 
 
@@ -223,8 +224,55 @@ def collect_results(result_root: str | Path, year=None) -> pd.DataFrame:
     return frame.assign(year=wanted)[["solution", "year", "machine_type", "section", "domain", "metric", "value"]]
 
 
-def official_table(collected: pd.DataFrame) -> pd.DataFrame:
-    """The official score per machine type (rows, 'all' last) and run (columns) from :func:`collect_results`."""
+def seed_run(run: str, seed: int) -> str:
+    """The name of one seed's run of `run` (``python -m helpers run --seeds``): ``<run>-seed<seed>``."""
+    return f"{run}-seed{seed}"
+
+
+def seeds_name(run: str) -> str:
+    """What :func:`over_seeds` calls the runs of `run`'s seeds taken together: ``<run>-seeds``."""
+    return f"{run}-seeds"
+
+
+def over_seeds(collected: pd.DataFrame) -> pd.DataFrame:
+    """:func:`collect_results`' figures with the runs of one run's seeds (named by :func:`seed_run`)
+    taken together: [columns=solution, year, machine_type, section, domain, metric, value, sd, n, seeds]
+    where solution is :func:`seeds_name` of the run, value the mean over its seeds, sd their sample
+    standard deviation and seeds the seeds, space-separated. Other runs stay as they are (sd nan,
+    seeds ""). Undefined figures are left out of the mean and sd; n counts the defined ones."""
+    found = collected["solution"].str.extract(SEED_RUN)
+    named = collected.assign(solution=found["run"].map(seeds_name, na_action="ignore").fillna(collected["solution"]),
+                             seed=found["seed"].fillna(""))
+    keys = ["solution", "year", "machine_type", "section", "domain", "metric"]
+    grouped = named.groupby(keys, sort=False, dropna=False)
+    summary = grouped["value"].agg(value="mean", sd="std", n="count").reset_index()
+    seeds = grouped["seed"].agg(lambda s: " ".join(sorted(set(s), key=lambda x: int(x) if x else -1)).strip())
+    return summary.assign(seeds=seeds.to_numpy())
+
+
+def official_table(collected: pd.DataFrame, column: str = "value") -> pd.DataFrame:
+    """The official score per machine type (rows, 'all' last) and run (columns) from :func:`collect_results`
+    or :func:`over_seeds` (`column` "sd": its spread)."""
     scores = collected[collected["metric"] == "official_score"]
-    table = scores.pivot_table(index="machine_type", columns="solution", values="value", sort=False, dropna=False)
+    table = scores.pivot_table(index="machine_type", columns="solution", values=column, sort=False, dropna=False)
     return table.reindex([t for t in table.index if t != "all"] + ["all"])
+
+
+def official_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The official-score rows of :func:`over_seeds` (or :func:`collect_results`), 'all' last, the value in
+    a column "official score" [columns=solution, machine_type, official score, ...]."""
+    rows = summary[summary["metric"] == "official_score"].rename(columns={"value": OFFICIAL})
+    return pd.concat([rows[rows["machine_type"] != "all"], rows[rows["machine_type"] == "all"]])
+
+
+def official_text(summary: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """:func:`official_table` of :func:`over_seeds` as text: "0.7120 ± 0.0100 (3 seeds)" where a run
+    has several seeds, the value alone where it has one, "undefined" where none is defined."""
+    means, sds = official_table(summary), official_table(summary, "sd")
+    counts = official_table(summary, "n").fillna(0).astype(int)
+
+    def text(mean: float, sd: float, n: int) -> str:
+        if not n:
+            return "undefined"
+        return f"{mean:.{digits}f} ± {sd:.{digits}f} ({n} seeds)" if n > 1 else f"{mean:.{digits}f}"
+    return pd.DataFrame({c: [text(*v) for v in zip(means[c], sds[c], counts[c])] for c in means}, index=means.index)

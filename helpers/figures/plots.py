@@ -251,10 +251,30 @@ def mean_id_probabilities(view, ax=None, title: str | None = None):
     return _label(ax, None, f"mean p({view.group_word})", title)
 
 
+def embedding_image(view, ax=None, title: str | None = None):
+    """A frozen network's embedding of each block of a clip over time [view.embeddings, shape=(dims, blocks)],
+    one column per block at its time."""
+    ax = _axes(ax, figsize=(5, 2.6))
+    times = np.asarray(view.item_times, dtype=np.float64)
+    half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
+    image = ax.imshow(view.embeddings, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
+                      extent=(times[0] - half, times[-1] + half, -0.5, view.embeddings.shape[0] - 0.5))
+    plt.colorbar(image, ax=ax, pad=0.01)
+    ax.grid(False)
+    return _label(ax, "time [s]", "embedding dimension", title)
+
+
 def clip_panels(view, settings: FeatureSettings, axes, title: str = ""):
     """Three panels of a ClipView: for a reconstruction, the input, the prediction and the error
     (input and prediction on one dB scale); for a machine-ID network, the input, the probability
-    of each ID over time and the mean probability per ID."""
+    of each ID over time and the mean probability per ID; for a frozen network's embeddings, the
+    input, each block's score over time and the embeddings."""
+    if view.embeddings is not None:
+        log_mel_image(view.log_mel, settings, ax=axes[0], title=f"{title} · input")
+        item_scores_over_time(view.item_times, view.item_scores, ax=axes[1], ylabel=view.score_label,
+                              title=f"score {view.score:.3f}: the mean over its blocks")
+        embedding_image(view, ax=axes[2], title="its embeddings")
+        return axes
     if view.reconstruction is None:
         log_mel_image(view.log_mel, settings, ax=axes[0], title=f"{title} · input")
         id_probabilities(view, ax=axes[1], title=f"{group_name(view.group_word)} over time")
@@ -328,10 +348,11 @@ UNDEFINED = "undefined"  # what a bar says where its figure is NaN (a group with
 BAR_LEGEND = {"fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.0, 1.0)}  # beside the bars, never on them
 
 
-def _solution_bars(pivot: pd.DataFrame, ax) -> list[Patch]:
-    """Grouped bars of `pivot` [index: groups, columns: solutions], one colour per solution; where a
-    figure is undefined (NaN) no bar but the word UNDEFINED stands at its place, so that a group
-    whose every figure is undefined is drawn too. Returns the legend's handles, one per solution."""
+def _solution_bars(pivot: pd.DataFrame, ax, errors: pd.DataFrame | None = None) -> list[Patch]:
+    """Grouped bars of `pivot` [index: groups, columns: solutions], one colour per solution, with
+    error bars of `errors` (the same shape: each figure's standard deviation over seeds; NaN: none);
+    where a figure is undefined (NaN) no bar but the word UNDEFINED stands at its place, so that a
+    group whose every figure is undefined is drawn too. Returns the legend's handles, one per solution."""
     width = 0.8 / max(len(pivot.columns), 1)
     positions = np.arange(len(pivot))
     colours, handles = plt.rcParams["axes.prop_cycle"].by_key()["color"], []
@@ -340,7 +361,9 @@ def _solution_bars(pivot: pd.DataFrame, ax) -> list[Patch]:
         values = pivot[solution].to_numpy(dtype=np.float64)
         defined = np.isfinite(values)
         colour = colours[column % len(colours)]
-        ax.bar(places[defined], values[defined], width, color=colour)
+        spread = None if errors is None else errors[solution].to_numpy(dtype=np.float64)[defined]
+        ax.bar(places[defined], values[defined], width, color=colour,
+               yerr=spread, error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "#333333"})
         handles.append(Patch(color=colour, label=solution))  # also for a solution without a defined figure
         for place in places[~defined]:
             ax.text(place, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=7, color=colour)
@@ -349,12 +372,19 @@ def _solution_bars(pivot: pd.DataFrame, ax) -> list[Patch]:
     return handles
 
 
-def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None):
-    """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>];
-    an undefined figure is marked, not left out."""
+def _spread(table: pd.DataFrame, index: str, errors: str | None) -> pd.DataFrame | None:
+    if errors is None or errors not in table:
+        return None
+    return table.pivot_table(index=index, columns="solution", values=errors, sort=False, dropna=False)
+
+
+def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | None = None, errors: str | None = None):
+    """One bar per (machine type, solution) from rows [columns=machine_type, solution, <metric>,
+    optionally <errors>: the standard deviation over seeds, drawn as error bars]; an undefined
+    figure is marked, not left out."""
     ax = _axes(ax, figsize=(9, 3.4))
     pivot = table.pivot_table(index="machine_type", columns="solution", values=metric, sort=False, dropna=False)
-    handles = _solution_bars(pivot, ax)
+    handles = _solution_bars(pivot, ax, _spread(table, "machine_type", errors))
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
     return _label(ax, "", metric, title, legend={**BAR_LEGEND, "handles": handles})
@@ -362,12 +392,12 @@ def metric_bars(table: pd.DataFrame, metric: str = "AUC", ax=None, title: str | 
 
 def ranked_bars(rows: pd.DataFrame, ax=None, title: str | None = None):
     """One bar per (group, figure) and solution from collected figures
-    [columns=solution, section, domain, metric, value] (helpers.experiments.results.collect_results);
-    an undefined figure is marked, not left out."""
+    [columns=solution, section, domain, metric, value, optionally sd] (helpers.experiments.results.collect_results
+    or over_seeds, whose sd over seeds is drawn as error bars); an undefined figure is marked, not left out."""
     rows = rows.assign(group=(rows["section"] + " " + rows["domain"]).str.strip() + "\n" + rows["metric"])
     pivot = rows.pivot_table(index="group", columns="solution", values="value", sort=False, dropna=False)
     ax = _axes(ax, figsize=(max(6.0, 0.9 * len(pivot) + 2), 3.4))
-    handles = _solution_bars(pivot, ax)
+    handles = _solution_bars(pivot, ax, _spread(rows, "group", "sd"))
     ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
     ax.set_ylim(0, 1)
     ax.tick_params(axis="x", labelsize=8)
