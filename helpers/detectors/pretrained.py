@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import pickle
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -89,10 +90,10 @@ def load_checkpoint(path: str | Path):
         with torch.serialization.safe_globals(_allowed_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        refused = str(err).split("Unsupported global: ")[-1].split(" was not")[0] if "Unsupported global" in str(err) \
-            else str(err).splitlines()[-1]
+        named = re.search(r"GLOBAL ([\w.]+)", str(err))
+        refused = f"the global {named[1]}" if named else "an object"
         raise ToolkitError(f"refused to load {path}: it holds {refused}, which is not a tensor, a number or a "
-                           f"container of them; loading it could run code. Use a checkpoint of weights only "
+                           f"container of them, and loading it could run code; use a checkpoint of weights only "
                            f"(torch.save(model.state_dict(), ...))") from None
     except (RuntimeError, EOFError, OSError) as err:
         raise ToolkitError(f"cannot read the checkpoint {path}: {err}") from None
@@ -208,15 +209,25 @@ def aisfx(checkpoint: Path | None) -> Extractor:
 EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {"aisfx": aisfx}
 
 
-@lru_cache(maxsize=4)
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    stat = path.stat() if path is not None and path.is_file() else None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
+
+
 def extractor(name: str, checkpoint: str | None = None) -> Extractor:
     """The extractor `name` names (a key of :data:`EXTRACTORS`, or a Python file defining
-    ``build_extractor(checkpoint)``) with `checkpoint` (None or "": the extractor's own), each loaded
-    once per process. ConfigError naming the setting."""
+    ``build_extractor(checkpoint)``) with `checkpoint` (None or "": the extractor's own), loaded once
+    per process while its files stay as they are. ConfigError naming the setting."""
     path = Path(checkpoint) if checkpoint else None
     if path is not None and not path.is_file():
         raise ConfigError(f"inputs.checkpoint: no file at {path}; point it at the weights you have (nothing is "
                           f"downloaded), or leave it empty for the extractor's own")
+    return _loaded(name, checkpoint or None, _stamp(path), _stamp(Path(name)))
+
+
+@lru_cache(maxsize=4)
+def _loaded(name: str, checkpoint: str | None, *stamps) -> Extractor:
+    path = Path(checkpoint) if checkpoint else None
     if name in EXTRACTORS:
         return EXTRACTORS[name](path)
     module_path = Path(name)
