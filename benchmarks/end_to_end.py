@@ -275,6 +275,8 @@ def main() -> None:
     parser.add_argument("--types", default="fan,pump,valve")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--work", help="where the data is made (default: the cache's benchmark work folder)")
+    parser.add_argument("--keep", help="keep both ways' runs (models, result files, logs) in this folder "
+                                       "(default: a temporary folder, removed at the end)")
     parser.add_argument("--skip-baseline", action="store_true", help="the toolkit's figures only")
     parser.add_argument("--report", type=Path, default=None,
                         help="also write the figures as a Markdown page and a figure into this folder "
@@ -286,9 +288,9 @@ def main() -> None:
     work = Path(args.work) if args.work else cache.work_folder("benchmark")
     data = dataset(work, args.size, args.types.split(","))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryDirectory(prefix="end-to-end-") as scratch:
+    with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="end-to-end-")) as scratch:
         scratch = Path(scratch)
-        (scratch / "baseline").mkdir()
+        (scratch / "baseline").mkdir(parents=True)
         (scratch / "toolkit").mkdir()
         baseline = None if args.skip_baseline else run_baseline(data, scratch / "baseline", args.types, args.epochs, env)
         toolkit = run_toolkit(data, scratch / "toolkit", args.solution, args.types, args.epochs, env)

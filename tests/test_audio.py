@@ -23,6 +23,27 @@ def test_multichannel_uses_first_channel(tmp_path):
     assert y.shape == (1600,) and np.allclose(y, 0.5, atol=1e-4)
 
 
+def test_the_channel_asked_for_is_read_and_a_missing_one_named(tmp_path):
+    """A DCASE 2026 clip has two microphones: features.channel picks one, through the feature cache too."""
+    from helpers.data import featurecache
+    from helpers.data.features import FeatureSettings, log_mel
+
+    path = tmp_path / "section_00_source_train_normal_0000_two.wav"
+    rng = np.random.default_rng(0)
+    data = np.stack([0.001 * rng.standard_normal(16_000), 0.1 * rng.standard_normal(16_000)], axis=1)
+    sf.write(path, data, 16_000, subtype="PCM_16")
+    second = load_audio(path, channel=1)
+    assert np.allclose(second, data[:, 1], atol=1e-4)
+    settings = FeatureSettings(channel=1)
+    cached = featurecache.log_mels([path], settings, cache_dir=tmp_path / "cache", progress=False, workers=1)
+    np.testing.assert_allclose(cached[str(path)], log_mel(second, settings), atol=1e-4)
+    first = featurecache.log_mels([path], FeatureSettings(), cache_dir=tmp_path / "cache", progress=False, workers=1)
+    assert first[str(path)].mean() < cached[str(path)].mean() - 20  # another entry: the quiet first microphone
+    assert FeatureSettings().as_dict() == {k: v for k, v in settings.as_dict().items() if k != "channel"}
+    with pytest.raises(ClipError, match=r"two\.wav: has 2 channel\(s\), no channel 2"):
+        load_audio(path, channel=2)
+
+
 def _peak_hz(y: np.ndarray, sample_rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
     return float(np.fft.rfftfreq(len(y), 1 / sample_rate)[spectrum.argmax()])

@@ -1,23 +1,28 @@
 """A smoke run of benchmarks/end_to_end.py: tiny data, one type, one epoch, both ways, every figure.
 
 Timings are not compared (machines are noisy): the run has to finish and print well-formed
-figures, and the per-stage breakdown has to add up to each notebook's time.
+figures, and the per-stage breakdown has to add up to each notebook's time. The baseline's way is
+the re-implemented original scripts (benchmarks/original_baseline.py): their files are checked too.
 """
 from __future__ import annotations
 
+import csv
 import math
 import re
 import subprocess
 import sys
 
+import numpy as np
+
 from helpers import paths
+from helpers.data import synth
 
 SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "end_to_end.py"
 
 
 def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--size", "tiny", "--types", "fan", "--epochs", "1",
-                           "--work", str(tmp_path), "--report", str(tmp_path / "report")],
+                           "--work", str(tmp_path), "--report", str(tmp_path / "report"), "--keep", str(tmp_path / "runs")],
                           cwd=paths.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
@@ -43,3 +48,28 @@ def test_end_to_end_benchmark_prints_both_ways_and_the_breakdown(tmp_path):
     assert "| figure | baseline's scripts | pytorch | ratio |" in page and "| whole command [s] |" in page
     assert "| training loop |" in page and "](end-to-end.png)" in page
     assert (tmp_path / "report" / "end-to-end.png").read_bytes()[:4] == b"\x89PNG"
+    check_baseline_files(tmp_path / "data-tiny", tmp_path / "runs" / "baseline")
+
+
+def check_baseline_files(data, out):
+    """The re-implemented DCASE 2020 baseline scripts (benchmarks/original_baseline.py) wrote what the
+    original ones write: the model and its loss figure, a score file per ID with every test clip of
+    the ID once, normal ones first, and result.csv with each ID's AUC and pAUC and their average."""
+    models, results = out / "model", out / "result"
+    assert sorted(p.name for p in models.iterdir()) == ["history_fan.png", "model_fan.keras"]
+    ids = sorted(synth.PRESETS["tiny"]["fan"])
+    assert sorted(p.name for p in results.iterdir()) == sorted([f"anomaly_score_fan_id_{i}.csv" for i in ids] + ["result.csv"])
+    for machine_id in ids:
+        with open(results / f"anomaly_score_fan_id_{machine_id}.csv", newline="") as handle:
+            scores = list(csv.reader(handle))
+        test = data / "fan" / "test"
+        clips = [sorted(p.name for p in test.glob(f"{label}_id_{machine_id}_*.wav")) for label in ("normal", "anomaly")]
+        assert all(clips) and [name for name, _ in scores] == clips[0] + clips[1]
+        assert all(math.isfinite(float(score)) for _, score in scores)
+    with open(results / "result.csv", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[:2] == [["fan"], ["id", "AUC", "pAUC"]] and lines[-1] == []  # an empty line closes each type
+    assert [line[0] for line in lines[2:-1]] == ids + ["Average"]
+    figures = np.array([[float(x) for x in line[1:]] for line in lines[2:-1]])
+    assert figures.shape == (len(ids) + 1, 2) and np.all((figures >= 0) & (figures <= 1))
+    assert np.allclose(figures[-1], figures[:-1].mean(axis=0))

@@ -124,7 +124,7 @@ def _compute(job: tuple[str, FeatureSettings, Path | None, dict, Derived | None]
     """
     path, settings, target, record, derived = job
     try:
-        y, converted = read_audio(path, settings.sample_rate)  # the conversions reported are the log-mel's
+        y, converted = read_audio(path, settings.sample_rate, settings.channel)  # the conversions reported are the log-mel's
     except ClipError as err:
         return path, None, err.reason, []
     if derived is not None and derived.sample_rate:  # a network's own rate: its input, not a conversion of the data

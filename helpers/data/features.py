@@ -43,12 +43,15 @@ class FeatureSettings:
     hop_length: int = 512
     power: float = 2.0
     sample_rate: int = 16_000
+    channel: int = 0  # of a multichannel clip (DCASE 2026: two microphones), from 0
 
     def __post_init__(self):
         for name in ("n_mels", "frames", "n_fft", "hop_length", "sample_rate"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"feature setting {name!r} must be a positive integer, got {value!r}")
+        if not isinstance(self.channel, int) or isinstance(self.channel, bool) or self.channel < 0:
+            raise ConfigError(f"feature setting 'channel' must be an integer ≥ 0 (0: the first), got {self.channel!r}")
         if not isinstance(self.power, (int, float)) or self.power <= 0:
             raise ConfigError(f"feature setting 'power' must be a positive number, got {self.power!r}")
 
@@ -58,7 +61,9 @@ class FeatureSettings:
         return self.n_mels * self.frames
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings by name; ``channel`` only where it is not the first (so the keys of the cache
+        entries made before it existed still hold)."""
+        return {k: v for k, v in asdict(self).items() if k != "channel" or v}
 
 
 @lru_cache(maxsize=8)

@@ -44,7 +44,7 @@ def pick_clips(table: pd.DataFrame, machine_type: str, label: str, count: int, s
 def clip_log_mel(path: str | Path, settings: FeatureSettings = FeatureSettings()) -> np.ndarray | None:
     """The log-mel of one clip [shape=(n_mels, frames)], or None (recorded as skipped) if unreadable."""
     try:
-        return log_mel(load_audio(path, settings.sample_rate), settings)
+        return log_mel(load_audio(path, settings.sample_rate, settings.channel), settings)
     except ClipError as err:
         skiplog.skip_clip(err)
         return None

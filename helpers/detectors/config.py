@@ -40,6 +40,8 @@ SCHEMA = {
         "hop_length": (512, int, "positive integer"),
         "power": (2.0, NUMBER, "positive number"),
         "sample_rate": (16_000, int, "positive integer (Hz)"),
+        "channel": (0, int, "integer ≥ 0: the channel of a multichannel clip that is read (0: the first; DCASE 2026 "
+                            "clips have two microphones)"),
     },
     "inputs": {
         "kind": ("vectors", str, f"one of {', '.join(KINDS)} (helpers.detectors.inputs)"),
