@@ -92,6 +92,17 @@ def test_roc_curves_leave_out_ids_with_one_label():
     assert legend_texts(ax)[0].startswith("id 00 ")
 
 
+def test_unscored_clips_leave_their_curve_out_and_are_counted_not_drawn():
+    """A clip of a class the network does not know has no score (NaN): its group's AUC is undefined."""
+    fig, (roc, hist) = plt.subplots(1, 2)
+    table = scores()
+    table.loc[table.index[table["section"] == "02"][0], "score"] = np.nan
+    plots.roc_curves(table, RULES_2020, ax=roc)
+    assert [t for t in legend_texts(roc) if t.startswith("id ")] == [legend_texts(roc)[0]]
+    plots.score_histograms(table, ax=hist, bins=10)
+    assert "no score (1)" in legend_texts(hist) and sum(bar_heights(hist)) == len(table) - 1
+
+
 def test_score_histograms_count_each_label(tmp_path):
     fig, ax = plt.subplots()
     table = scores()

@@ -153,7 +153,8 @@ def roc_curves(scores: pd.DataFrame, rules: Rules, ax=None, title: str | None = 
     """ROC curves from one machine type's clip scores [columns=section, domain, label, score], AUC in
     the legend: one per group of the edition's rules (rules.roc_groups: 2020 per machine ID, later per
     section and domain, over the clips its AUC ranks), one colour per section, source solid and target
-    dashed. Unlabelled clips, and groups without both labels, are left out.
+    dashed. Unlabelled clips, groups without both labels and groups with an unscored clip (whose AUC
+    is undefined: a clip of a class the network does not know) are left out.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -162,7 +163,7 @@ def roc_curves(scores: pd.DataFrame, rules: Rules, ax=None, title: str | None = 
     colours: dict[str, str] = {}
     for name, section, group in rules.roc_groups(scores):
         labels = group["label"].astype(int)
-        if labels.nunique() < 2:
+        if labels.nunique() < 2 or not np.isfinite(group["score"].to_numpy(dtype=np.float64)).all():
             continue
         fpr, tpr, _ = roc_curve(labels, group["score"])
         colour = colours.setdefault(section, cycle[len(colours) % len(cycle)])
@@ -179,8 +180,11 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
     """Distributions of anomaly scores of normal against anomalous clips (and unlabelled eval clips) [columns=label, score].
 
     `xlabel`: what the score is (helpers.detectors.scoring.SCORE_LABELS); `thresholds`: {section: decision
-    threshold}, each drawn as a dashed line (one legend entry)."""
+    threshold}, each drawn as a dashed line (one legend entry). Clips without a score (NaN: of a class
+    the network does not know) are counted in the legend, not drawn."""
     ax = _axes(ax, figsize=(5, 3.2))
+    scored = np.isfinite(scores["score"].to_numpy(dtype=np.float64))
+    unscored, scores = int((~scored).sum()), scores[scored]
     edges = np.histogram_bin_edges(scores["score"], bins=bins)
     labels = scores["label"]
     for part_of, name, shown in ((labels == 0, "normal", "normal"), (labels == 1, "anomaly", "anomaly"),
@@ -188,6 +192,8 @@ def score_histograms(scores: pd.DataFrame, ax=None, title: str | None = None, bi
         part = scores.loc[part_of, "score"]
         if len(part):
             ax.hist(part, bins=edges, alpha=0.6, color=LABEL_COLOURS[name], label=f"{shown} ({len(part)})")
+    if unscored:
+        ax.plot([], [], " ", label=f"no score ({unscored})")
     for i, (section, value) in enumerate(sorted((thresholds or {}).items())):
         ax.axvline(value, color="#333333", lw=1.2, ls="--",
                    label=f"decision threshold{'s' if len(thresholds) > 1 else ''}" if i == 0 else None)
