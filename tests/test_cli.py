@@ -75,6 +75,7 @@ def recorded_runs(monkeypatch):
     def run_solution(folder, data_dir, result_root, machine_types=None, epochs=None, retrain=False, timeout=None,
                      **options):
         calls["solutions"].append({"name": folder.name, "data": str(data_dir), "epochs": epochs, "retrain": retrain,
+                                   "types": machine_types,
                                    "run": options.get("run_name"), "extra": options.get("extra")})
         run = options.get("run_name") or folder.name
         seed = (options.get("extra") or {}).get("SEED", 0)  # seed s: AUC 0.6 + 0.1 s on ID 00
@@ -109,13 +110,14 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     printed = capsys.readouterr().out
     assert recorded_runs["synth"] == [(str(data), "tiny", 0)]
     assert f"making the tiny synthetic dataset in {data}" in printed
-    assert f"demo: {cli.DEMO_EPOCHS} training epochs per model" in printed
+    assert f"demo: every solution on ToyConveyor and valve of {data}" in printed
+    assert f"{cli.DEMO_EPOCHS} training epochs per model" in printed
     assert f"{cli.DEMO_JOBS} notebook(s) at a time" in printed
     assert recorded_runs["notebooks"] == [("00-data-eda.ipynb", {"DATA_DIR": str(data.resolve())})]
     names = [f.name for f in solution_folders()]
     assert sorted(c["name"] for c in recorded_runs["solutions"]) == sorted(names)  # side by side: any order
     assert all(c["epochs"] == cli.DEMO_EPOCHS and c["data"] == str(data) and not c["retrain"]
-               for c in recorded_runs["solutions"])
+               and c["types"] == ["ToyConveyor", "valve"] for c in recorded_runs["solutions"])
     assert recorded_runs["comparisons"] == [str(result)]
     # the official score of every run, one column per run: the mean of the IDs' AUC and pAUC
     table = printed.split("DCASE 2020 Task 2: official score per machine type")[1]
@@ -123,7 +125,9 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     assert fan.split()[1:] == ["0.6500"] * len(names)
 
     recorded_runs["solutions"].clear()
-    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result), "--jobs", "1"]) == 0
+    assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result), "--jobs", "1",
+                     "--types", "all"]) == 0
+    assert all(c["types"] is None for c in recorded_runs["solutions"])
     assert len(recorded_runs["synth"]) == 1 and "making the" not in capsys.readouterr().out
     assert [c["name"] for c in recorded_runs["solutions"]] == names  # one at a time: in order
 

@@ -193,6 +193,7 @@ def aisfx(checkpoint: Path | None) -> Extractor:
         network.load_state_dict(weights)
     except RuntimeError as err:
         raise ConfigError(f"inputs.checkpoint {path} is not an aisfx checkpoint: {str(err).splitlines()[0]}") from None
+    network = network.to(memory_format=torch.channels_last)  # oneDNN's convolutions: 1.5 times faster on a CPU
 
     @torch.no_grad()
     def embed(y: np.ndarray) -> np.ndarray:
