@@ -72,7 +72,8 @@ class Objective:
 
     def labels(self, clips: list, classes: list[str] | None) -> np.ndarray | None:
         """Each clip's index in `classes` (UNKNOWN for a class not among them, MOST_PROBABLE for
-        classes found in the data); None without classes. [shape=(clips,)]"""
+        classes found in the data, or for attributes no training clip had, of a section whose
+        classes are attribute keys); None without classes. [shape=(clips,)]"""
         return None
 
     def training_target(self, items: Items, index: np.ndarray, batch: np.ndarray) -> np.ndarray:
@@ -189,7 +190,16 @@ class MachineId(Objective):
         def keyed(clip) -> bool:
             return by_attributes.get(clip.machine_type, False) if with_type else by_attributes
 
-        return np.array([index.get(self.class_of(c, keyed(c), with_type), UNKNOWN) for c in clips], dtype=np.int64)
+        sections = {key.split(":")[0] for key in classes if ":" in key}  # sections whose classes are attribute keys
+
+        def label(clip) -> int:
+            found = index.get(self.class_of(clip, keyed(clip), with_type))
+            if found is not None:
+                return found
+            # attributes the training clips never had, of a section the network knows: its most probable class
+            return MOST_PROBABLE if keyed(clip) and self.class_of(clip, False, with_type) in sections else UNKNOWN
+
+        return np.array([label(c) for c in clips], dtype=np.int64)
 
     def training_target(self, items, index, batch):
         return items.labels_of(index)
