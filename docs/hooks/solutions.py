@@ -136,7 +136,9 @@ def page(folder: Path) -> tuple[str, dict[str, bytes]]:
     lines += ["## The network", ""]
     model_py = folder / "model.py"
     docstring = module_docstring(model_py) if model_py.is_file() else ""
-    framework = {"torch": "PyTorch, trained by the shared Lightning loop", "keras": "Keras 3 on TensorFlow"}
+    trains = helpers_module("objectives").objective(loaded["training"]["objective"]).trains
+    framework = {"torch": "PyTorch, trained by the shared Lightning loop" if trains else "PyTorch; nothing is trained",
+                 "keras": "Keras 3 on TensorFlow"}
     lines += [f"Framework: `{loaded['framework']}` ({framework.get(loaded['framework'], loaded['framework'])}); "
               f"objective: `{loaded['training']['objective']}`; input kind: `{loaded['inputs']['kind']}`; "
               f"score: `{loaded['scoring']['backend']}`.", ""]
