@@ -96,7 +96,7 @@ def recorded_runs(monkeypatch):
     monkeypatch.setattr(runner, "run_comparison", lambda root, *a, **k: calls["comparisons"].append(root))
 
     def generate(out, size, seed, **options):
-        calls["synth"].append((str(out), size, seed))
+        calls["synth"].append((str(out), size, seed, options.get("types")))
         (out / "fan" / "train").mkdir(parents=True)
 
     monkeypatch.setattr(synth, "generate", generate)
@@ -108,8 +108,8 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     data.mkdir()
     assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result)]) == 0
     printed = capsys.readouterr().out
-    assert recorded_runs["synth"] == [(str(data), "tiny", 0)]
-    assert f"making the tiny synthetic dataset in {data}" in printed
+    assert recorded_runs["synth"] == [(str(data), "tiny", 0, ["ToyConveyor", "valve"])]
+    assert f"making the tiny synthetic dataset of ToyConveyor and valve (`make data` writes every type) in {data}" in printed
     assert f"demo: every solution on ToyConveyor and valve of {data}" in printed
     assert f"{cli.DEMO_EPOCHS} training epochs per model" in printed
     assert f"{cli.DEMO_JOBS} notebook(s) at a time" in printed

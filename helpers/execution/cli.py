@@ -160,12 +160,13 @@ def _demo(args) -> None:
     from helpers.execution import runner
 
     data = Path(args.data)
+    types = None if args.types == "all" else _types(args.types)
     if not data.is_dir() or not any(data.iterdir()):
-        print(f"making the {args.size} synthetic dataset in {data} ...", flush=True)
-        synth.generate(data, size=args.size, seed=0)
+        which = "" if types is None else f" of {' and '.join(types)} (`make data` writes every type)"
+        print(f"making the {args.size} synthetic dataset{which} in {data} ...", flush=True)
+        synth.generate(data, size=args.size, seed=0, types=types)
     overview = functools.partial(runner.run_overview, data, args.result_dir, paths.NOTEBOOKS, args.timeout,
                                  args.idle_timeout)
-    types = None if args.types == "all" else _types(args.types)
     print(f"demo: every solution on {'every machine type' if types is None else ' and '.join(types)} of {data} "
           f"(--types all: every type, about three times as long), {args.epochs} training epochs per model (the "
           f"published baseline trains 100; run `python -m helpers run --epochs 100` for the full recipe); "
