@@ -3,13 +3,13 @@
 An extractor maps one clip's waveform, read at its own sample rate, to embeddings of fixed-length
 blocks [shape=(blocks, dims)]; a solution scores those with a density back end (kNN, Mahalanobis,
 GMM), no network is trained. Embeddings are a function of the clip and the checkpoint only, so
-they are cached like log-mels (helpers.data.featurecache.derived, under :attr:`Extractor.identity`).
+they are cached like log-mels (helpers.data.featurecache.derived_arrays, under :attr:`Extractor.identity`).
 
 Where the extractor comes from (config.yaml ``inputs.extractor``, ``inputs.checkpoint``):
 
 - ``aisfx`` (default): the 9-layer CNN of Ma and Lerch, "Representation learning for the automatic
-  indexing of sound effects libraries" (ISMIR 2022), 4.7 M parameters, 512-d embeddings of 2-s blocks
-  (100 frames of a 96-band mel spectrogram at 44.1 kHz, hop 1 s). Its weights ship inside the
+  indexing of sound effects libraries" (ISMIR 2022), 4.7 M parameters, 512-d embeddings of 2.3-s
+  blocks (100 frames of a 96-band mel spectrogram at 44.1 kHz), a block every 1.2 s. Its weights ship inside the
   ``aisfx`` wheel (CC BY 4.0), installed without its dependencies (the Makefile); this module builds
   the network and its spectrogram itself and imports nothing of the package. ``inputs.checkpoint``
   may name another copy of the same file.
@@ -37,7 +37,6 @@ import numpy as np
 from helpers.data.featurecache import Derived
 from helpers.errors import ConfigError, ToolkitError
 
-DEFAULT = "aisfx"
 AISFX_PACKAGE_FILE = ("models", "checkpoint.pth")  # the checkpoint's place inside the installed aisfx package
 INSTALL_AISFX = "pip install --no-deps aisfx==0.1.2 (the Makefile's set-up does it)"
 
