@@ -1,5 +1,5 @@
 """Detectors: a solution's settings and model, its network inputs, objectives, classification
-heads, density back ends, decision thresholds, and the detector that owns them
+heads, frozen pretrained networks, density back ends, decision thresholds, and the detector that owns them
 (helpers.detectors.detector), with the framework engines that train and run its network
 (PyTorch with Lightning, Keras).
 """
