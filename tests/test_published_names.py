@@ -13,6 +13,7 @@ from helpers.data import layout
 from helpers.detectors.solution import solution_folders
 from helpers.execution import cli
 from tests.conftest import write_wav
+from tests.test_notebooks import CELL_TIMEOUT
 
 SECONDS = 3.0  # long enough for one input of every solution (64 frames of 512 samples)
 CLIPS = {
@@ -49,7 +50,7 @@ def test_every_solution_runs_on_published_2023_names_and_shows_the_undefined_typ
     assert layout.detect(published_2023).year == 2023
     result = tmp_path / "result"
     assert cli.main(["run", "--dev-data", str(published_2023), "--result-dir", str(result), "--epochs", "1",
-                     "--jobs", "1"]) == 0
+                     "--jobs", "1", "--timeout", str(CELL_TIMEOUT)]) == 0
     printed = capsys.readouterr().out
     table = printed.split("official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan"))

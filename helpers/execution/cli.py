@@ -176,27 +176,26 @@ def _demo(args) -> None:
     _run(args, before=(overview,))
 
 
-def _seed_list(text: str) -> list[int]:
-    """--seeds: distinct integers separated by commas."""
+def _integers(text: str, minimum: int, expected: str, distinct: bool = False) -> list[int]:
+    """Integers separated by commas, each at least `minimum` (and all different when `distinct`);
+    argparse's error saying `expected` otherwise."""
     try:
-        seeds = [int(part) for part in text.split(",")]
+        values = [int(part) for part in text.split(",")]
     except ValueError:
-        seeds = []
-    if seeds and len(set(seeds)) == len(seeds) and all(s >= 0 for s in seeds):
-        return seeds
-    raise argparse.ArgumentTypeError(f"expected distinct training seeds (0 or more) separated by commas, e.g. 0,1,2; "
-                                     f"got {text!r}")
+        values = []
+    if values and all(v >= minimum for v in values) and (not distinct or len(set(values)) == len(values)):
+        return values
+    raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
+
+
+def _seed_list(text: str) -> list[int]:
+    """--seeds: distinct integers ≥ 0 separated by commas."""
+    return _integers(text, 0, "distinct training seeds (0 or more) separated by commas, e.g. 0,1,2", distinct=True)
 
 
 def _core_list(text: str) -> list[int]:
     """--cores: positive integers separated by commas."""
-    try:
-        cores = [int(part) for part in text.split(",")]
-    except ValueError:
-        cores = []
-    if cores and all(c >= 1 for c in cores):
-        return cores
-    raise argparse.ArgumentTypeError(f"expected positive numbers of cores separated by commas, e.g. 1,2; got {text!r}")
+    return _integers(text, 1, "positive numbers of cores separated by commas, e.g. 1,2")
 
 
 def _regress(args) -> None:
