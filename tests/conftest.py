@@ -26,7 +26,7 @@ REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
 # The modules that take longest, started first (in this order) so that no worker is left running one
 # of them alone at the end; the others keep their order.
-LONGEST_FIRST = ("test_published_names", "test_notebooks", "test_runner", "test_end_to_end_benchmark", "test_benchmark",
+LONGEST_FIRST = ("test_notebooks", "test_runner", "test_end_to_end_benchmark", "test_benchmark",
                  "test_spread", "test_editions", "test_reproducibility", "test_resume", "test_scale_out", "test_cli")
 
 

@@ -81,8 +81,11 @@ def recorded_runs(monkeypatch):
         seed = (options.get("extra") or {}).get("SEED", 0)  # seed s: AUC 0.6 + 0.1 s on ID 00
         table = pd.DataFrame({"section": ["00", "02"], "AUC": [0.6 + 0.1 * seed, 0.8], "pAUC": [0.55, 0.65], "precision": [1.0, 0.5],
                               "recall": [0.5, 1.0], "F1 score": [2 / 3, 2 / 3]})
-        results.write_result_csv(Path(result_root) / run / "result.csv", {"fan": table}, editions.RULES_2020)
-        results.write_metrics_json(Path(result_root) / run / "metrics.json", {"fan": table}, editions.edition(2020))
+        # valve: a test set without anomalous clips, whose AUC and pAUC are undefined
+        undefined = table.iloc[:1].assign(section="00", AUC=float("nan"), pAUC=float("nan"))
+        tables = {"fan": table, "valve": undefined}
+        results.write_result_csv(Path(result_root) / run / "result.csv", tables, editions.RULES_2020)
+        results.write_metrics_json(Path(result_root) / run / "metrics.json", tables, editions.edition(2020))
         return Path(result_root) / run
 
     monkeypatch.setattr(runner, "run_solution", run_solution)
@@ -123,6 +126,9 @@ def test_demo_makes_data_only_when_the_folder_is_empty_and_runs_every_solution(r
     table = printed.split("DCASE 2020 Task 2: official score per machine type")[1]
     fan = next(line for line in table.splitlines() if line.startswith("fan"))
     assert fan.split()[1:] == ["0.6500"] * len(names)
+    valve = next(line for line in table.splitlines() if line.startswith("valve"))
+    assert valve.split()[1:] == ["undefined"] * len(names)
+    assert "undefined: valve: no AUC where a test set holds no normal or no anomalous clip (per id; " in printed
 
     recorded_runs["solutions"].clear()
     assert cli.main(["demo", "--data", str(data), "--size", "tiny", "--result-dir", str(result), "--jobs", "1",

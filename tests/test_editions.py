@@ -184,7 +184,7 @@ EVALUATOR_ROWS = ("arithmetic mean", "harmonic mean", "source harmonic mean", "t
 
 @pytest.mark.parametrize("folder", solution_folders(), ids=lambda f: f.name)
 def test_every_solution_trains_and_tests_on_the_later_editions_data(folder, edition_data, tmp_path):
-    """2023's layout is every solution's in tests/test_published_names.py (its notebooks, from the command line).
+    """2023's layout is every solution's in tests/test_notebooks.py (published names, its notebooks).
     The layouts are what is tested: a frozen network's solution uses the toy extractor (not aisfx's
     seconds per clip), and the Keras solution, whose engine trains on the same items as the torch one's,
     runs on 2024's layout only (one section, noAttribute)."""

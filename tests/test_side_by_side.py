@@ -146,3 +146,19 @@ def test_the_summary_says_how_many_trained_at_once(tiny_data, tmp_path, monkeypa
     summary = pipeline.train_all(_pytorch(epochs=1), tiny_data, tmp_path, ",".join(TYPES), live=False, progress=False)
     assert list(summary["side_by_side"]) == [2, 2, 1]
     assert list(pd.read_csv(tmp_path / "pytorch" / "train_summary.csv")["side_by_side"]) == [2, 2, 1]
+
+
+def test_a_finished_trainings_loss_figure_is_closed_for_good(tmp_path):
+    """The thread that started the trainings draws every relay until the slowest ends: one that has
+    finished opens no figure again (a notebook's cell would show it, empty, when it ends)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    relay = pipeline._Relay("pytorch · fan", live=False)
+    relay.update(pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.0]}))
+    relay.draw()
+    assert len(plt.get_fignums()) == 1
+    relay.close(tmp_path / "loss_fan.png")
+    for _ in range(3):
+        relay.draw()
+    assert plt.get_fignums() == [] and (tmp_path / "loss_fan.png").stat().st_size > 5_000

@@ -124,8 +124,8 @@ def _print_results(result_root, runs, year, seeds=None) -> None:
     official = results.official_table(summary)
     undefined = [str(t) for t, row in official.iterrows() if row.isna().all()]
     if undefined:
-        print(f"undefined: {', '.join(undefined)}: a test set without normal or without anomalous clips in a "
-              f"{ed.rules.group_word} has no AUC (see each run's result.csv)")
+        print(f"undefined: {', '.join(undefined)}: no AUC where a test set holds no normal or no anomalous clip "
+              f"(per {ed.rules.group_word}; see each run's result.csv)")
 
 
 def _run(args, before: tuple = ()) -> None:

@@ -301,6 +301,7 @@ class _Relay:
         self.title, self.live = title, live
         self.history = self.drawn = self.display = None
         self.closing: tuple[Path | None] | None = None
+        self.done = False  # closed: later calls of draw open no figure
 
     def update(self, history: pd.DataFrame) -> None:
         self.history = history
@@ -309,15 +310,19 @@ class _Relay:
         self.closing = (path,)
 
     def draw(self) -> None:
+        """Show what the training sent since the last call, and close its figure once the training has."""
+        if self.done:
+            return
         history = self.history
         if history is not None and self.display is None:
             self.display = LossDisplay(self.title, live=self.live)
         if history is not None and history is not self.drawn:
             self.display.update(history)
             self.drawn = history
-        if self.closing is not None and self.display is not None:
-            self.display.close(*self.closing)
-            self.closing, self.display = None, None
+        if self.closing is not None:
+            if self.display is not None:
+                self.display.close(*self.closing)
+            self.display, self.done = None, True
 
 
 def _side_by_side(solution: Solution, units: list[list[str]], train_one, live: bool) -> list[dict]:
