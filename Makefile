@@ -23,10 +23,11 @@ demo: $(STAMP)
 	$(PY) -m helpers demo --data $(DATA) --size $(SIZE)
 
 ## make test: the test suite (notebooks included, on tiny synthetic data), in TEST_WORKERS processes
-## that share the cores (one module's tests stay in one worker: they share its fixtures)
+## that share the cores (one module's tests stay in one worker: they share its fixtures; the modules
+## start in the order tests/conftest.py gives them, the longest first, not by their number of tests)
 TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## make data: the synthetic dataset only (SIZE=tiny|small|full)
 data: $(STAMP)

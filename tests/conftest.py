@@ -82,9 +82,21 @@ def _fresh_skip_log():
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
-    """The tiny synthetic preset (all six machine types), made once per session."""
+    """The tiny synthetic preset (all six machine types), made once per test run: under pytest-xdist
+    the first worker to ask makes it in the run's temporary folder (under a lock), the others wait
+    and read it. Tests never write into it (they copy what they change)."""
+    from filelock import FileLock
+
     from helpers.data import synth
 
-    root = tmp_path_factory.mktemp("tiny") / "dev_data"
-    synth.generate(root, size="tiny", seed=0, progress=False)
+    if WORKERS == 1:
+        root = tmp_path_factory.mktemp("tiny") / "dev_data"
+        synth.generate(root, size="tiny", seed=0, progress=False)
+        return root
+    run_folder = tmp_path_factory.getbasetemp().parent  # shared by this run's workers, a new one per run
+    root, done = run_folder / "tiny" / "dev_data", run_folder / "tiny" / "complete"
+    with FileLock(str(run_folder / "tiny.lock")):
+        if not done.is_file():
+            synth.generate(root, size="tiny", seed=0, progress=False)
+            done.touch()
     return root

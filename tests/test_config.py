@@ -17,7 +17,8 @@ def test_defaults_are_the_baseline():
     settings = config.defaults()
     assert settings["training"] == {"epochs": 100, "batch_size": 512, "learning_rate": 0.001,
                                     "validation_split": 0.1, "shuffle": True, "seed": 0, "objective": "reconstruction",
-                                    "pseudo_classes": 4, "scope": "machine_type"}
+                                    "pseudo_classes": 4, "scope": "machine_type", "supplemental_machine": False,
+                                    "noise_copies": 0, "noise_snr_db": [-5.0, 5.0]}  # the supplemental clips unused
     assert settings["scoring"]["backend"] == "mse" and settings["inputs"]["kind"] == "vectors"
     assert {k: settings["scoring"][k] for k in ("domains", "metric", "covariance", "oversample_target")} == {
         "domains": "pooled", "metric": "euclidean", "covariance": "ledoit_wolf", "oversample_target": 0.0}

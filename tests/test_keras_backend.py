@@ -11,16 +11,23 @@ import numpy as np
 import pytest
 
 from helpers import frontend
-from helpers.detectors import keras_backend
 from helpers.detectors import solution as solution_module
 from helpers.detectors import scoring
 from helpers.detectors.objectives import OBJECTIVES
 from helpers.detectors.inputs import FrameVectors, Patches
 
-import keras  # noqa: E402  (after keras_backend, which quiets TensorFlow's log)
-
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL = ROOT / "notebooks" / "original"
+keras_backend = keras = None  # imported when this module's tests run (below)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tensorflow():
+    """TensorFlow (6 s) is imported when this module's tests start, not when the suite is collected:
+    every test worker collects every module, one runs these."""
+    global keras_backend, keras
+    from helpers.detectors import keras_backend
+    import keras  # after keras_backend, which quiets TensorFlow's log
 
 
 def random_log_mels(n_clips: int, n_mels: int = 128, n_frames: int = 40, seed: int = 0) -> list[np.ndarray]:

@@ -7,6 +7,7 @@ Layout of the cache folder (its home: helpers.paths.cache_dir, which DCASE_CACHE
     file_tables/<16 hex>.csv      one data folder's file table (helpers.data.catalog)
     file_tables/<16 hex>.json     its record: {"source": the data folder}
     regression/ benchmark/ soak/  work folders: data that checks and benchmarks keep between runs
+    noisy/                        noisy copies of training clips (helpers.data.noisy, training.noise_copies)
 
 A record says what its entry was made from, so that stale entries can be found: a feature entry
 is stale when its source clip is gone or has another size or modification time, or when another
@@ -43,7 +44,7 @@ log = logging.getLogger("helpers")
 
 FEATURES = "features"
 FILE_TABLES = "file_tables"
-WORK_FOLDERS = ("regression", "benchmark", "soak")  # what work_folder hands out; --clear removes only known parts
+WORK_FOLDERS = ("regression", "benchmark", "soak", "noisy")  # what work_folder hands out; --clear removes only known parts
 MAX_SIZE_VARIABLE = "DCASE_CACHE_MAX_SIZE"
 RECORD_SUFFIX = ".json"
 FRESH, STALE, UNKNOWN = "fresh", "stale", "unknown source"

@@ -465,7 +465,9 @@ class Edition:
     set's data is read as without one);
     clip_seconds: clip lengths per type where they are not CLIP_SECONDS; no_attribute: the types
     whose clip names hide their attributes (``noAttribute``); synth_keyed_by_year: whether the
-    synthetic generator's random streams and manifest carry the year (2020's predate the other years).
+    synthetic generator's random streams and manifest carry the year (2020's predate the other years);
+    synth_supplemental: {preset: (clean machine clips, noise clips)} the synthetic generator writes
+    into each type's supplemental/ folder (2025), None: none.
     """
 
     year: int
@@ -479,6 +481,7 @@ class Edition:
     clip_seconds: dict[str, float] = field(default_factory=dict)
     no_attribute: tuple[str, ...] = ()
     synth_keyed_by_year: bool = True
+    synth_supplemental: dict[str, tuple[int, int]] | None = None
 
     @property
     def name(self) -> str:
@@ -514,7 +517,7 @@ def _no_attribute(folders, clips) -> bool:
 
 
 def _supplemental(folders, clips) -> bool:
-    """supplemental/ folders beside the clip folders: extra clips, not read for training (2025)."""
+    """supplemental/ folders beside the clip folders: clean machine sound and noise alone (2025)."""
     return any((d / "supplemental").is_dir() for d in folders)
 
 
@@ -561,7 +564,8 @@ EDITIONS: dict[int, Edition] = {e.year: e for e in (
     Edition(2025, RULES_2022, _2022_TYPES, _2025_EVAL,
             dev_sections=_every(_2022_TYPES, _ONE), eval_sections=_every(_2025_EVAL, _ONE),
             records={"dev": 15097779, "additional": 15392814, "eval": 15519362},
-            marker=_supplemental),
+            marker=_supplemental,
+            synth_supplemental={"tiny": (2, 2), "small": (10, 10), "medium": (20, 20), "full": (20, 80)}),
     Edition(2026, RULES_2022, _2026_DEV, _2026_EVAL,  # emulated types (<type>Emu) beside recorded ones; two-channel clips
             dev_sections=_every(_2026_DEV, _ONE), eval_sections=_every(_2026_EVAL, _ONE),
             records={"dev": 19336329, "additional": 20151556},  # no evaluation test record known yet

@@ -6,9 +6,14 @@ ID, later: section): the group results are computed for. Everything is read from
 parsing is strict. A ``.wav`` file whose name does not follow its edition's pattern is skipped
 (see :mod:`helpers.skiplog`); other files are ignored. The edition of a data folder is detected
 (:func:`detect`) or named (:func:`resolve`).
+
+DCASE 2025 adds ``<type>/supplemental/``: clean machine sound (recorded without the factory's
+noise) and noise alone, named ``section_00_<machine|noise>[_<domain>]_NNNN[_<attributes>].wav``
+(:func:`supplemental_clips`). A clean machine clip reads as a normal training clip of its section.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +24,11 @@ from helpers.errors import ConfigError, DataLayoutError
 
 SAMPLE_RATE = 16_000
 YEAR_FILE = ".dcase_year"  # written by synth and download: the edition of a data folder, as text ("2023")
+SUPPLEMENTAL = "supplemental"  # <type>/supplemental/ (2025): clean machine sound and noise alone
+SUPPLEMENTAL_KINDS = ("machine", "noise")
+SUPPLEMENTAL_ACCEPTED = "section_XX_{machine,noise}[_{source,target}]_NNNN[_<attributes>].wav"
+_SUPPLEMENTAL_NAME = re.compile(r"^section_(?P<section>\d{2})_(?P<kind>machine|noise)(?:_(?P<domain>source|target))?"
+                                r"_(?P<index>\d{4,8})(?:_(?P<attributes>.*))?\.wav$")
 
 
 @dataclass(frozen=True)
@@ -150,11 +160,48 @@ def list_clips(root: str | Path, machine_type: str, split: str, ed: Edition | No
 def parse_clip(path: str | Path, machine_type: str, split: str, ed: Edition | None = None) -> Clip:
     """Describe one file from its name: by the edition's rules, or (`ed` None) by the rule set the
     path follows (helpers.data.editions.rules_of_name: 2021's in a source_test or target_test folder,
-    else the first whose pattern the name follows). DataLayoutError naming the file and what is accepted otherwise."""
+    else the first whose pattern the name follows); a clean machine clip of a supplemental folder as
+    a normal training clip (:func:`supplemental_clips`). DataLayoutError naming the file and what is accepted otherwise."""
     path = Path(path)
+    if path.parent.name == SUPPLEMENTAL and split == "train":
+        kind, clip = _parse_supplemental(path, machine_type)
+        if kind != "machine":
+            raise DataLayoutError(f"{path}: a {kind} clip, not machine sound: it is never a training clip")
+        return clip
     rules = ed.rules if ed else editions.rules_of_name(path)
     domain = rules.test_folders.get(path.parent.name) if split == "test" else None
     return _parse(path, machine_type, split, rules, ed.name if ed else rules.title, domain)
+
+
+def _parse_supplemental(path: Path, machine_type: str) -> tuple[str, Clip]:
+    """(kind, the clip as a normal training clip of its section) of a supplemental file, from its name."""
+    match = _SUPPLEMENTAL_NAME.match(path.name)
+    if match is None:
+        raise DataLayoutError(f"{path}: file name does not follow the supplemental pattern; accepted: "
+                              f"{SUPPLEMENTAL_ACCEPTED}")
+    return match["kind"], Clip(machine_type, "train", match["section"], int(match["index"]), 0, path,
+                               match["domain"] or "source", match["attributes"] or "")
+
+
+def supplemental_clips(root: str | Path, machine_type: str, kind: str) -> list[Clip]:
+    """The clips of one kind ("machine" or "noise") in <root>/<machine_type>/supplemental/, each as a
+    normal training clip of the section, domain (default source) and attributes its name gives; []
+    where there is no such folder. Badly named ``.wav`` files are skipped and recorded."""
+    if kind not in SUPPLEMENTAL_KINDS:
+        raise ConfigError(f"unknown supplemental clip kind {kind!r}; accepted: {', '.join(SUPPLEMENTAL_KINDS)}")
+    folder = Path(root) / machine_type / SUPPLEMENTAL
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.suffix.lower() != ".wav" or not path.is_file():
+            continue
+        try:
+            parsed_kind, clip = _parse_supplemental(path, machine_type)
+        except DataLayoutError as err:
+            skiplog.skip(path, str(err).split(": ", 1)[-1])
+            continue
+        if parsed_kind == kind:
+            found.append(clip)
+    return sorted(found, key=clip_order)
 
 
 def type_list(machine_types) -> list[str] | None:

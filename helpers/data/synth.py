@@ -68,7 +68,7 @@ from helpers.data import groundtruth
 from helpers.data.editions import DOMAINS, EDITIONS, Edition, edition
 from helpers.errors import ConfigError
 from helpers.fileio import atomic_path, atomic_write_text
-from helpers.data.layout import SAMPLE_RATE, YEAR_FILE
+from helpers.data.layout import SAMPLE_RATE, SUPPLEMENTAL, SUPPLEMENTAL_KINDS, YEAR_FILE
 
 GENERATOR_VERSION = 2  # 1: every machine ID drawn on its own from the type's ranges
 MANIFEST = ".synth.json"
@@ -795,7 +795,9 @@ def synthesize(seed: int, machine_type: str, section: str, kind: str, index: int
                domain: str = "source", year: int = 2020) -> np.ndarray:
     """One clip as float32 in [-1, 1]. [shape=(samples,)]
 
-    kind is "train", "normal" (normal test clip) or "anomaly"; the clip depends only on the arguments.
+    kind is "train", "normal" (normal test clip) or "anomaly"; or, as a 2025 supplemental clip,
+    "machine" (the normal machine sound alone) or "noise" (the background alone), each at the
+    level it has in a mixture. The clip depends only on the arguments.
     """
     machine = machine_params(seed, machine_type, section, year)
     setting = condition(seed, year, machine_type, section, domain, machine)
@@ -811,7 +813,8 @@ def synthesize(seed: int, machine_type: str, section: str, kind: str, index: int
     background = colour(factory_noise(rng, n, setting.factory), colouring(rng, BACKGROUND_DB, BACKGROUND_TILT_DB), low_cut)
     noise_gain = 10 ** (-(setting.snr_db + rng.normal(0, CLIP_SNR_DB)) / 20)
     level = 10 ** ((machine["level_db"] + rng.normal(0, CLIP_LEVEL_DB)) / 20)
-    mix = (sound + noise_gain * background) * (level / np.sqrt(1 + noise_gain**2))
+    parts = {"machine": sound, "noise": noise_gain * background}.get(kind, sound + noise_gain * background)
+    mix = parts * (level / np.sqrt(1 + noise_gain**2))
     if setting.microphone is not None:
         mix = _rms(mix) * shape_spectrum(mix, **setting.microphone)
     return np.clip(mix, -1.0, 32767 / 32768).astype(np.float32)
@@ -950,6 +953,17 @@ def plan(out: Path, size: str, seed: int, types: list[str], eval_layout: bool, y
     return [job for t in types for s in ed.dev_sections[t] for job in _section_jobs(out, ed, seed, t, s, counts)], []
 
 
+def supplemental_jobs(out: Path, size: str, types: list[str], ed: Edition) -> list[Job]:
+    """The clean machine and noise clips of each type's supplemental/ folder (Edition.synth_supplemental;
+    [] for an edition without), named section_00_<kind>_source_NNNN_noAttribute.wav."""
+    if ed.synth_supplemental is None:
+        return []
+    counts = dict(zip(SUPPLEMENTAL_KINDS, ed.synth_supplemental[size]))
+    return [Job(t, section, kind, i, out / t / SUPPLEMENTAL / f"section_{section}_{kind}_source_{i:04d}_noAttribute.wav",
+                "source", ed.year) for t in types for section in ed.dev_sections[t][:1]
+            for kind, count in counts.items() for i in range(count)]
+
+
 def _attribute_cells(attributes: str) -> list[str]:
     """An attribute part as CSV cells d1p, d1v, d2p, ...: "vel_28_noise_A" -> [vel, 28, noise, A];
     "noAttribute" -> [noAttribute, ""]."""
@@ -1023,8 +1037,10 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     types of the edition's development set (default all); workers: processes (default
     os.cpu_count()). Re-running with the same seed keeps the files already written (see the module
     docstring).
+    2025 also writes each type's ``supplemental/`` clips: clean machine sound and noise alone.
     Summary: {"year": y, "clips": {type: {"train": n, "test_normal": n, "test_anomaly": n}, and from 2021
-    on the same per domain under "source" and "target"}, "files": n, "bytes": n, "seconds": s,
+    on the same per domain under "source" and "target"}, "supplemental": {type: {"machine": n,
+    "noise": n}} (2025; else {}), "files": n, "bytes": n, "seconds": s,
     "out": path, "ground_truth": path or None, "attributes": [attributes_XX.csv paths]}.
     """
     ed = edition(year)
@@ -1032,16 +1048,21 @@ def generate(out, size: str = "small", seed: int = 0, types=None, eval_layout: b
     out = Path(out)
     started = time.perf_counter()
     jobs, truth = plan(out, size, seed, chosen, eval_layout, ed.year)
-    for folder in {job.path.parent for job in jobs}:
+    extra = [] if eval_layout else supplemental_jobs(out, size, chosen, ed)
+    for folder in {job.path.parent for job in jobs + extra}:
         folder.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": seed, "generator_version": GENERATOR_VERSION} | ({"year": ed.year} if ed.synth_keyed_by_year else {})
     keep = _same_run(out, manifest)
     atomic_write_text(out / MANIFEST, json.dumps(manifest))
     atomic_write_text(out / YEAR_FILE, f"{ed.year}\n")
-    sizes = _write_clips(jobs, seed, keep, max(1, workers or os.cpu_count() or 1), f"synth {ed.year} {size}", progress)
+    sizes = _write_clips(jobs + extra, seed, keep, max(1, workers or os.cpu_count() or 1), f"synth {ed.year} {size}",
+                         progress)
     ground_truth = atomic_write_text(out / groundtruth.FILE_NAME, "\n".join(truth) + "\n") if eval_layout else None
     tables = attribute_tables(out, jobs) if ed.rules.attribute_tables else {}
     attributes = [str(atomic_write_text(path, text)) for path, text in tables.items()]
-    return {"year": ed.year, "clips": _clip_counts(jobs, chosen, ed), "files": len(jobs), "bytes": int(sum(sizes)),
+    supplemental = {t: {k: sum(j.machine_type == t and j.kind == k for j in extra) for k in SUPPLEMENTAL_KINDS}
+                    for t in chosen} if extra else {}
+    return {"year": ed.year, "clips": _clip_counts(jobs, chosen, ed), "supplemental": supplemental,
+            "files": len(jobs) + len(extra), "bytes": int(sum(sizes)),
             "seconds": round(time.perf_counter() - started, 2), "out": str(out),
             "ground_truth": str(ground_truth) if ground_truth else None, "attributes": attributes}

@@ -72,6 +72,13 @@ SCHEMA = {
                                    "(k-means of their mean log-mel spectra) where they have one class only"),
         "scope": ("machine_type", str, "'machine_type' (one network per machine type) or 'all_types' (one network "
                                        "trained on every machine type of the data folder, scored per type and section)"),
+        "supplemental_machine": (False, bool, "true or false: a type's clean machine clips (<type>/supplemental/, "
+                                              "DCASE 2025) join its training clips as normal clips"),
+        "noise_copies": (0, int, "integer ≥ 0: noisy copies of each training clip, each mixed with a noise clip of "
+                                 "<type>/supplemental/ (DCASE 2025) at an SNR drawn from training.noise_snr_db "
+                                 "(helpers.data.noisy)"),
+        "noise_snr_db": ([-5.0, 5.0], list, "two numbers [lowest, highest]: the range the noisy copies' "
+                                            "signal-to-noise ratios are drawn from, in dB"),
     },
     "trainer": {
         "accelerator": ("cpu", str, "'cpu', 'gpu', 'mps' or 'auto'"),
@@ -219,6 +226,13 @@ def validate(raw: dict, where: str) -> dict:
     if config["training"]["pseudo_classes"] < 2:
         raise ConfigError(f"{where}: setting 'training.pseudo_classes' must be an integer ≥ 2, "
                           f"got {config['training']['pseudo_classes']!r}")
+    if config["training"]["noise_copies"] < 0:
+        raise ConfigError(f"{where}: setting 'training.noise_copies' must be an integer ≥ 0, "
+                          f"got {config['training']['noise_copies']!r}")
+    snr = config["training"]["noise_snr_db"]
+    if len(snr) != 2 or not all(isinstance(v, NUMBER) and not isinstance(v, bool) for v in snr) or snr[0] > snr[1]:
+        raise ConfigError(f"{where}: setting 'training.noise_snr_db' must be two numbers [lowest, highest] in dB, "
+                          f"e.g. [-5, 5], got {snr!r}")
     if config["scoring"]["oversample_target"] < 0:
         raise ConfigError(f"{where}: setting 'scoring.oversample_target' must be 0 (off) or a positive "
                           f"target/source ratio, got {config['scoring']['oversample_target']!r}")

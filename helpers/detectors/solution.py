@@ -30,6 +30,9 @@ from helpers.detectors import inputs, objectives
 from helpers.errors import ConfigError
 from helpers.data.features import FeatureSettings
 
+# training settings that only choose the training clips (DCASE 2025's supplemental clips)
+CLIP_CHOOSING = ("supplemental_machine", "noise_copies", "noise_snr_db")
+
 
 @dataclass
 class Solution:
@@ -88,8 +91,10 @@ class Solution:
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes a trained model (not the Lightning trainer's placement,
-        the scoring, the description, nor what the notebooks say)."""
+        the scoring, the description, nor what the notebooks say; nor the settings that only choose
+        training clips, whose paths helpers.experiments.pipeline.training_fingerprint adds)."""
         relevant = {k: v for k, v in self.config.items() if k not in ("trainer", "scoring", "description", "notebook")}
+        relevant["training"] = {k: v for k, v in relevant["training"].items() if k not in CLIP_CHOOSING}
         source = (self.folder / "model.py").read_bytes() + self.input_kind.identity(self.config["inputs"]).encode()
         return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode() + source).hexdigest()[:12]
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import paths, skiplog, threads
-from helpers.data import featurecache, groundtruth, layout
+from helpers.data import featurecache, groundtruth, layout, noisy
 from helpers.experiments import results
 from helpers.detectors import objectives
 from helpers.detectors.detector import Detector, detector_path, scope_name, scopes, trainer
@@ -116,6 +116,32 @@ def split_validation(log_mels: list[np.ndarray], fraction: float, groups=None) -
     return sorted(train), sorted(held)
 
 
+def list_training_clips(solution: Solution, roots: list[Path], machine_types: list[str],
+                        ed: layout.Edition) -> list[layout.Clip]:
+    """The training clips of these machine types: each root's <type>/train clips; with
+    training.supplemental_machine, also the clean machine clips of its <type>/supplemental/; with
+    training.noise_copies, that many noisy copies of each (helpers.data.noisy), mixed with the noise
+    clips there. Where something was added, each type's clips are in clip order, a copy beside its clip."""
+    training = solution.config["training"]
+    listed = []
+    for machine_type in machine_types:
+        clips = [clip for root in roots for clip in layout.list_clips(root, machine_type, "train", ed)]
+        extra = []
+        for kind, wanted in (("machine", training["supplemental_machine"]), ("noise", training["noise_copies"] > 0)):
+            found = [clip for root in roots for clip in layout.supplemental_clips(root, machine_type, kind)] if wanted else []
+            if wanted and not found:
+                folders = " or ".join(str(Path(root) / machine_type / layout.SUPPLEMENTAL) for root in roots)
+                skiplog.notice(f"{machine_type}: no supplemental {kind} clip in {folders}: "
+                               f"{'no clean machine clips added' if kind == 'machine' else 'no noisy copies made'}")
+            if kind == "machine":
+                extra += found
+            else:
+                extra += noisy.copies(clips + extra, found, training["noise_copies"], tuple(training["noise_snr_db"]),
+                                      training["seed"])
+        listed += sorted(clips + extra, key=layout.clip_order) if extra else clips
+    return listed
+
+
 def training_fingerprint(solution: Solution, clips: list[layout.Clip]) -> str:
     """The settings fingerprint extended by the training clips' paths: other settings or other
     training data (another data folder, additional training data) train a new network."""
@@ -152,8 +178,7 @@ def train_detector(solution: Solution, data_dir: Path, machine_types: list[str],
     scope = scope_name(solution, machine_types)
     target, history_path = detector_path(result_dir, scope), result_dir / f"history_{scope}.csv"
     checkpoint = checkpoint_path(solution, result_dir, scope)
-    listed = [clip for t in machine_types for root in (data_dir, additional_data) if root is not None
-              for clip in layout.list_clips(root, t, "train", ed)]
+    listed = list_training_clips(solution, [r for r in (data_dir, additional_data) if r is not None], machine_types, ed)
     clips, log_mels = load_clip_features(solution, listed, progress, f"{scope} train features")
     where = _folders(data_dir, additional_data, machine_types=machine_types, split="train")
     if not clips:
