@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA ?= dev_data
 SIZE ?= small
 
-.PHONY: demo test data lab tensorboard benchmark regress regress-update clean
+.PHONY: demo test test-all data lab tensorboard benchmark regress regress-update clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,15 @@ demo: $(STAMP)
 ## make test: the test suite (notebooks included, on tiny synthetic data), in TEST_WORKERS processes
 ## that share the cores (one module's tests stay in one worker: they share its fixtures; the modules
 ## start in the order tests/conftest.py gives them, the longest first, not by their number of tests)
+## (tests marked slow are left out: `make test-all` runs them too)
 TEST_WORKERS ?= 3
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PY) -m pytest -q $(PYTEST_XDIST) -m "not slow"
+
+## make test-all: every test, the slow ones included (the stage benchmark's smoke run)
+test-all: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_XDIST)
 
 ## make data: the synthetic dataset only (SIZE=tiny|small|full)
 data: $(STAMP)

@@ -24,10 +24,12 @@ from helpers.data import cache
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
-# The modules that take longest, started first (in this order) so that no worker is left running one
-# of them alone at the end; the others keep their order.
-LONGEST_FIRST = ("test_notebooks", "test_runner", "test_end_to_end_benchmark", "test_benchmark",
-                 "test_spread", "test_editions", "test_reproducibility", "test_resume", "test_scale_out", "test_cli")
+# The modules that take longest (CPU seconds, measured), started first in this order so that no worker
+# is left running one of them alone at the end; the others keep their order. `make test` passes
+# --no-loadscope-reorder: pytest-xdist would otherwise start the modules with the most tests first.
+LONGEST_FIRST = ("test_notebooks", "test_editions", "test_reproducibility", "test_end_to_end_benchmark", "test_spread",
+                 "test_resume", "test_runner", "test_solutions", "test_eval_mode", "test_scale_out", "test_cli",
+                 "test_keras_backend", "test_jupyterlab_browser", "test_templates", "test_synth")
 
 
 def pytest_collection_modifyitems(items):

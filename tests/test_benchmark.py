@@ -14,6 +14,9 @@ import pytest
 from helpers import paths
 from helpers.data import synth
 
+# about a minute of CPU, for a developer's script that `make benchmark` runs in full: `make test-all`
+pytestmark = pytest.mark.slow
+
 SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "baseline_vs_toolkit.py"
 ROWS = ["feature extraction, cold [s]", "feature extraction, warm cache [s]", "training per epoch [s]",
         "test scoring [s]", "peak memory [GB]", "AUC"]

@@ -174,7 +174,7 @@ def test_the_command_line_exits_non_zero_naming_notebook_and_cell(tiny_data, tmp
     assert (tmp_path / "pytorch" / "notebooks" / "00-train-with-visual.failed.ipynb").is_file()
 
 
-REPEATS = 5  # each run about 8 s; every other notebook test runs this notebook headless once more
+REPEATS = 2  # each run about 8 s; every solution's notebook test runs this notebook headless once more
 
 
 @pytest.fixture(scope="module")

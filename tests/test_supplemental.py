@@ -1,15 +1,18 @@
 """DCASE 2025's supplemental clips: their names, the synthetic 2025 layout's, the clean machine clips as
-extra normal training clips and the noise clips mixed into noisy copies of the training clips."""
+extra normal training clips, the noise clips mixed into noisy copies of the training clips, and the
+data overview's spectra of both."""
 from __future__ import annotations
 
+import nbformat
 import numpy as np
 import pytest
 import soundfile as sf
 
 from helpers import paths, skiplog
-from helpers.data import layout, noisy, synth
+from helpers.data import catalog, layout, noisy, overview, synth
 from helpers.detectors import solution
 from helpers.errors import ConfigError, DataLayoutError
+from helpers.execution import runner
 from helpers.experiments import pipeline
 from tests.conftest import write_wav
 
@@ -131,3 +134,17 @@ def test_bad_supplemental_settings_are_refused(setting, value, message):
     with pytest.raises(ConfigError) as refused:
         solution.load(paths.NOTEBOOKS / "pytorch", {setting: value})
     assert message in str(refused.value)
+
+
+def test_the_data_overview_shows_the_supplemental_spectra(data_2025, tmp_path):
+    from tests.test_notebooks import CELL_TIMEOUT, images
+
+    output = runner.execute_notebook(paths.NOTEBOOKS / "00-data-eda.ipynb", tmp_path / "eda.ipynb",
+                                     {"DATA_DIR": str(data_2025), "CLIPS_PER_LABEL": 2, "AUDIO_PLAYERS": 0},
+                                     timeout=CELL_TIMEOUT)
+    cells = nbformat.read(output, as_version=4).cells
+    shown = next(i for i, c in enumerate(cells) if c.cell_type == "code" and "supplemental_spectra" in c.source)
+    assert images(output)[[i for i, c in enumerate(cells) if c.cell_type == "code"].index(shown)] == 1
+    spectra = overview.supplemental_spectra(data_2025, catalog.file_table(data_2025), "fan", 2)
+    assert list(spectra) == ["training clips", "clean machine", "noise"]
+    assert all(s.shape == (128,) and np.isfinite(s).all() for s in spectra.values())

@@ -1,5 +1,6 @@
 """Summaries of a dataset for the data-overview notebook: spectra, durations, example clips and
-the real-against-synthetic comparison. Everything here reads the file table of helpers.data.catalog.
+the real-against-synthetic comparison. Everything here reads the file table of helpers.data.catalog
+(and, for DCASE 2025's supplemental clips, the folder itself).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import skiplog
-from helpers.data import catalog, clipstats
+from helpers.data import catalog, clipstats, layout
 from helpers.data.audio import load_audio
 from helpers.errors import ClipError
 from helpers.data.features import FeatureSettings, log_mel
@@ -61,6 +62,21 @@ def mean_spectra(table: pd.DataFrame, machine_type: str, clips_per_label: int = 
     for name, choice in groups[by]:
         chosen = pick_clips(table, machine_type, count=clips_per_label, **choice)
         means = [m.mean(axis=1) for m in map(lambda p: clip_log_mel(p, settings), chosen["path"]) if m is not None]
+        if means:
+            spectra[name] = np.mean(means, axis=0)
+    return spectra
+
+
+def supplemental_spectra(root: str | Path, table: pd.DataFrame, machine_type: str, clips_per_kind: int = 20,
+                         settings: FeatureSettings = FeatureSettings()) -> dict[str, np.ndarray]:
+    """Mean log-mel spectrum over time and clips of a type's normal training clips and of each kind
+    of its supplemental clips (DCASE 2025: clean machine sound, noise alone), {"training clips",
+    "clean machine", "noise": [shape=(n_mels,)]}; only the training clips' where it has none."""
+    spectra = mean_spectra(table, machine_type, clips_per_kind, settings, by="domain")
+    spectra = {"training clips": spectra["source"]} if "source" in spectra else {}
+    for kind, name in (("machine", "clean machine"), ("noise", "noise")):
+        clips = layout.supplemental_clips(root, machine_type, kind)[:clips_per_kind]
+        means = [m.mean(axis=1) for m in (clip_log_mel(c.path, settings) for c in clips) if m is not None]
         if means:
             spectra[name] = np.mean(means, axis=0)
     return spectra
