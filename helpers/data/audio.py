@@ -23,12 +23,10 @@ from helpers.errors import ClipError
 from helpers.data.layout import SAMPLE_RATE
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, channel: int = 0) -> tuple[np.ndarray, list[str]]:
-    """(the clip's samples of `channel` (0: the first) as float32 in [-1, 1] at `sample_rate`
-    [shape=(samples,)], what was done to make them so: e.g. ["2 channels, channel 0 used",
-    "44100 Hz, resampled to 16000 Hz"]).
+def read_all(path: str | Path) -> tuple[np.ndarray, int]:
+    """(every channel's samples as float32 in [-1, 1] [shape=(samples, channels)], the file's sample rate).
 
-    Raises ClipError (naming the file) when it cannot be read, is empty or has no such channel.
+    Raises ClipError (naming the file) when it cannot be read or is empty.
     """
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -36,6 +34,17 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, channel: int = 
         raise ClipError(path, f"cannot be read as audio ({type(err).__name__}: {err})") from err
     if data.shape[0] == 0:
         raise ClipError(path, "holds no samples")
+    return data, rate
+
+
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, channel: int = 0) -> tuple[np.ndarray, list[str]]:
+    """(the clip's samples of `channel` (0: the first) as float32 in [-1, 1] at `sample_rate`
+    [shape=(samples,)], what was done to make them so: e.g. ["2 channels, channel 0 used",
+    "44100 Hz, resampled to 16000 Hz"]).
+
+    Raises ClipError (naming the file) when it cannot be read, is empty or has no such channel.
+    """
+    data, rate = read_all(path)
     done = []
     if channel >= data.shape[1]:
         raise ClipError(path, f"has {data.shape[1]} channel(s), no channel {channel} (features.channel counts from 0)")

@@ -22,24 +22,13 @@ import soundfile as sf
 
 from helpers import skiplog
 from helpers.data import cache
-from helpers.data.audio import resample
+from helpers.data.audio import read_all, resample
 from helpers.data.layout import Clip
 from helpers.errors import ClipError
 from helpers.fileio import atomic_path
 
 WORK_FOLDER = "noisy"
 IMPLEMENTATION = 1  # raise when the mix changes: every copy is made anew
-
-
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    """(samples as float32 [shape=(samples, channels)], sample rate); ClipError naming the file."""
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises several types for corrupt or missing files
-        raise ClipError(path, f"cannot be read as audio ({type(err).__name__}: {err})") from err
-    if data.shape[0] == 0:
-        raise ClipError(path, "holds no samples")
-    return data, rate
 
 
 def _rms(x: np.ndarray) -> float:
@@ -79,7 +68,7 @@ def copies(clips: list[Clip], noise_clips: list[Clip], count: int, snr_db: tuple
     noises = []
     for noise_clip in noise_clips:
         try:
-            noises.append((noise_clip, *_read(noise_clip.path)))
+            noises.append((noise_clip, *read_all(noise_clip.path)))
         except ClipError as err:
             skiplog.skip(noise_clip.path, err.reason)
     if not noises:
@@ -105,7 +94,7 @@ def _copy(home: Path, clip: Clip, noise_clip: Clip, noise: np.ndarray, noise_rat
                           .encode()).hexdigest()[:16]
     target = home / digest[:2] / digest / clip.machine_type / clip.path.parent.name / clip.name
     if not target.is_file():
-        data, rate = _read(clip.path)
+        data, rate = read_all(clip.path)
         source = resample(noise[:, 0], noise_rate, rate)
         mixed = mix(data, source, snr, int(where * len(source)))
         target.parent.mkdir(parents=True, exist_ok=True)
