@@ -31,7 +31,7 @@ PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_XDIST) -m "not slow"
 
-## make test-all: every test, the slow ones included (the stage benchmark's smoke run)
+## make test-all: every test, the slow ones included (the benchmarks' smoke runs)
 test-all: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_XDIST)
 

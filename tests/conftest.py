@@ -25,16 +25,18 @@ from helpers.data import cache
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
 # The modules that take longest (CPU seconds, measured), started first in this order so that no worker
-# is left running one of them alone at the end; the others keep their order. `make test` passes
+# is left running one of them alone at the end; the others keep their order (the benchmarks' smoke runs,
+# marked slow, last). `make test` passes
 # --no-loadscope-reorder: pytest-xdist would otherwise start the modules with the most tests first.
-LONGEST_FIRST = ("test_notebooks", "test_editions", "test_reproducibility", "test_end_to_end_benchmark", "test_spread",
+LONGEST_FIRST = ("test_notebooks", "test_editions", "test_reproducibility", "test_spread",
                  "test_resume", "test_runner", "test_solutions", "test_eval_mode", "test_scale_out", "test_cli",
                  "test_keras_backend", "test_jupyterlab_browser", "test_templates", "test_synth")
 
 
 def pytest_collection_modifyitems(items):
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is not None,
+                                 rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank))))
 
 
 def write_wav(path: Path, seconds: float = 1.0, sample_rate: int = 16_000, channels: int = 1, seed: int = 0) -> Path:

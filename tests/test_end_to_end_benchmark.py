@@ -13,9 +13,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from helpers import paths
 from helpers.data import synth
+
+# about a minute of CPU (TensorFlow's scripts and the toolkit's four notebooks), for developers' scripts
+# that `make benchmark` runs in full: `make test-all`
+pytestmark = pytest.mark.slow
 
 SCRIPT = paths.PROJECT_ROOT / "benchmarks" / "end_to_end.py"
 

@@ -24,7 +24,7 @@ from helpers.data.layout import SAMPLE_RATE
 
 
 def read_all(path: str | Path) -> tuple[np.ndarray, int]:
-    """(every channel's samples as float32 in [-1, 1] [shape=(samples, channels)], the file's sample rate).
+    """(every channel's samples [shape=(samples, channels)], float32 in [-1, 1]; the file's sample rate).
 
     Raises ClipError (naming the file) when it cannot be read or is empty.
     """
