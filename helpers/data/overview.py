@@ -69,8 +69,8 @@ def mean_spectra(table: pd.DataFrame, machine_type: str, clips_per_label: int = 
 
 def supplemental_spectra(root: str | Path, table: pd.DataFrame, machine_type: str, clips_per_kind: int = 20,
                          settings: FeatureSettings = FeatureSettings()) -> dict[str, np.ndarray]:
-    """Mean log-mel spectrum over time and clips of a type's normal training clips and of each kind
-    of its supplemental clips (DCASE 2025: clean machine sound, noise alone), {"training clips",
+    """Mean log-mel spectrum over time and clips of a type's source-domain training clips and of each
+    kind of its supplemental clips (DCASE 2025: clean machine sound, noise alone), {"training clips",
     "clean machine", "noise": [shape=(n_mels,)]}; only the training clips' where it has none."""
     spectra = mean_spectra(table, machine_type, clips_per_kind, settings, by="domain")
     spectra = {"training clips": spectra["source"]} if "source" in spectra else {}

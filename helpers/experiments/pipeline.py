@@ -127,19 +127,23 @@ def list_training_clips(solution: Solution, roots: list[Path], machine_types: li
     for machine_type in machine_types:
         clips = [clip for root in roots for clip in layout.list_clips(root, machine_type, "train", ed)]
         extra = []
-        for kind, wanted in (("machine", training["supplemental_machine"]), ("noise", training["noise_copies"] > 0)):
-            found = [clip for root in roots for clip in layout.supplemental_clips(root, machine_type, kind)] if wanted else []
-            if wanted and not found:
-                folders = " or ".join(str(Path(root) / machine_type / layout.SUPPLEMENTAL) for root in roots)
-                skiplog.notice(f"{machine_type}: no supplemental {kind} clip in {folders}: "
-                               f"{'no clean machine clips added' if kind == 'machine' else 'no noisy copies made'}")
-            if kind == "machine":
-                extra += found
-            else:
-                extra += noisy.copies(clips + extra, found, training["noise_copies"], tuple(training["noise_snr_db"]),
-                                      training["seed"])
+        if training["supplemental_machine"]:
+            extra += _supplemental(roots, machine_type, "machine", "no clean machine clips added")
+        if training["noise_copies"]:
+            noise = _supplemental(roots, machine_type, "noise", "no noisy copies made")
+            extra += noisy.copies(clips + extra, noise, training["noise_copies"], tuple(training["noise_snr_db"]),
+                                  training["seed"])
         listed += sorted(clips + extra, key=layout.clip_order) if extra else clips
     return listed
+
+
+def _supplemental(roots: list[Path], machine_type: str, kind: str, otherwise: str) -> list[layout.Clip]:
+    """The supplemental clips of one kind under every root; where there are none, a notice ending in `otherwise`."""
+    found = [clip for root in roots for clip in layout.supplemental_clips(root, machine_type, kind)]
+    if not found:
+        folders = " or ".join(str(Path(root) / machine_type / layout.SUPPLEMENTAL) for root in roots)
+        skiplog.notice(f"{machine_type}: no supplemental {kind} clip in {folders}: {otherwise}")
+    return found
 
 
 def training_fingerprint(solution: Solution, clips: list[layout.Clip]) -> str:
